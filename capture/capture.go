@@ -1,0 +1,287 @@
+package capture
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/streams"
+)
+
+// Config configures a capture.
+type Config struct {
+	// Site names this Edge database; it prefixes checkpoint keys and forms
+	// the events' source, so two sites can share one NATS.
+	Site string
+	// Entities to capture; all of schemas.Entities when empty.
+	Entities []schemas.Entity
+	// PollInterval between cycles; 1s when zero.
+	PollInterval time.Duration
+	// Batch is the atomic publish batch size; streams.MaxBatch when zero.
+	Batch int
+	// Now stamps event times; time.Now when nil.
+	Now func() time.Time
+}
+
+// Checkpoint is what capture stores per site and entity in KV.
+type Checkpoint struct {
+	Version int64     `json:"version"`
+	At      time.Time `json:"at"`
+}
+
+// Stats are running totals since the capture started.
+type Stats struct {
+	Published   map[schemas.Entity]int64 // events stored
+	Duplicates  int64                    // events the stream already had
+	Snapshots   int64                    // snapshots taken (first run or re-snapshot)
+	Resnapshots int64                    // snapshots forced by a checkpoint older than the min valid version
+	Version     int64                    // last checkpointed version (the highest over entities)
+}
+
+// Capture publishes Edge changes to the EDGE stream.
+type Capture struct {
+	src ChangeSource
+	pub *streams.Publisher
+	kv  jetstream.KeyValue
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// New returns a capture reading src. The streams and buckets must exist.
+func New(ctx context.Context, src ChangeSource, nc *nats.Conn, js jetstream.JetStream, cfg Config, log *slog.Logger) (*Capture, error) {
+	if cfg.Site == "" {
+		return nil, errors.New("capture: a site name is required")
+	}
+	if err := schemas.CheckToken("site", cfg.Site); err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	if len(cfg.Entities) == 0 {
+		cfg.Entities = schemas.Entities
+	}
+	for _, e := range cfg.Entities {
+		if !e.Valid() {
+			return nil, fmt.Errorf("capture: unknown entity %q", e)
+		}
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	kv, err := js.KeyValue(ctx, streams.BucketCheckpoints)
+	if err != nil {
+		return nil, fmt.Errorf("capture: open bucket %s: %w (run `edgesync streams init`)", streams.BucketCheckpoints, err)
+	}
+	return &Capture{
+		src: src, pub: streams.NewPublisher(nc, js, cfg.Batch), kv: kv, cfg: cfg, log: log,
+		stats: Stats{Published: make(map[schemas.Entity]int64)},
+	}, nil
+}
+
+// Run captures until ctx ends. A failed cycle is logged and retried at the
+// next poll: the checkpoint did not move, so nothing is lost.
+func (c *Capture) Run(ctx context.Context) error {
+	t := time.NewTicker(c.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		if err := c.Cycle(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.log.Error("capture cycle failed; retrying at next poll", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Stats returns a copy of the running totals.
+func (c *Capture) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	s.Published = make(map[schemas.Entity]int64, len(c.stats.Published))
+	for k, v := range c.stats.Published {
+		s.Published[k] = v
+	}
+	return s
+}
+
+// Cycle brings every entity up to the database's current version.
+func (c *Capture) Cycle(ctx context.Context) error {
+	until, err := c.src.CurrentVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("read current version: %w", err)
+	}
+	for _, e := range c.cfg.Entities {
+		if err := c.cycleEntity(ctx, e, until); err != nil {
+			return fmt.Errorf("capture %s: %w", e, err)
+		}
+	}
+	return nil
+}
+
+func (c *Capture) checkpointKey(e schemas.Entity) string { return c.cfg.Site + "." + string(e) }
+
+// LoadCheckpoint returns the stored checkpoint of an entity, if any.
+func (c *Capture) LoadCheckpoint(ctx context.Context, e schemas.Entity) (Checkpoint, bool, error) {
+	entry, err := c.kv.Get(ctx, c.checkpointKey(e))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Checkpoint{}, false, nil
+	}
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("load checkpoint: %w", err)
+	}
+	var cp Checkpoint
+	if err := json.Unmarshal(entry.Value(), &cp); err != nil {
+		return Checkpoint{}, false, fmt.Errorf("decode checkpoint %s: %w", entry.Key(), err)
+	}
+	return cp, true, nil
+}
+
+func (c *Capture) saveCheckpoint(ctx context.Context, e schemas.Entity, v int64) error {
+	body, _ := json.Marshal(Checkpoint{Version: v, At: c.cfg.Now().UTC()})
+	if _, err := c.kv.Put(ctx, c.checkpointKey(e), body); err != nil {
+		return fmt.Errorf("save checkpoint %d: %w", v, err)
+	}
+	c.mu.Lock()
+	c.stats.Version = max(c.stats.Version, v)
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64) error {
+	cp, ok, err := c.LoadCheckpoint(ctx, e)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return c.snapshot(ctx, e, false)
+	}
+	minValid, err := c.src.MinValidVersion(ctx, e)
+	if err != nil {
+		return fmt.Errorf("read min valid version: %w", err)
+	}
+	if cp.Version < minValid {
+		c.log.Warn("checkpoint is older than the change retention; taking a new snapshot",
+			"entity", e, "checkpoint", cp.Version, "min_valid_version", minValid)
+		return c.snapshot(ctx, e, true)
+	}
+	if until <= cp.Version {
+		return nil
+	}
+	b := c.newBatch(e)
+	if err := c.src.Changes(ctx, e, cp.Version, until, func(r Row) error { return b.add(ctx, r) }); err != nil {
+		return fmt.Errorf("read changes since %d: %w", cp.Version, err)
+	}
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	return c.saveCheckpoint(ctx, e, until)
+}
+
+func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, forced bool) error {
+	c.mu.Lock()
+	c.stats.Snapshots++
+	if forced {
+		c.stats.Resnapshots++
+	}
+	c.mu.Unlock()
+	b := c.newBatch(e)
+	prog := newProgress(c.log, e, c.count(ctx, e), c.cfg.Now)
+	at, err := c.src.Snapshot(ctx, e, func(r Row) error {
+		prog.tick()
+		return b.add(ctx, r)
+	})
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	prog.done()
+	return c.saveCheckpoint(ctx, e, at)
+}
+
+// count asks the source for a row count when it can give one, for the ETA.
+func (c *Capture) count(ctx context.Context, e schemas.Entity) int64 {
+	type counter interface {
+		Count(context.Context, schemas.Entity) (int64, error)
+	}
+	if ct, ok := c.src.(counter); ok {
+		if n, err := ct.Count(ctx, e); err == nil {
+			return n
+		}
+	}
+	return 0
+}
+
+// batch collects the messages of one entity and publishes them in atomic
+// batches, so memory stays bounded by the batch size whatever the table size.
+type batch struct {
+	c      *Capture
+	entity schemas.Entity
+	msgs   []*nats.Msg
+	size   int
+}
+
+func (c *Capture) newBatch(e schemas.Entity) *batch {
+	size := c.cfg.Batch
+	if size <= 0 || size > streams.MaxBatch {
+		size = streams.MaxBatch
+	}
+	return &batch{c: c, entity: e, size: size, msgs: make([]*nats.Msg, 0, size)}
+}
+
+func (b *batch) add(ctx context.Context, r Row) error {
+	var data any
+	if !r.Deleted {
+		data = r.Data
+	}
+	env, err := schemas.NewEdgeEnvelope("edgesync/capture/"+b.c.cfg.Site, r.Entity, r.Key, r.Version, r.Origin, b.c.cfg.Now(), data)
+	if err != nil {
+		return err
+	}
+	subj, _ := schemas.EdgeSubjectFor(r.Entity, r.Key) // checked by NewEdgeEnvelope
+	m, err := env.Msg(subj.String())
+	if err != nil {
+		return err
+	}
+	b.msgs = append(b.msgs, m)
+	if len(b.msgs) >= b.size {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+func (b *batch) flush(ctx context.Context) error {
+	if len(b.msgs) == 0 {
+		return nil
+	}
+	n := len(b.msgs)
+	res, err := b.c.pub.Publish(ctx, b.msgs)
+	b.c.mu.Lock()
+	b.c.stats.Published[b.entity] += int64(res.Stored)
+	b.c.stats.Duplicates += int64(res.Duplicates)
+	b.c.mu.Unlock()
+	b.msgs = b.msgs[:0]
+	if err != nil {
+		return fmt.Errorf("publish %d events: %w", n, err)
+	}
+	return nil
+}

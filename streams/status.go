@@ -1,0 +1,89 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamStatus is what `edgesync streams status` reports for one stream.
+type StreamStatus struct {
+	Name      string
+	Messages  uint64
+	Bytes     uint64
+	Subjects  uint64
+	FirstSeq  uint64
+	LastSeq   uint64
+	Replicas  int
+	Consumers []ConsumerStatus
+}
+
+// ConsumerStatus reports a durable consumer's backlog.
+type ConsumerStatus struct {
+	Name        string
+	Pending     uint64 // messages not yet delivered
+	AckPending  int    // delivered, not yet acknowledged
+	Redelivered int
+}
+
+// Status reads the state of every edgesync stream. A stream that does not
+// exist yet is reported as an error naming `edgesync streams init`.
+func Status(ctx context.Context, js jetstream.JetStream) ([]StreamStatus, error) {
+	var out []StreamStatus
+	for _, name := range []string{StreamEdge, StreamPartner, StreamDLQ} {
+		s, err := js.Stream(ctx, name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("stream %s does not exist: run `edgesync streams init`", name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter(">"))
+		if err != nil {
+			return nil, fmt.Errorf("stream %s info: %w", name, err)
+		}
+		st := StreamStatus{
+			Name:     name,
+			Messages: info.State.Msgs,
+			Bytes:    info.State.Bytes,
+			Subjects: info.State.NumSubjects,
+			FirstSeq: info.State.FirstSeq,
+			LastSeq:  info.State.LastSeq,
+			Replicas: info.Config.Replicas,
+		}
+		consumers := s.ListConsumers(ctx)
+		for ci := range consumers.Info() {
+			st.Consumers = append(st.Consumers, ConsumerStatus{
+				Name:        ci.Name,
+				Pending:     ci.NumPending,
+				AckPending:  ci.NumAckPending,
+				Redelivered: ci.NumRedelivered,
+			})
+		}
+		if err := consumers.Err(); err != nil {
+			return nil, fmt.Errorf("stream %s consumers: %w", name, err)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// WriteStatus prints statuses as a table.
+func WriteStatus(w io.Writer, sts []StreamStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM\tMESSAGES\tBYTES\tSUBJECTS\tSEQ\tREPLICAS")
+	for _, s := range sts {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d..%d\t%d\n", s.Name, s.Messages, s.Bytes, s.Subjects, s.FirstSeq, s.LastSeq, s.Replicas)
+	}
+	fmt.Fprintln(tw, "\nCONSUMER\tSTREAM\tPENDING\tACK PENDING\tREDELIVERED")
+	for _, s := range sts {
+		for _, c := range s.Consumers {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", c.Name, s.Name, c.Pending, c.AckPending, c.Redelivered)
+		}
+	}
+	return tw.Flush()
+}

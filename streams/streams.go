@@ -1,0 +1,143 @@
+// Package streams owns edgesync's JetStream layout: the EDGE, PARTNER and DLQ
+// streams, the KV buckets, the durable consumers, status, replay and the
+// batched publisher capture uses.
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream and bucket names. They are part of the public contract: a connector
+// written elsewhere binds to these names.
+const (
+	StreamEdge    = "EDGE"
+	StreamPartner = "PARTNER"
+	StreamDLQ     = "DLQ"
+
+	BucketCheckpoints = "edgesync-checkpoints"
+	BucketLinks       = "edgesync-links"
+	BucketProjection  = "edgesync-projection"
+)
+
+// Config sets how streams and buckets are provisioned.
+type Config struct {
+	// Replicas is 1 on a single server, 3 on a cluster.
+	Replicas int
+	// EdgeMaxAge bounds how long Edge events are kept; 0 keeps them forever,
+	// which a replay-to-backfill design wants (the latest state of every
+	// aggregate stays, older states are bounded by EdgeMaxPerSubject).
+	EdgeMaxAge time.Duration
+	// EdgeMaxPerSubject keeps the last N states of each aggregate; 0 keeps all.
+	EdgeMaxPerSubject int64
+	// PartnerMaxAge bounds partner events.
+	PartnerMaxAge time.Duration
+	// DLQMaxAge bounds dead letters.
+	DLQMaxAge time.Duration
+	// Duplicates is the dedupe window for Nats-Msg-Id. It must cover the time
+	// from a publish to its checkpoint plus a restart.
+	Duplicates time.Duration
+	// Memory puts streams in memory instead of on disk; for benchmarks only.
+	Memory bool
+}
+
+// DefaultConfig is a single-store install on one server.
+func DefaultConfig() Config {
+	return Config{
+		Replicas:          1,
+		EdgeMaxPerSubject: 16,
+		PartnerMaxAge:     30 * 24 * time.Hour,
+		DLQMaxAge:         90 * 24 * time.Hour,
+		Duplicates:        15 * time.Minute,
+	}
+}
+
+func (c Config) validate() error {
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return fmt.Errorf("replicas %d: want 1 to 5", c.Replicas)
+	}
+	if c.Duplicates <= 0 {
+		return errors.New("duplicates window must be positive")
+	}
+	for _, age := range []time.Duration{c.EdgeMaxAge, c.PartnerMaxAge, c.DLQMaxAge} {
+		if age != 0 && age < c.Duplicates {
+			return fmt.Errorf("max age %s is shorter than the duplicates window %s", age, c.Duplicates)
+		}
+	}
+	return nil
+}
+
+func (c Config) storage() jetstream.StorageType {
+	if c.Memory {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
+// StreamConfigs returns the three stream configurations for c.
+func (c Config) StreamConfigs() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{
+			Name:               StreamEdge,
+			Description:        "Edge changes: edge.<entity>.<store>.<id>, whole aggregate per event",
+			Subjects:           []string{"edge.>"},
+			Storage:            c.storage(),
+			Replicas:           c.Replicas,
+			MaxAge:             c.EdgeMaxAge,
+			MaxMsgsPerSubject:  c.EdgeMaxPerSubject,
+			Duplicates:         c.Duplicates,
+			AllowAtomicPublish: true,
+		},
+		{
+			Name:               StreamPartner,
+			Description:        "Partner changes: partner.<partner>.<entity>.<id>",
+			Subjects:           []string{"partner.>"},
+			Storage:            c.storage(),
+			Replicas:           c.Replicas,
+			MaxAge:             c.PartnerMaxAge,
+			Duplicates:         c.Duplicates,
+			AllowAtomicPublish: true,
+		},
+		{
+			Name:        StreamDLQ,
+			Description: "Dead letters: dlq.<consumer>.> with the failure reason in headers",
+			Subjects:    []string{"dlq.>"},
+			Storage:     c.storage(),
+			Replicas:    c.Replicas,
+			MaxAge:      c.DLQMaxAge,
+			Duplicates:  c.Duplicates,
+		},
+	}
+}
+
+// BucketConfigs returns the KV bucket configurations for c.
+func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
+	return []jetstream.KeyValueConfig{
+		{Bucket: BucketCheckpoints, Description: "capture checkpoints per source and entity", History: 5, Storage: c.storage(), Replicas: c.Replicas},
+		{Bucket: BucketLinks, Description: "Edge key <-> partner id", History: 1, Storage: c.storage(), Replicas: c.Replicas},
+		{Bucket: BucketProjection, Description: "per-connector hash of what was last pushed", History: 1, Storage: c.storage(), Replicas: c.Replicas},
+	}
+}
+
+// Provision creates or updates every stream and bucket. Running it again, with
+// the same or a changed config, converges instead of failing.
+func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("provision streams: %w", err)
+	}
+	for _, sc := range cfg.StreamConfigs() {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("provision stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, kc := range cfg.BucketConfigs() {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("provision bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+// Package edgesim simulates The Edge's SQL Server database with the semantics
+// of SQL Server Change Tracking: every committed transaction gets the next
+// change version, Changes reports net changes per aggregate, retention
+// cleanup raises the minimum valid version, and snapshots are consistent at
+// one version. It implements capture.ChangeSource and serves every test and
+// the demo; the SQL Server implementation runs the same conformance suite.
+package edgesim
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/schemas"
+)
+
+// DB is the simulated Edge database. It is safe for concurrent use.
+type DB struct {
+	mu      sync.Mutex
+	version int64
+	now     func() time.Time
+	seq     map[string]int // next number per sequence ("customer/001", "note", ...)
+
+	customers     *table[schemas.Customer]
+	wishlists     *table[schemas.WishList]
+	notes         *table[schemas.Note]
+	sales         *table[schemas.Sale]
+	appointments  *table[schemas.Appointment]
+	services      *table[schemas.ServiceJob]
+	items         *table[schemas.Item]
+	notifications *table[schemas.Notification]
+}
+
+// Option configures a DB.
+type Option func(*DB)
+
+// WithClock sets the clock that stamps dates; tests pass a fixed one.
+func WithClock(now func() time.Time) Option { return func(db *DB) { db.now = now } }
+
+// New returns an empty database.
+func New(opts ...Option) *DB {
+	db := &DB{
+		now:           time.Now,
+		seq:           make(map[string]int),
+		customers:     newTable[schemas.Customer](schemas.EntityCustomer),
+		wishlists:     newTable[schemas.WishList](schemas.EntityWishList),
+		notes:         newTable[schemas.Note](schemas.EntityNote),
+		sales:         newTable[schemas.Sale](schemas.EntitySale),
+		appointments:  newTable[schemas.Appointment](schemas.EntityAppointment),
+		services:      newTable[schemas.ServiceJob](schemas.EntityService),
+		items:         newTable[schemas.Item](schemas.EntityItem),
+		notifications: newTable[schemas.Notification](schemas.EntityNotification),
+	}
+	for _, o := range opts {
+		o(db)
+	}
+	return db
+}
+
+// tableOps is what the change-source methods need of any table.
+type tableOps interface {
+	snapshotRows() []capture.Row
+	changedRows(since, until int64) []capture.Row
+	expire(v int64)
+	live() int
+	rebuildLog()
+	minValidVersion() int64
+}
+
+func (db *DB) table(e schemas.Entity) (tableOps, error) {
+	switch e {
+	case schemas.EntityCustomer:
+		return db.customers, nil
+	case schemas.EntityWishList:
+		return db.wishlists, nil
+	case schemas.EntityNote:
+		return db.notes, nil
+	case schemas.EntitySale:
+		return db.sales, nil
+	case schemas.EntityAppointment:
+		return db.appointments, nil
+	case schemas.EntityService:
+		return db.services, nil
+	case schemas.EntityItem:
+		return db.items, nil
+	case schemas.EntityNotification:
+		return db.notifications, nil
+	}
+	return nil, fmt.Errorf("edgesim: unknown entity %q", e)
+}
+
+// CurrentVersion implements capture.ChangeSource.
+func (db *DB) CurrentVersion(ctx context.Context) (int64, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.version, ctx.Err()
+}
+
+// MinValidVersion implements capture.ChangeSource.
+func (db *DB) MinValidVersion(ctx context.Context, e schemas.Entity) (int64, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	t, err := db.table(e)
+	if err != nil {
+		return 0, err
+	}
+	return t.minValidVersion(), ctx.Err()
+}
+
+func (t *table[T]) minValidVersion() int64 { return t.minValid }
+
+// Snapshot implements capture.ChangeSource. It copies row pointers under the
+// lock and streams outside it, so writers are blocked only for the copy.
+func (db *DB) Snapshot(ctx context.Context, e schemas.Entity, fn func(capture.Row) error) (int64, error) {
+	db.mu.Lock()
+	t, err := db.table(e)
+	if err != nil {
+		db.mu.Unlock()
+		return 0, err
+	}
+	rows, at := t.snapshotRows(), db.version
+	db.mu.Unlock()
+	for _, r := range rows {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if err := fn(r); err != nil {
+			return 0, err
+		}
+	}
+	return at, nil
+}
+
+// Changes implements capture.ChangeSource.
+func (db *DB) Changes(ctx context.Context, e schemas.Entity, since, until int64, fn func(capture.Row) error) error {
+	db.mu.Lock()
+	t, err := db.table(e)
+	if err != nil {
+		db.mu.Unlock()
+		return err
+	}
+	if mv := t.minValidVersion(); since < mv {
+		db.mu.Unlock()
+		return fmt.Errorf("edgesim: changes of %s since %d: older than min valid version %d", e, since, mv)
+	}
+	rows := t.changedRows(since, until)
+	db.mu.Unlock()
+	for _, r := range rows {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExpireChanges simulates Change Tracking's retention cleanup: changes at or
+// below version are forgotten and the min valid version of every table rises.
+func (db *DB) ExpireChanges(version int64) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	for _, e := range schemas.Entities {
+		t, _ := db.table(e)
+		t.expire(version)
+	}
+}
+
+// Count returns the number of live aggregates of an entity; capture uses it
+// for the snapshot ETA.
+func (db *DB) Count(_ context.Context, e schemas.Entity) (int64, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	t, err := db.table(e)
+	if err != nil {
+		return 0, err
+	}
+	return int64(t.live()), nil
+}
+
+// SyncedCustomers counts the customers a partner should hold: set to
+// synchronize and not inactive.
+func (db *DB) SyncedCustomers() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	n := 0
+	for _, r := range db.customers.rows {
+		if !r.Deleted && r.Data.SyncEnabled && !r.Data.Inactive {
+			n++
+		}
+	}
+	return n
+}
+
+// Customer returns a copy of a customer, or nil.
+func (db *DB) Customer(key string) *schemas.Customer {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	c := db.customers.get(key)
+	if c == nil {
+		return nil
+	}
+	cp := cloneCustomer(c)
+	return cp
+}
+
+// CustomerKeys returns the keys of all live customers in insertion order.
+func (db *DB) CustomerKeys() []string {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	out := make([]string, 0, len(db.customers.keys))
+	for _, k := range db.customers.keys {
+		if !db.customers.rows[k].Deleted {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Update runs fn in one transaction on behalf of origin (empty for an Edge
+// user, a partner name for edgesync's writer). Every change fn stages gets the
+// same new change version when fn returns nil; nothing is applied when it
+// returns an error.
+func (db *DB) Update(origin string, fn func(tx *Tx) error) (int64, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	tx := &Tx{db: db, staged: make(map[schemas.Entity]map[string]any), seq: make(map[string]int)}
+	if err := fn(tx); err != nil {
+		return 0, err
+	}
+	if len(tx.order) == 0 {
+		return db.version, nil
+	}
+	db.version++
+	v := db.version
+	for _, s := range tx.order {
+		data := tx.staged[s.entity][s.key]
+		switch s.entity {
+		case schemas.EntityCustomer:
+			db.customers.put(s.key, v, origin, typed[schemas.Customer](data))
+		case schemas.EntityWishList:
+			db.wishlists.put(s.key, v, origin, typed[schemas.WishList](data))
+		case schemas.EntityNote:
+			db.notes.put(s.key, v, origin, typed[schemas.Note](data))
+		case schemas.EntitySale:
+			db.sales.put(s.key, v, origin, typed[schemas.Sale](data))
+		case schemas.EntityAppointment:
+			db.appointments.put(s.key, v, origin, typed[schemas.Appointment](data))
+		case schemas.EntityService:
+			db.services.put(s.key, v, origin, typed[schemas.ServiceJob](data))
+		case schemas.EntityItem:
+			db.items.put(s.key, v, origin, typed[schemas.Item](data))
+		case schemas.EntityNotification:
+			db.notifications.put(s.key, v, origin, typed[schemas.Notification](data))
+		}
+	}
+	for k, n := range tx.seq {
+		db.seq[k] = n
+	}
+	return v, nil
+}
+
+func typed[T any](v any) *T {
+	if v == nil {
+		return nil
+	}
+	return v.(*T)
+}
