@@ -71,8 +71,8 @@ func (p *Publisher) Publish(ctx context.Context, msgs []*nats.Msg) (PublishResul
 
 type batchAck struct {
 	Error *jetstream.APIError `json:"error,omitempty"`
-	Seq   uint64             `json:"seq"`
-	Count int                `json:"count"`
+	Seq   uint64              `json:"seq"`
+	Count int                 `json:"count"`
 }
 
 func (p *Publisher) publishBatch(ctx context.Context, msgs []*nats.Msg) (PublishResult, error) {
