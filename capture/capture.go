@@ -177,6 +177,11 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 	if err != nil {
 		return fmt.Errorf("read min valid version: %w", err)
 	}
+	if cp.Version > until {
+		c.log.Error("the database is behind the checkpoint (restored from a backup?); taking a new snapshot",
+			"entity", e, "checkpoint", cp.Version, "current_version", until)
+		return c.snapshot(ctx, e, true)
+	}
 	if cp.Version < minValid {
 		c.log.Warn("checkpoint is older than the change retention; taking a new snapshot",
 			"entity", e, "checkpoint", cp.Version, "min_valid_version", minValid)

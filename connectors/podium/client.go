@@ -1,0 +1,407 @@
+// Package podium is the Podium connector: an API client for Podium's v4 API
+// and a durable consumer that keeps Podium equal to what Edge holds.
+package podium
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"golang.org/x/time/rate"
+)
+
+// APIVersion is sent in the podium-version header of every call: without it
+// Podium answers with its latest version, which may change under us.
+const APIVersion = "2021.04.01"
+
+// ClientConfig configures the API client.
+type ClientConfig struct {
+	BaseURL      string // https://api.podium.com
+	TokenURL     string // https://accounts.podium.com/oauth/token (what Podium's own apps use)
+	ClientID     string
+	ClientSecret string // never logged
+	RefreshToken string // never logged
+	// RatePerMinute is the account's request limit; Podium documents 300.
+	// 0 means 300; a negative value lifts the client limit (emulator runs).
+	RatePerMinute int
+	// Timeout bounds one HTTP attempt; 15s by default.
+	Timeout time.Duration
+	// RetryFor bounds all attempts of one call; 90s by default.
+	RetryFor   time.Duration
+	HTTPClient *http.Client
+}
+
+// APIError is an error answer from Podium.
+type APIError struct {
+	Method  string
+	Path    string
+	Status  int
+	Code    string // Podium's code: rate_limit, invalid_request_values, ...
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("podium %s %s: %d %s: %s", e.Method, e.Path, e.Status, e.Code, e.Message)
+}
+
+// Client calls Podium's API for one account. All calls of one Client share
+// one rate limiter, so several workers never exceed the account's limit.
+type Client struct {
+	cfg     ClientConfig
+	hc      *http.Client
+	limiter *rate.Limiter
+	log     *slog.Logger
+
+	mu           sync.Mutex
+	access       string
+	expires      time.Time
+	refreshToken string
+}
+
+// limiterBurst is small on purpose: a token bucket with burst b and rate r
+// allows b + 60r calls in any minute, so r = (limit - b)/60 keeps the client
+// under Podium's per-minute limit in every sliding window.
+const limiterBurst = 10
+
+// NewClient returns a client; it checks the configuration, not the network.
+func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
+	var missing []string
+	for _, f := range []struct{ name, v string }{
+		{"base URL", cfg.BaseURL}, {"token URL", cfg.TokenURL}, {"client id", cfg.ClientID},
+		{"client secret", cfg.ClientSecret}, {"refresh token", cfg.RefreshToken},
+	} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("podium client: missing %s", strings.Join(missing, ", "))
+	}
+	for _, u := range []string{cfg.BaseURL, cfg.TokenURL} {
+		if p, err := url.Parse(u); err != nil || p.Scheme == "" || p.Host == "" {
+			return nil, fmt.Errorf("podium client: %q is not an absolute URL", u)
+		}
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 15 * time.Second
+	}
+	if cfg.RetryFor == 0 {
+		cfg.RetryFor = 90 * time.Second
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	perMin := cfg.RatePerMinute
+	if perMin == 0 {
+		perMin = 300
+	}
+	lim := rate.NewLimiter(rate.Inf, 0)
+	if perMin > 0 {
+		burst := min(limiterBurst, perMin)
+		lim = rate.NewLimiter(rate.Limit(float64(max(perMin-burst, 1))/60), burst)
+	}
+	return &Client{cfg: cfg, hc: hc, limiter: lim, log: log, refreshToken: cfg.RefreshToken}, nil
+}
+
+// token returns a valid access token, refreshing it a minute before expiry.
+func (c *Client) token(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.access != "" && time.Now().Before(c.expires) {
+		return c.access, nil
+	}
+	body, _ := json.Marshal(map[string]string{
+		"client_id": c.cfg.ClientID, "client_secret": c.cfg.ClientSecret,
+		"grant_type": "refresh_token", "refresh_token": c.refreshToken,
+	})
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.TokenURL, bytes.NewReader(body))
+	if err != nil {
+		return "", fmt.Errorf("refresh podium token: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("refresh podium token: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		apiErr := decodeError(http.MethodPost, "/oauth/token", resp.StatusCode, raw)
+		if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+			return "", backoff.Permanent(fmt.Errorf("refresh podium token (check client id, secret and refresh token): %w", apiErr))
+		}
+		return "", fmt.Errorf("refresh podium token: %w", apiErr)
+	}
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		ExpiresIn    int    `json:"expires_in"`
+	}
+	if err := json.Unmarshal(raw, &tok); err != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("refresh podium token: answer has no access_token")
+	}
+	ttl := time.Duration(tok.ExpiresIn) * time.Second
+	if ttl <= 0 {
+		ttl = 10 * time.Hour // Podium's documented lifetime
+	}
+	c.access = tok.AccessToken
+	c.expires = time.Now().Add(ttl - min(time.Minute, ttl/10))
+	if tok.RefreshToken != "" {
+		c.refreshToken = tok.RefreshToken
+	}
+	c.log.Info("podium access token refreshed", "expires_in", ttl)
+	return c.access, nil
+}
+
+// invalidate drops an access token Podium rejected.
+func (c *Client) invalidate(tok string) {
+	c.mu.Lock()
+	if c.access == tok {
+		c.access = ""
+	}
+	c.mu.Unlock()
+}
+
+// retryAfter is a BackOff that honours a server's Retry-After once.
+type retryAfter struct {
+	backoff.BackOff
+	next time.Duration
+}
+
+func (r *retryAfter) NextBackOff() time.Duration {
+	d := r.BackOff.NextBackOff()
+	if d == backoff.Stop {
+		return d
+	}
+	if r.next > d {
+		d = r.next
+	}
+	r.next = 0
+	return d
+}
+
+// envelope is Podium's answer shape.
+type envelope struct {
+	Data     json.RawMessage `json:"data"`
+	Metadata json.RawMessage `json:"metadata"`
+}
+
+// Do calls method path with body (JSON, may be nil) and decodes the data of
+// Podium's envelope into out (may be nil).
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	env, err := c.do(ctx, method, path, body)
+	if err != nil || out == nil {
+		return err
+	}
+	if err := json.Unmarshal(env.Data, out); err != nil {
+		return fmt.Errorf("podium %s %s: decode data: %w", method, path, err)
+	}
+	return nil
+}
+
+// do makes the call. It retries 429s, 5xx answers,
+// timeouts and network errors with exponential backoff and jitter, waits as
+// long as Retry-After says, and refreshes the token once on a 401.
+func (c *Client) do(ctx context.Context, method, path string, body any) (envelope, error) {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return envelope{}, fmt.Errorf("podium %s %s: encode body: %w", method, path, err)
+		}
+	}
+	var env envelope
+	eb := backoff.NewExponentialBackOff()
+	eb.InitialInterval = 500 * time.Millisecond
+	eb.MaxInterval = 20 * time.Second
+	eb.MaxElapsedTime = c.cfg.RetryFor
+	b := &retryAfter{BackOff: backoff.WithContext(eb, ctx)}
+	refreshed := false
+	attempts := 0
+	op := func() error {
+		attempts++
+		wait, err := c.attempt(ctx, method, path, payload, &env)
+		var apiErr *APIError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && !refreshed:
+			refreshed = true
+			return err
+		case errors.As(err, &apiErr) && apiErr.Status < 500 && apiErr.Status != http.StatusTooManyRequests && apiErr.Status != http.StatusRequestTimeout:
+			return backoff.Permanent(err)
+		}
+		b.next = wait
+		return err
+	}
+	notify := func(err error, d time.Duration) {
+		c.log.Warn("podium call failed; retrying", "method", method, "path", path, "attempt", attempts, "retry_in", d.Round(time.Millisecond), "err", err)
+	}
+	if err := backoff.RetryNotify(op, b, notify); err != nil {
+		if ctx.Err() != nil {
+			return envelope{}, fmt.Errorf("podium %s %s: %w", method, path, ctx.Err())
+		}
+		return envelope{}, err
+	}
+	return env, nil
+}
+
+// attempt makes one call and reports how long the server asked to wait.
+func (c *Client) attempt(ctx context.Context, method, path string, payload []byte, out *envelope) (time.Duration, error) {
+	if err := c.limiter.Wait(ctx); err != nil {
+		return 0, backoff.Permanent(fmt.Errorf("podium %s %s: %w", method, path, err))
+	}
+	tok, err := c.token(ctx)
+	if err != nil {
+		return 0, err
+	}
+	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(actx, method, strings.TrimRight(c.cfg.BaseURL, "/")+path, rd)
+	if err != nil {
+		return 0, backoff.Permanent(fmt.Errorf("podium %s %s: %w", method, path, err))
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("podium-version", APIVersion)
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("podium %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return 0, fmt.Errorf("podium %s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		apiErr := decodeError(method, path, resp.StatusCode, raw)
+		if apiErr.Status == http.StatusUnauthorized {
+			c.invalidate(tok)
+		}
+		var wait time.Duration
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			wait = time.Duration(s) * time.Second
+		}
+		return wait, apiErr
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return 0, nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return 0, backoff.Permanent(fmt.Errorf("podium %s %s: decode answer: %w", method, path, err))
+	}
+	return 0, nil
+}
+
+// decodeError reads Podium's {code, message} error body; a 429 counts as
+// rate_limit whatever the body says, and code rate_limit as a 429.
+func decodeError(method, path string, status int, raw []byte) *APIError {
+	e := &APIError{Method: method, Path: path, Status: status}
+	var body struct {
+		Code    any    `json:"code"` // documented as a string, typed integer in the spec
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &body) == nil {
+		e.Code, e.Message = fmt.Sprint(body.Code), body.Message
+	}
+	if e.Code == "" || e.Code == "<nil>" {
+		e.Code = http.StatusText(status)
+	}
+	if e.Code == "rate_limit" {
+		e.Status = http.StatusTooManyRequests
+	}
+	return e
+}
+
+// Identifier is the {identifier} answer of contact writes.
+type Identifier struct {
+	Identifier string `json:"identifier"`
+}
+
+// CreateContact upserts a contact and returns its identifier.
+func (c *Client) CreateContact(ctx context.Context, body any) (string, error) {
+	var out Identifier
+	if err := c.Do(ctx, http.MethodPost, "/v4/contacts", body, &out); err != nil {
+		return "", err
+	}
+	return out.Identifier, nil
+}
+
+// UpdateContact patches the contact with identifier.
+func (c *Client) UpdateContact(ctx context.Context, identifier string, body any) (string, error) {
+	var out Identifier
+	if err := c.Do(ctx, http.MethodPatch, "/v4/contacts/"+url.PathEscape(identifier), body, &out); err != nil {
+		return "", err
+	}
+	return out.Identifier, nil
+}
+
+// Location is the part of Podium's location the connector uses.
+type Location struct {
+	UID  string `json:"uid"`
+	Name string `json:"name"`
+}
+
+// Locations lists every location of the account, following the cursor.
+func (c *Client) Locations(ctx context.Context) ([]Location, error) {
+	var all []Location
+	cursor := ""
+	for {
+		q := url.Values{"limit": {"100"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var page []Location
+		meta, err := c.list(ctx, "/v4/locations?"+q.Encode(), &page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if meta.NextCursor == "" {
+			return all, nil
+		}
+		cursor = meta.NextCursor
+	}
+}
+
+type listMeta struct {
+	NextCursor string `json:"nextCursor"`
+}
+
+func (c *Client) list(ctx context.Context, path string, out any) (listMeta, error) {
+	env, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return listMeta{}, err
+	}
+	var meta listMeta
+	if err := json.Unmarshal(env.Data, out); err != nil {
+		return listMeta{}, fmt.Errorf("podium GET %s: decode data: %w", path, err)
+	}
+	if len(env.Metadata) > 0 {
+		if err := json.Unmarshal(env.Metadata, &meta); err != nil {
+			return listMeta{}, fmt.Errorf("podium GET %s: decode metadata: %w", path, err)
+		}
+	}
+	return meta, nil
+}

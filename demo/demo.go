@@ -1,0 +1,361 @@
+// Package demo runs every edgesync role in one process: an embedded
+// JetStream, the Edge simulator with live changes, capture, the Podium
+// emulator and the Podium connector. It is `edgesync demo`, and the
+// end-to-end tests drive it the same way.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/streams"
+	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/test/podiumemu"
+)
+
+// Config configures a demo run.
+type Config struct {
+	Dir          string        // data directory: JetStream store, simulator and emulator state
+	Duration     time.Duration // 0: until ctx ends
+	ChurnEvery   time.Duration // one live Edge change per interval; 0: none
+	PollInterval time.Duration // capture poll interval
+	PodiumRate   int           // emulator and client limit per minute; real Podium: 300
+	NATSPort     int           // 0: a random port
+	Spec         edgesim.Spec  // store chain generated on the first run
+	StatusEvery  time.Duration // live status line interval; 0: none
+	DrainTimeout time.Duration // how long to wait for the pipeline to catch up at the end
+	Out          io.Writer     // status lines and the summary
+	Log          *slog.Logger
+}
+
+// DefaultConfig is what `edgesync demo` runs.
+func DefaultConfig() Config {
+	return Config{
+		Dir:          "edgesync-demo",
+		ChurnEvery:   100 * time.Millisecond,
+		PollInterval: 500 * time.Millisecond,
+		PodiumRate:   6000,
+		Spec:         edgesim.DemoSpec(),
+		StatusEvery:  2 * time.Second,
+		DrainTimeout: 60 * time.Second,
+		Out:          os.Stdout,
+	}
+}
+
+// Summary is the demo's result.
+type Summary struct {
+	SyncedCustomers int // customers set to synchronize in the simulator
+	PodiumContacts  int // contacts the Podium emulator holds
+	Published       map[schemas.Entity]int64
+	Duplicates      int64
+	Snapshots       int64
+	Changes         int // live changes made during the run
+	DeadLetters     uint64
+	EdgeMessages    uint64
+	Pending         uint64 // podium consumer backlog at the end
+	Elapsed         time.Duration
+	Generated       bool // the simulator was generated, not loaded
+}
+
+// InSync reports whether Podium holds exactly the customers it should.
+func (s Summary) InSync() bool { return s.SyncedCustomers == s.PodiumContacts && s.Pending == 0 }
+
+const (
+	simFile    = "edge-simulator.json"
+	podiumFile = "podium-emulator.json"
+	clientID   = "edgesync-demo"
+	// The demo's OAuth secrets are fixed so a restarted emulator accepts the
+	// refresh token the connector holds; they protect nothing.
+	clientSecret = "demo-secret"
+	refreshToken = "demo-refresh-token"
+)
+
+// Run runs the demo until cfg.Duration passes or ctx ends, then lets the
+// pipeline drain and returns the summary.
+func Run(ctx context.Context, cfg Config) (Summary, error) {
+	start := time.Now()
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	out := cfg.Out
+	if out == nil {
+		out = io.Discard
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return Summary{}, fmt.Errorf("demo: data directory: %w", err)
+	}
+
+	nats, err := broker.StartEmbedded(broker.EmbeddedConfig{Dir: filepath.Join(cfg.Dir, "jetstream"), Port: cfg.NATSPort})
+	if err != nil {
+		return Summary{}, err
+	}
+	defer nats.Shutdown()
+	nc, err := nats.Connect("edgesync-demo")
+	if err != nil {
+		return Summary{}, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return Summary{}, fmt.Errorf("demo: %w", err)
+	}
+	if err := streams.Provision(ctx, js, streams.DefaultConfig()); err != nil {
+		return Summary{}, err
+	}
+
+	db, generated, err := edgesim.LoadOrGenerate(filepath.Join(cfg.Dir, simFile), cfg.Spec)
+	if err != nil {
+		return Summary{}, err
+	}
+	emu, err := startPodium(cfg)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer emu.Close()
+	fmt.Fprintf(out, "edgesync demo: JetStream at %s, Podium emulator at %s (%d requests/min; real Podium allows 300)\n",
+		nats.URL(), emu.URL(), cfg.PodiumRate)
+	fmt.Fprintf(out, "Edge simulator: %d customers (%d set to synchronize), %d sales, %d service jobs, %d items%s\n",
+		count(db, schemas.EntityCustomer), db.SyncedCustomers(), count(db, schemas.EntitySale), count(db, schemas.EntityService),
+		count(db, schemas.EntityItem), map[bool]string{true: " (generated)", false: " (loaded from " + cfg.Dir + ")"}[generated])
+
+	cpt, err := capture.New(ctx, db, nc, js, capture.Config{Site: "demo", PollInterval: cfg.PollInterval}, log)
+	if err != nil {
+		return Summary{}, err
+	}
+	client, err := podium.NewClient(podium.ClientConfig{
+		BaseURL: emu.URL(), TokenURL: emu.URL() + "/oauth/token", ClientID: clientID, ClientSecret: clientSecret,
+		RefreshToken: refreshToken, RatePerMinute: cfg.PodiumRate,
+	}, log)
+	if err != nil {
+		return Summary{}, err
+	}
+	locs, err := client.Locations(ctx)
+	if err != nil {
+		return Summary{}, fmt.Errorf("demo: list podium locations: %w", err)
+	}
+	opts := projectors.PodiumOptions{Locations: map[string]string{}}
+	for _, l := range locs {
+		if store, ok := strings.CutPrefix(l.Name, "Store "); ok {
+			opts.Locations[store] = l.UID
+		}
+	}
+	conn, err := podium.NewConnector(ctx, js, client, opts, log)
+	if err != nil {
+		return Summary{}, err
+	}
+
+	runCtx, stopRoles := context.WithCancel(ctx)
+	defer stopRoles()
+	roles := make(chan error, 2)
+	go func() { roles <- cpt.Run(runCtx) }()
+	go func() { roles <- conn.Run(runCtx) }()
+
+	liveCtx := ctx
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		liveCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	changes := live(liveCtx, cfg, db, cpt, emu, js, out, log)
+
+	// Let everything that happened reach Podium, unless the user interrupted.
+	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), cfg.DrainTimeout)
+	defer cancelDrain()
+	if ctx.Err() == nil {
+		drain(drainCtx, db, cpt, js)
+	}
+	stopRoles()
+	for range 2 {
+		if err := <-roles; err != nil {
+			log.Error("role stopped with an error", "err", err)
+		}
+	}
+	if err := db.Save(filepath.Join(cfg.Dir, simFile)); err != nil {
+		return Summary{}, err
+	}
+	if err := savePodium(cfg, emu); err != nil {
+		return Summary{}, err
+	}
+
+	st := cpt.Stats()
+	sum := Summary{
+		SyncedCustomers: db.SyncedCustomers(), PodiumContacts: emu.ContactCount(), Published: st.Published,
+		Duplicates: st.Duplicates, Snapshots: st.Snapshots, Changes: changes, Generated: generated,
+		Elapsed: time.Since(start),
+	}
+	sum.Pending, _ = streams.Pending(drainCtx, js, streams.StreamEdge, podium.Durable)
+	if sts, err := streams.Status(drainCtx, js); err == nil {
+		for _, s := range sts {
+			switch s.Name {
+			case streams.StreamEdge:
+				sum.EdgeMessages = s.Messages
+			case streams.StreamDLQ:
+				sum.DeadLetters = s.Messages
+			}
+		}
+	}
+	WriteSummary(out, sum)
+	return sum, nil
+}
+
+func count(db *edgesim.DB, e schemas.Entity) int64 {
+	n, _ := db.Count(context.Background(), e)
+	return n
+}
+
+func startPodium(cfg Config) (*podiumemu.Emulator, error) {
+	emu := podiumemu.New(podiumemu.WithRateLimit(cfg.PodiumRate))
+	body, err := os.ReadFile(filepath.Join(cfg.Dir, podiumFile))
+	switch {
+	case err == nil:
+		if err := emu.UnmarshalState(body); err != nil {
+			return nil, err
+		}
+	case errors.Is(err, os.ErrNotExist):
+		for s := 1; s <= max(cfg.Spec.Stores, 1); s++ {
+			emu.AddLocation(fmt.Sprintf("Store %03d", s))
+		}
+	default:
+		return nil, fmt.Errorf("demo: podium emulator state: %w", err)
+	}
+	emu.Tokens().RegisterClient(clientID, clientSecret, "demo-account",
+		[]string{"read_contacts", "write_contacts", "read_locations", "write_messages", "write_reviews", "write_data_feed_event"}, refreshToken)
+	emu.Start()
+	return emu, nil
+}
+
+func savePodium(cfg Config, emu *podiumemu.Emulator) error {
+	body, err := emu.MarshalState()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(cfg.Dir, podiumFile)
+	if err := os.WriteFile(path+".tmp", body, 0o600); err != nil {
+		return fmt.Errorf("demo: save podium emulator: %w", err)
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// live makes changes in Edge and prints status until ctx ends. The
+// simulator is saved every few seconds: like a real database it must not
+// forget committed changes when the process dies.
+func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture, emu *podiumemu.Emulator, js jetstream.JetStream, out io.Writer, log *slog.Logger) int {
+	var churnC <-chan time.Time
+	if cfg.ChurnEvery > 0 {
+		t := time.NewTicker(cfg.ChurnEvery)
+		defer t.Stop()
+		churnC = t.C
+	}
+	var statusC <-chan time.Time
+	if cfg.StatusEvery > 0 {
+		t := time.NewTicker(cfg.StatusEvery)
+		defer t.Stop()
+		statusC = t.C
+	}
+	save := time.NewTicker(3 * time.Second)
+	defer save.Stop()
+	churn := edgesim.NewChurn(db, uint64(time.Now().UnixNano()))
+	changes := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return changes
+		case <-churnC:
+			if _, err := churn.Step(); err != nil {
+				log.Error("simulated change failed", "err", err)
+				continue
+			}
+			changes++
+		case <-save.C:
+			if err := db.Save(filepath.Join(cfg.Dir, simFile)); err != nil {
+				log.Error("save simulator", "err", err)
+			}
+		case <-statusC:
+			pending, _ := streams.Pending(ctx, js, streams.StreamEdge, podium.Durable)
+			st := cpt.Stats()
+			fmt.Fprintf(out, "%s  events %s  | podium pending %d, contacts %d/%d\n",
+				time.Now().Format("15:04:05"), formatCounts(st.Published), pending, emu.ContactCount(), db.SyncedCustomers())
+		}
+	}
+}
+
+// drain waits until capture has reached the database's current version and
+// the Podium consumer has nothing pending.
+func drain(ctx context.Context, db *edgesim.DB, cpt *capture.Capture, js jetstream.JetStream) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		cur, _ := db.CurrentVersion(ctx)
+		pending, err := streams.Pending(ctx, js, streams.StreamEdge, podium.Durable)
+		if err == nil && pending == 0 && capturedAll(ctx, cpt, cur) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func capturedAll(ctx context.Context, cpt *capture.Capture, cur int64) bool {
+	for _, e := range schemas.Entities {
+		cp, ok, err := cpt.LoadCheckpoint(ctx, e)
+		if err != nil || !ok || cp.Version < cur {
+			return false
+		}
+	}
+	return true
+}
+
+func formatCounts(m map[schemas.Entity]int64) string {
+	var parts []string
+	for _, e := range schemas.Entities {
+		if n := m[e]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", e, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteSummary prints the summary.
+func WriteSummary(w io.Writer, s Summary) {
+	total := int64(0)
+	keys := make([]string, 0, len(s.Published))
+	for e, n := range s.Published {
+		total += n
+		keys = append(keys, string(e))
+	}
+	sort.Strings(keys)
+	fmt.Fprintf(w, "\n== edgesync demo summary (%s) ==\n", s.Elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(w, "Edge changes made during the run: %d\n", s.Changes)
+	fmt.Fprintf(w, "Events published: %d (%s); duplicates dropped: %d; snapshots taken: %d; EDGE stream holds %d\n",
+		total, formatCounts(s.Published), s.Duplicates, s.Snapshots, s.EdgeMessages)
+	fmt.Fprintf(w, "Customers set to synchronize in Edge: %d\n", s.SyncedCustomers)
+	fmt.Fprintf(w, "Contacts in Podium:                   %d\n", s.PodiumContacts)
+	fmt.Fprintf(w, "Podium consumer pending: %d; dead letters: %d\n", s.Pending, s.DeadLetters)
+	if s.InSync() {
+		fmt.Fprintln(w, "RESULT: in sync")
+	} else {
+		fmt.Fprintln(w, "RESULT: NOT in sync")
+	}
+}

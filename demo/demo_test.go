@@ -1,0 +1,61 @@
+package demo_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgesync/edgesync/demo"
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/test/edgesim"
+)
+
+func testConfig(dir string, out *bytes.Buffer) demo.Config {
+	cfg := demo.DefaultConfig()
+	cfg.Dir = dir
+	cfg.Duration = 3 * time.Second
+	cfg.ChurnEvery = 20 * time.Millisecond
+	cfg.PollInterval = 100 * time.Millisecond
+	cfg.StatusEvery = time.Second
+	cfg.Spec = edgesim.Spec{Seed: 1, Stores: 2, CustomersPerStore: 100, SalesPerCustomer: 1, ItemsPerStore: 20, SyncDisabledEvery: 10}
+	cfg.Out = out
+	return cfg
+}
+
+// The acceptance of the foundation issue: every customer set to synchronize,
+// including those created while the demo runs, is a Podium contact at the
+// end; a restart on the same data publishes no duplicate and resumes from
+// the checkpoint.
+func TestDemoSyncsCustomersAndResumesAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	first, err := demo.Run(context.Background(), testConfig(dir, &out))
+	require.NoError(t, err)
+	t.Log(out.String())
+	assert.True(t, first.Generated)
+	assert.Positive(t, first.Changes)
+	assert.Greater(t, first.SyncedCustomers, 180, "customers created during the run count too")
+	assert.Equal(t, first.SyncedCustomers, first.PodiumContacts)
+	assert.True(t, first.InSync())
+	assert.Zero(t, first.DeadLetters)
+	assert.Contains(t, out.String(), "RESULT: in sync")
+
+	out.Reset()
+	cfg := testConfig(dir, &out)
+	cfg.ChurnEvery = 0
+	cfg.Duration = 500 * time.Millisecond
+	second, err := demo.Run(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Log(out.String())
+	assert.False(t, second.Generated)
+	assert.Zero(t, second.Snapshots, "resumed from the checkpoint")
+	assert.Zero(t, second.Published[schemas.EntityCustomer])
+	assert.Zero(t, second.Duplicates)
+	assert.Equal(t, first.EdgeMessages, second.EdgeMessages, "no event published twice")
+	assert.Equal(t, first.PodiumContacts, second.PodiumContacts)
+	assert.True(t, second.InSync())
+}

@@ -1,0 +1,200 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Handler processes one message. It returns nil when the message's effects
+// are done, an error wrapped by Permanent when the message can never succeed
+// (it goes to the DLQ with the reason), and any other error to have it
+// redelivered later.
+type Handler func(ctx context.Context, msg jetstream.Msg) error
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as one that no retry can fix: bad input, a rejected
+// mapping. The consumer dead-letters the message and moves on.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked by Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// ConsumerConfig describes a durable consumer.
+type ConsumerConfig struct {
+	Durable string   // also the DLQ subject token: dlq.<durable>.<subject>
+	Stream  string   // EDGE or PARTNER
+	Filters []string // subjects this consumer cares about
+	// AckWait is how long a handler may take before redelivery; 2m by default,
+	// longer than the API client's whole retry budget.
+	AckWait time.Duration
+	// Retry delays for redeliveries after a transient failure, by attempt;
+	// the last one repeats.
+	Retry []time.Duration
+}
+
+const shutdownGrace = 10 * time.Second
+
+var defaultRetry = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
+
+// EnsureConsumer creates or updates the durable consumer. A new consumer
+// starts from the last message of every subject: the current state of every
+// aggregate, which is what a new connector needs to backfill.
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig) (jetstream.Consumer, error) {
+	ackWait := cfg.AckWait
+	if ackWait == 0 {
+		ackWait = 2 * time.Minute
+	}
+	cc := jetstream.ConsumerConfig{
+		Durable:        cfg.Durable,
+		Description:    "edgesync " + cfg.Durable,
+		FilterSubjects: cfg.Filters,
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        ackWait,
+		MaxDeliver:     -1,
+		MaxAckPending:  1000,
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, ErrNoStreams
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+	}
+	return cons, nil
+}
+
+// Consume runs h on every message of the durable consumer, one at a time so
+// each aggregate's events are applied in order, until ctx ends. A message in
+// flight when ctx ends is finished or left unacknowledged, never half-done:
+// handlers get a context that outlives the cancellation by a grace period.
+func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h Handler, log *slog.Logger) error {
+	cons, err := EnsureConsumer(ctx, js, cfg)
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(256))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", cfg.Durable, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	retry := cfg.Retry
+	if len(retry) == 0 {
+		retry = defaultRetry
+	}
+	for {
+		msg, err := it.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			log.Warn("consumer fetch failed; retrying", "consumer", cfg.Durable, "err", err)
+			continue
+		}
+		handle(ctx, js, cfg.Durable, retry, msg, h, log)
+	}
+}
+
+func handle(ctx context.Context, js jetstream.JetStream, durable string, retry []time.Duration, msg jetstream.Msg, h Handler, log *slog.Logger) {
+	// Let an in-flight message finish when shutdown starts, within a grace
+	// period; past it the handler is cancelled and the message stays unacked.
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
+	defer stop()
+
+	err := h(hctx, msg)
+	switch {
+	case err == nil:
+		if aerr := msg.Ack(); aerr != nil {
+			log.Warn("ack failed; the message will be redelivered and skipped as already applied", "consumer", durable, "subject", msg.Subject(), "err", aerr)
+		}
+	case IsPermanent(err):
+		if derr := DeadLetter(hctx, js, durable, msg, err); derr != nil {
+			log.Error("dead-letter failed; will redeliver", "consumer", durable, "subject", msg.Subject(), "reason", err, "err", derr)
+			_ = msg.NakWithDelay(retry[0])
+			return
+		}
+		log.Warn("dead-lettered", "consumer", durable, "subject", msg.Subject(), "reason", err)
+		_ = msg.Ack()
+	default:
+		n := 1
+		if md, merr := msg.Metadata(); merr == nil {
+			n = int(md.NumDelivered)
+		}
+		delay := retry[min(n-1, len(retry)-1)]
+		log.Warn("handler failed; will redeliver", "consumer", durable, "subject", msg.Subject(), "attempt", n, "retry_in", delay, "err", err)
+		_ = msg.NakWithDelay(delay)
+	}
+}
+
+// DLQ headers.
+const (
+	HeaderDLQReason   = "Edgesync-Dlq-Reason"
+	HeaderDLQConsumer = "Edgesync-Dlq-Consumer"
+	HeaderDLQStream   = "Edgesync-Dlq-Stream"
+	HeaderDLQSequence = "Edgesync-Dlq-Sequence"
+	HeaderDLQSubject  = "Edgesync-Dlq-Subject"
+)
+
+// DeadLetter stores msg on dlq.<consumer>.<subject> with the reason in its
+// headers. The original body and headers are kept so `edgesync dlq` can
+// show and replay it.
+func DeadLetter(ctx context.Context, js jetstream.JetStream, consumer string, msg jetstream.Msg, reason error) error {
+	dl := nats.NewMsg("dlq." + consumer + "." + msg.Subject())
+	dl.Data = msg.Data()
+	for k, vs := range msg.Headers() {
+		for _, v := range vs {
+			dl.Header.Add(k, v)
+		}
+	}
+	stream, seq := "", uint64(0)
+	if md, err := msg.Metadata(); err == nil {
+		stream, seq = md.Stream, md.Sequence.Stream
+	}
+	dl.Header.Set(HeaderDLQReason, reason.Error())
+	dl.Header.Set(HeaderDLQConsumer, consumer)
+	dl.Header.Set(HeaderDLQStream, stream)
+	dl.Header.Set(HeaderDLQSequence, strconv.FormatUint(seq, 10))
+	dl.Header.Set(HeaderDLQSubject, msg.Subject())
+	dl.Header.Set(nats.MsgIdHdr, consumer+":"+stream+":"+strconv.FormatUint(seq, 10))
+	if _, err := js.PublishMsg(ctx, dl); err != nil {
+		return fmt.Errorf("publish dead letter for %s: %w", msg.Subject(), err)
+	}
+	return nil
+}
+
+// Pending returns how many messages a durable consumer has not yet
+// acknowledged (waiting plus in flight).
+func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string) (uint64, error) {
+	cons, err := js.Consumer(ctx, stream, durable)
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s: %w", durable, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s info: %w", durable, err)
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}

@@ -1,0 +1,219 @@
+// Package emulator holds the machinery every partner emulator shares: OAuth
+// tokens, a per-account request limit, fault injection that tests control,
+// cursor pagination and request counters for inspection. Each partner
+// package (podiumemu, ...) adds its own routes and data on top.
+package emulator
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Faults are failures a test switches on. The zero value injects nothing.
+type Faults struct {
+	Latency    time.Duration // added to every API call
+	ErrorRate  float64       // share of API calls answered 500, 0..1
+	Burst429   int           // the next N API calls are answered 429
+	Hang       int           // the next N API calls hang for HangFor before answering 503
+	HangFor    time.Duration // default 10s
+	ExpireAll  bool          // every issued access token is expired now (set once, then cleared)
+	RetryAfter int           // seconds in Retry-After on 429s; 1 when zero
+}
+
+// Core is the shared state of one emulator.
+type Core struct {
+	mu       sync.Mutex
+	faults   Faults
+	rng      *rand.Rand
+	tokens   *Tokens
+	limit    *Limiter
+	counters map[string]int
+	now      func() time.Time
+	// ErrorBody renders a partner's error body for a status and code.
+	ErrorBody func(status int, code, message string) any
+}
+
+// NewCore returns a Core with a limit of perMinute requests per account per
+// minute (0: no limit).
+func NewCore(perMinute int, errorBody func(status int, code, message string) any) *Core {
+	now := time.Now
+	return &Core{
+		rng:       rand.New(rand.NewPCG(1, 2)),
+		tokens:    newTokens(now),
+		limit:     NewLimiter(perMinute, time.Minute, now),
+		counters:  make(map[string]int),
+		now:       now,
+		ErrorBody: errorBody,
+	}
+}
+
+// Tokens returns the OAuth token store.
+func (c *Core) Tokens() *Tokens { return c.tokens }
+
+// SetFaults replaces the active faults.
+func (c *Core) SetFaults(f Faults) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f.ExpireAll {
+		c.tokens.expireAll()
+		f.ExpireAll = false
+	}
+	c.faults = f
+}
+
+// SetLimit changes the per-account limit per minute (0: none).
+func (c *Core) SetLimit(perMinute int) { c.limit.SetRate(perMinute) }
+
+// Count adds one to a named counter.
+func (c *Core) Count(name string) {
+	c.mu.Lock()
+	c.counters[name]++
+	c.mu.Unlock()
+}
+
+// Counter reads a named counter. The core counts "requests", "status.<code>",
+// "rate_limited", "faults.500", "faults.429", "faults.hang" and
+// "unauthenticated"; partners add their own.
+func (c *Core) Counter(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counters[name]
+}
+
+// WriteJSON writes v with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Error writes the partner's error body.
+func (c *Core) Error(w http.ResponseWriter, status int, code, message string) {
+	WriteJSON(w, status, c.ErrorBody(status, code, message))
+}
+
+// statusRecorder remembers the status for counters.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// API wraps an authenticated API handler: it counts, injects faults, checks
+// the bearer token and scope, and applies the per-account limit, in the order
+// a real gateway does.
+func (c *Core) API(scope string, next func(w http.ResponseWriter, r *http.Request, account string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() { c.Count("status." + strconv.Itoa(rec.status)) }()
+		c.Count("requests")
+		if c.injectFault(rec, r) {
+			return
+		}
+		account, scopes, ok := c.tokens.Check(r.Header.Get("Authorization"))
+		if !ok {
+			c.Count("unauthenticated")
+			c.Error(rec, http.StatusUnauthorized, "unauthenticated", "missing, invalid or expired access token")
+			return
+		}
+		if scope != "" && !scopes[scope] {
+			c.Error(rec, http.StatusForbidden, "unauthorized", "token lacks scope "+scope)
+			return
+		}
+		if ok, wait := c.limit.Allow(account); !ok {
+			c.Count("rate_limited")
+			rec.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
+			c.Error(rec, http.StatusTooManyRequests, "rate_limit", "rate limit exceeded")
+			return
+		}
+		next(rec, r, account)
+	}
+}
+
+func (c *Core) injectFault(w http.ResponseWriter, r *http.Request) bool {
+	c.mu.Lock()
+	f := &c.faults
+	latency := f.Latency
+	var kind string
+	switch {
+	case f.Burst429 > 0:
+		f.Burst429--
+		kind = "429"
+	case f.Hang > 0:
+		f.Hang--
+		kind = "hang"
+	case f.ErrorRate > 0 && c.rng.Float64() < f.ErrorRate:
+		kind = "500"
+	}
+	retryAfter, hangFor := max(1, f.RetryAfter), f.HangFor
+	c.mu.Unlock()
+	if latency > 0 {
+		sleep(r, latency)
+	}
+	switch kind {
+	case "429":
+		c.Count("faults.429")
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		c.Error(w, http.StatusTooManyRequests, "rate_limit", "rate limit exceeded (injected)")
+	case "hang":
+		c.Count("faults.hang")
+		if hangFor == 0 {
+			hangFor = 10 * time.Second
+		}
+		sleep(r, hangFor)
+		c.Error(w, http.StatusServiceUnavailable, "internal_server_error", "timed out (injected)")
+	case "500":
+		c.Count("faults.500")
+		c.Error(w, http.StatusInternalServerError, "internal_server_error", "internal error (injected)")
+	default:
+		return false
+	}
+	return true
+}
+
+func sleep(r *http.Request, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+}
+
+// Page cuts items by an opaque cursor (base64 of an offset) and a limit
+// (default 10, at most 100, as Podium documents). It returns the page and the
+// next cursor ("" on the last page), or ok=false for a bad cursor.
+func Page[T any](items []T, cursor string, limitParam string) (page []T, next string, ok bool) {
+	limit := 10
+	if limitParam != "" {
+		n, err := strconv.Atoi(limitParam)
+		if err != nil || n < 0 {
+			return nil, "", false
+		}
+		limit = min(n, 100)
+	}
+	off := 0
+	if cursor != "" {
+		raw, err := base64.StdEncoding.DecodeString(cursor)
+		if err != nil {
+			return nil, "", false
+		}
+		if off, err = strconv.Atoi(string(raw)); err != nil || off < 0 || off > len(items) {
+			return nil, "", false
+		}
+	}
+	end := min(off+limit, len(items))
+	if end < len(items) {
+		next = base64.StdEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+	}
+	return items[off:end], next, true
+}
