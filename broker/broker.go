@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -58,6 +60,15 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	port := cfg.Port
 	if port == 0 {
 		port = -1
+	}
+	if port > 0 {
+		// The server only logs a failed listen and then never gets ready:
+		// check first so the user gets an answer, not a 30s wait.
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, fmt.Errorf("start embedded nats: port %d is in use (another NATS or demo?): choose another port, or 0 for any: %w", port, err)
+		}
+		l.Close()
 	}
 	opts := &server.Options{
 		ServerName: name,

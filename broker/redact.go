@@ -10,7 +10,11 @@ func redactURL(raw string) string {
 	parts := strings.Split(raw, ",")
 	for i, p := range parts {
 		u, err := url.Parse(strings.TrimSpace(p))
-		if err != nil || u.User == nil {
+		if err != nil {
+			parts[i] = "(unparsable URL)" // it might hold a password
+			continue
+		}
+		if u.User == nil {
 			continue
 		}
 		u.User = url.User("REDACTED")

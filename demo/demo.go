@@ -36,6 +36,7 @@ type Config struct {
 	PollInterval time.Duration // capture poll interval
 	PodiumRate   int           // emulator and client limit per minute; real Podium: 300
 	NATSPort     int           // 0: a random port
+	LazySync     bool          // embedded JetStream without fsync per write (faster, can lose acknowledged writes on power loss)
 	Spec         edgesim.Spec  // store chain generated on the first run
 	StatusEvery  time.Duration // live status line interval; 0: none
 	DrainTimeout time.Duration // how long to wait for the pipeline to catch up at the end
@@ -101,7 +102,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return Summary{}, fmt.Errorf("demo: data directory: %w", err)
 	}
 
-	nats, err := broker.StartEmbedded(broker.EmbeddedConfig{Dir: filepath.Join(cfg.Dir, "jetstream"), Port: cfg.NATSPort})
+	nats, err := broker.StartEmbedded(broker.EmbeddedConfig{Dir: filepath.Join(cfg.Dir, "jetstream"), Port: cfg.NATSPort, LazySync: cfg.LazySync})
 	if err != nil {
 		return Summary{}, err
 	}

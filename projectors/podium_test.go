@@ -48,8 +48,8 @@ func TestPodiumCustomer(t *testing.T) {
 			},
 		},
 		{
-			seed: "Contact Method changes made in Edge will overwrite (update) the Podium customer data.",
-			cust: customer(func(c *schemas.Customer) { c.ContactMethods[1].Value = "ada@new.example.com" }),
+			seed:  "Contact Method changes made in Edge will overwrite (update) the Podium customer data.",
+			cust:  customer(func(c *schemas.Customer) { c.ContactMethods[1].Value = "ada@new.example.com" }),
 			prior: projectors.PodiumPrior{Identifier: "conv-1", Hash: first.Hash}, kind: projectors.PodiumUpdate,
 			check: func(t *testing.T, op projectors.PodiumOp) {
 				assert.Equal(t, "conv-1", op.Identifier)
@@ -103,8 +103,8 @@ func TestPodiumCustomer(t *testing.T) {
 
 func TestE164(t *testing.T) {
 	for in, want := range map[string]string{
-		"(512) 555-0142": "+15125550142",
-		"1-512-555-0142": "+15125550142",
+		"(512) 555-0142":  "+15125550142",
+		"1-512-555-0142":  "+15125550142",
 		"+61 2 9999 0000": "+61299990000",
 		"555-0142":        "",
 		"":                "",

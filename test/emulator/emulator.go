@@ -18,6 +18,7 @@ import (
 type Faults struct {
 	Latency    time.Duration // added to every API call
 	ErrorRate  float64       // share of API calls answered 500, 0..1
+	Burst500   int           // the next N API calls are answered 500
 	Burst429   int           // the next N API calls are answered 429
 	Hang       int           // the next N API calls hang for HangFor before answering 503
 	HangFor    time.Duration // default 10s
@@ -148,6 +149,9 @@ func (c *Core) injectFault(w http.ResponseWriter, r *http.Request) bool {
 	case f.Burst429 > 0:
 		f.Burst429--
 		kind = "429"
+	case f.Burst500 > 0:
+		f.Burst500--
+		kind = "500"
 	case f.Hang > 0:
 		f.Hang--
 		kind = "hang"

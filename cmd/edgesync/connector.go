@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/projectors"
+)
+
+var errNotInSync = errors.New("the demo ended with Podium not in sync with Edge (see the summary)")
+
+type connectorCmd struct {
+	Podium podiumCmd `cmd:"" help:"Keep Podium equal to Edge: customers as contacts."`
+}
+
+type podiumCmd struct {
+	BaseURL      string            `name:"podium-base-url" help:"Podium API base URL." default:"https://api.podium.com"`
+	TokenURL     string            `name:"podium-token-url" help:"Podium OAuth token URL." default:"https://accounts.podium.com/oauth/token"`
+	ClientID     string            `name:"podium-client-id" help:"OAuth client id of the edgesync app." required:""`
+	ClientSecret string            `name:"podium-client-secret" help:"OAuth client secret (prefer EDGESYNC_PODIUM_CLIENT_SECRET)." required:""`
+	RefreshToken string            `name:"podium-refresh-token" help:"OAuth refresh token from the store's consent (prefer EDGESYNC_PODIUM_REFRESH_TOKEN)." required:""`
+	Locations    map[string]string `name:"podium-location" help:"Edge store to Podium location uid, e.g. 001=<uid>; repeat per store." required:""`
+	Rate         int               `name:"podium-rate" help:"Requests per minute for the account; Podium documents 300." default:"300"`
+	Timeout      time.Duration     `name:"podium-timeout" help:"Timeout of one HTTP call." default:"15s"`
+}
+
+func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	for store := range c.Locations {
+		if len(store) != 3 {
+			return fmt.Errorf("--podium-location %s=...: the store must be three digits, e.g. 001", store)
+		}
+	}
+	client, err := podium.NewClient(podium.ClientConfig{
+		BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+		RefreshToken: c.RefreshToken, RatePerMinute: c.Rate, Timeout: c.Timeout,
+	}, log)
+	if err != nil {
+		return err
+	}
+	nc, js, err := connect(ctx, g, log, "edgesync-connector-podium")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	conn, err := podium.NewConnector(ctx, js, client, projectors.PodiumOptions{Locations: c.Locations}, log)
+	if err != nil {
+		return err
+	}
+	log.Info("podium connector running", "subjects", podium.Subjects(), "stores", len(c.Locations))
+	return conn.Run(ctx)
+}

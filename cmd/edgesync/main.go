@@ -1,0 +1,77 @@
+// Command edgesync is one binary with one role per subcommand: each role
+// runs as its own container, and `edgesync demo` runs them all in one
+// process. This file only parses configuration, builds the pieces and
+// handles signals; behaviour lives in the packages.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type cli struct {
+	Globals
+
+	Demo      demoCmd      `cmd:"" help:"Run every role in one process on an embedded JetStream, with the Edge simulator and the Podium emulator."`
+	Streams   streamsCmd   `cmd:"" help:"Provision and inspect edgesync's streams and buckets."`
+	Connector connectorCmd `cmd:"" help:"Run a partner connector (a durable consumer on the EDGE stream)."`
+	Version   versionCmd   `cmd:"" help:"Print the version."`
+}
+
+// Globals are the flags every role shares.
+type Globals struct {
+	LogLevel  slog.Level `help:"Log level: debug, info, warn, error." default:"info"`
+	LogFormat string     `help:"Log format: text or json." enum:"text,json" default:"text"`
+
+	NATSURL     string `name:"nats-url" help:"NATS server URL(s), comma-separated." default:"nats://127.0.0.1:4222"`
+	NATSCreds   string `name:"nats-creds" help:"NATS credentials file (JWT + seed)." type:"existingfile"`
+	NATSNKey    string `name:"nats-nkey" help:"NATS nkey seed file." type:"existingfile"`
+	NATSTLSCert string `name:"nats-tls-cert" help:"Client certificate for mutual TLS." type:"existingfile"`
+	NATSTLSKey  string `name:"nats-tls-key" help:"Client key for mutual TLS." type:"existingfile"`
+	NATSTLSCA   string `name:"nats-tls-ca" help:"CA bundle that signs the NATS server certificate." type:"existingfile"`
+}
+
+func (g *Globals) logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: g.LogLevel}
+	if g.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run() error {
+	fmt.Println("edgesync", version)
+	return nil
+}
+
+func main() {
+	var c cli
+	kctx := kong.Parse(&c,
+		kong.Name("edgesync"),
+		kong.Description("Change-data-capture from The Edge point of sale to Podium and Clientbook, on NATS JetStream.\n\n"+
+			"Every flag can also be set by an environment variable: --nats-url is EDGESYNC_NATS_URL, and so on."),
+		kong.DefaultEnvars("EDGESYNC"),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log := c.Globals.logger()
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	kctx.Bind(&c.Globals, log)
+	if err := kctx.Run(); err != nil {
+		log.Error("edgesync failed", "command", kctx.Command(), "err", err)
+		os.Exit(1)
+	}
+}

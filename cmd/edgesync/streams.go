@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/streams"
+)
+
+type streamsCmd struct {
+	Init   streamsInitCmd   `cmd:"" help:"Create or update the EDGE, PARTNER and DLQ streams and the KV buckets. Safe to run again."`
+	Status streamsStatusCmd `cmd:"" help:"Show messages per stream and each consumer's backlog."`
+}
+
+type streamsInitCmd struct {
+	Replicas          int           `help:"Replicas per stream and bucket: 1 on one server, 3 on a cluster." default:"1"`
+	Duplicates        time.Duration `help:"Dedupe window for Nats-Msg-Id; must cover a capture restart." default:"15m"`
+	EdgeMaxAge        time.Duration `help:"How long Edge events are kept; 0 keeps them (bounded by --edge-max-per-subject)." default:"0"`
+	EdgeMaxPerSubject int64         `help:"States kept per Edge aggregate; 0 keeps all." default:"16"`
+	PartnerMaxAge     time.Duration `help:"How long partner events are kept." default:"720h"`
+	DLQMaxAge         time.Duration `name:"dlq-max-age" help:"How long dead letters are kept." default:"2160h"`
+}
+
+func (c *streamsInitCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	nc, js, err := connect(ctx, g, log, "edgesync-streams")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cfg := streams.Config{
+		Replicas: c.Replicas, Duplicates: c.Duplicates, EdgeMaxAge: c.EdgeMaxAge, EdgeMaxPerSubject: c.EdgeMaxPerSubject,
+		PartnerMaxAge: c.PartnerMaxAge, DLQMaxAge: c.DLQMaxAge,
+	}
+	if err := streams.Provision(ctx, js, cfg); err != nil {
+		return err
+	}
+	log.Info("streams and buckets provisioned", "replicas", c.Replicas, "duplicates", c.Duplicates)
+	return nil
+}
+
+type streamsStatusCmd struct{}
+
+func (streamsStatusCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	nc, js, err := connect(ctx, g, log, "edgesync-status")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	sts, err := streams.Status(ctx, js)
+	if err != nil {
+		return err
+	}
+	return streams.WriteStatus(os.Stdout, sts)
+}
+
+func connect(ctx context.Context, g *Globals, log *slog.Logger, name string) (*nats.Conn, jetstream.JetStream, error) {
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	nc, err := broker.Connect(cctx, broker.ConnectConfig{
+		URL: g.NATSURL, Name: name, CredsFile: g.NATSCreds, NKeyFile: g.NATSNKey,
+		TLSCert: g.NATSTLSCert, TLSKey: g.NATSTLSKey, TLSCA: g.NATSTLSCA,
+	}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
