@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgesync/edgesync/test/natstest"
+)
+
+// buildBinary compiles edgesync once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "edgesync")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+func run(bin string, env []string, args ...string) (string, string, int) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func TestBinary(t *testing.T) {
+	bin := buildBinary(t)
+	srv := natstest.Start(t)
+
+	t.Run("streams init and status, configured by environment", func(t *testing.T) {
+		_, stderr, code := run(bin, []string{"EDGESYNC_NATS_URL=" + srv.URL()}, "streams", "init", "--replicas", "1")
+		require.Zero(t, code, stderr)
+		stdout, stderr, code := run(bin, []string{"EDGESYNC_NATS_URL=" + srv.URL()}, "streams", "status")
+		require.Zero(t, code, stderr)
+		for _, s := range []string{"EDGE", "PARTNER", "DLQ"} {
+			assert.Contains(t, stdout, s)
+		}
+	})
+
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"unknown role", nil, []string{"frobnicate"}, "unexpected argument frobnicate"},
+		{"bad duration", nil, []string{"demo", "--duration", "soon"}, "--duration"},
+		{"missing podium secrets", nil, []string{"connector", "podium"}, "missing flags"},
+		{"bad store in location map", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
+			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "1=abc"}, "store must be three digits"},
+		{"unreachable nats", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
+			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "001=abc", "--nats-url", "nats://u:natspw@127.0.0.1:1"}, "connect to nats"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := run(bin, tt.env, tt.args...)
+			assert.NotZero(t, code)
+			all := stdout + stderr
+			assert.Contains(t, all, tt.want)
+			for _, secret := range []string{"topsecret", "rt-secret", "natspw"} {
+				assert.False(t, strings.Contains(all, secret), "secret %q printed", secret)
+			}
+		})
+	}
+}
