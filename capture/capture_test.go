@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,23 +30,6 @@ func newCapture(t *testing.T, srv *natstest.Server, db *edgesim.DB) *capture.Cap
 	return c
 }
 
-// edgeEvents reads every message of the EDGE stream.
-func edgeEvents(t *testing.T, js jetstream.JetStream) []jetstream.RawStreamMsg {
-	t.Helper()
-	ctx := context.Background()
-	s, err := js.Stream(ctx, streams.StreamEdge)
-	require.NoError(t, err)
-	info, err := s.Info(ctx)
-	require.NoError(t, err)
-	var out []jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		require.NoError(t, err)
-		out = append(out, *m)
-	}
-	return out
-}
-
 func TestSnapshotEmitsEveryAggregateValidAgainstItsSchema(t *testing.T) {
 	ctx := context.Background()
 	srv := natstest.Start(t)
@@ -57,7 +39,7 @@ func TestSnapshotEmitsEveryAggregateValidAgainstItsSchema(t *testing.T) {
 
 	require.NoError(t, c.Cycle(ctx))
 
-	msgs := edgeEvents(t, srv.JS)
+	msgs := natstest.Messages(t, srv.JS, streams.StreamEdge)
 	var want int64
 	for _, e := range schemas.Entities {
 		n, err := db.Count(ctx, e)
@@ -84,109 +66,6 @@ func TestSnapshotEmitsEveryAggregateValidAgainstItsSchema(t *testing.T) {
 	}
 }
 
-func TestIncrementalChangesAndChildRows(t *testing.T) {
-	ctx := context.Background()
-	srv := natstest.Start(t)
-	db := edgesim.New()
-	require.NoError(t, edgesim.Generate(db, smallSpec()))
-	c := newCapture(t, srv, db)
-	require.NoError(t, c.Cycle(ctx))
-	before := len(edgeEvents(t, srv.JS))
-
-	key := db.CustomerKeys()[3]
-	// A child row (a new contact method) re-emits the whole customer.
-	v, err := db.Update("", func(tx *edgesim.Tx) error {
-		_, err := tx.AddContactMethod(key, schemas.ContactMethod{Method: schemas.MethodEmail, Value: "new@example.org"})
-		return err
-	})
-	require.NoError(t, err)
-	// A write edgesync made on behalf of Podium carries that origin.
-	note, err := db.Update("podium", func(tx *edgesim.Tx) error {
-		_, err := tx.PutNote(schemas.Note{CustomerKey: key, Text: "from podium"})
-		return err
-	})
-	require.NoError(t, err)
-	require.NoError(t, c.Cycle(ctx))
-
-	msgs := edgeEvents(t, srv.JS)
-	require.Len(t, msgs, before+2)
-	cust, err := schemas.DecodeEnvelope(msgs[before].Data)
-	require.NoError(t, err)
-	assert.Equal(t, schemas.EdgeEventID(schemas.EntityCustomer, key, v), cust.ID)
-	var got schemas.Customer
-	require.NoError(t, cust.DecodeData(&got))
-	assert.Equal(t, "new@example.org", got.ContactMethods[len(got.ContactMethods)-1].Value)
-	assert.Empty(t, cust.Origin)
-
-	n, err := schemas.DecodeEnvelope(msgs[before+1].Data)
-	require.NoError(t, err)
-	assert.Equal(t, "podium", n.Origin)
-	assert.Equal(t, note, n.Version)
-	assert.Equal(t, "podium", msgs[before+1].Header.Get(schemas.HeaderOrigin))
-
-	// Nothing changed: a cycle publishes nothing.
-	require.NoError(t, c.Cycle(ctx))
-	assert.Len(t, edgeEvents(t, srv.JS), before+2)
-}
-
-func TestDeleteEmitsDeletedEvent(t *testing.T) {
-	ctx := context.Background()
-	srv := natstest.Start(t)
-	db := edgesim.New()
-	var key string
-	_, err := db.Update("", func(tx *edgesim.Tx) error {
-		c, err := tx.NewCustomer("001", schemas.Customer{FirstName: "Ada"})
-		if err != nil {
-			return err
-		}
-		key, err = tx.PutNote(schemas.Note{CustomerKey: c, Text: "hello"})
-		return err
-	})
-	require.NoError(t, err)
-	c := newCapture(t, srv, db)
-	require.NoError(t, c.Cycle(ctx))
-	_, err = db.Update("", func(tx *edgesim.Tx) error { tx.Delete(schemas.EntityNote, key); return nil })
-	require.NoError(t, err)
-	require.NoError(t, c.Cycle(ctx))
-
-	msgs := edgeEvents(t, srv.JS)
-	last := msgs[len(msgs)-1]
-	require.NoError(t, schemas.Validate(last.Data))
-	env, err := schemas.DecodeEnvelope(last.Data)
-	require.NoError(t, err)
-	assert.True(t, env.Deleted())
-	assert.Equal(t, "edge.note.deleted", env.Type)
-}
-
-// Invariant: no lost change, no duplicated event. A capture that crashed after
-// publishing and before checkpointing publishes everything again on restart;
-// the stream drops the duplicates by Nats-Msg-Id.
-func TestCrashBetweenPublishAndCheckpoint(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	srv := natstest.StartIn(t, dir)
-	db := edgesim.New()
-	require.NoError(t, edgesim.Generate(db, smallSpec()))
-	require.NoError(t, newCapture(t, srv, db).Cycle(ctx))
-	published := len(edgeEvents(t, srv.JS))
-
-	// The crash: the checkpoints never made it.
-	kv, err := srv.JS.KeyValue(ctx, streams.BucketCheckpoints)
-	require.NoError(t, err)
-	for _, e := range schemas.Entities {
-		require.NoError(t, kv.Purge(ctx, "test."+string(e)))
-	}
-	srv.Stop()
-
-	srv = natstest.StartIn(t, dir)
-	c := newCapture(t, srv, db)
-	require.NoError(t, c.Cycle(ctx))
-	assert.Len(t, edgeEvents(t, srv.JS), published)
-	st := c.Stats()
-	assert.EqualValues(t, published, st.Duplicates)
-	assert.Zero(t, st.Published[schemas.EntityCustomer])
-}
-
 func TestRestartResumesFromCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -194,7 +73,7 @@ func TestRestartResumesFromCheckpoint(t *testing.T) {
 	db := edgesim.New()
 	require.NoError(t, edgesim.Generate(db, smallSpec()))
 	require.NoError(t, newCapture(t, srv, db).Cycle(ctx))
-	published := len(edgeEvents(t, srv.JS))
+	published := len(natstest.Messages(t, srv.JS, streams.StreamEdge))
 	srv.Stop()
 
 	_, err := edgesim.NewChurn(db, 1).Step()
@@ -205,33 +84,7 @@ func TestRestartResumesFromCheckpoint(t *testing.T) {
 	st := c.Stats()
 	assert.Zero(t, st.Snapshots, "resumed, no snapshot")
 	assert.Zero(t, st.Duplicates)
-	assert.Greater(t, len(edgeEvents(t, srv.JS)), published)
-}
-
-func TestExpiredCheckpointTriggersResnapshot(t *testing.T) {
-	ctx := context.Background()
-	srv := natstest.Start(t)
-	db := edgesim.New()
-	require.NoError(t, edgesim.Generate(db, smallSpec()))
-	c := newCapture(t, srv, db)
-	require.NoError(t, c.Cycle(ctx))
-
-	churn := edgesim.NewChurn(db, 3)
-	for range 20 {
-		_, err := churn.Step()
-		require.NoError(t, err)
-	}
-	cur, err := db.CurrentVersion(ctx)
-	require.NoError(t, err)
-	db.ExpireChanges(cur - 1) // retention cleanup overtook the checkpoint
-
-	require.NoError(t, c.Cycle(ctx))
-	st := c.Stats()
-	assert.EqualValues(t, len(schemas.Entities), st.Resnapshots)
-	cp, ok, err := c.LoadCheckpoint(ctx, schemas.EntityCustomer)
-	require.NoError(t, err)
-	require.True(t, ok)
-	assert.Equal(t, cur, cp.Version)
+	assert.Greater(t, len(natstest.Messages(t, srv.JS, streams.StreamEdge)), published)
 }
 
 func TestRunStopsOnCancel(t *testing.T) {
@@ -252,4 +105,26 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		_, err := capture.New(context.Background(), edgesim.New(), srv.NC, srv.JS, cfg, quiet)
 		assert.Error(t, err, "%+v", cfg)
 	}
+}
+
+// A database restored from a backup is behind the checkpoint: capture takes
+// a new snapshot rather than waiting for versions it already passed.
+func TestDatabaseBehindCheckpointTriggersResnapshot(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	db := edgesim.New()
+	require.NoError(t, edgesim.Generate(db, smallSpec()))
+	backup := edgesim.New()
+	require.NoError(t, edgesim.Generate(backup, edgesim.Spec{Seed: 7, Stores: 1, CustomersPerStore: 3}))
+	require.NoError(t, newCapture(t, srv, db).Cycle(ctx))
+
+	c := newCapture(t, srv, backup)
+	require.NoError(t, c.Cycle(ctx))
+	assert.EqualValues(t, len(schemas.Entities), c.Stats().Resnapshots)
+	cur, err := backup.CurrentVersion(ctx)
+	require.NoError(t, err)
+	cp, ok, err := c.LoadCheckpoint(ctx, schemas.EntityCustomer)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, cur, cp.Version)
 }

@@ -23,6 +23,8 @@ type cli struct {
 
 	Demo      demoCmd      `cmd:"" help:"Run every role in one process on an embedded JetStream, with the Edge simulator and the Podium emulator."`
 	Streams   streamsCmd   `cmd:"" help:"Provision and inspect edgesync's streams and buckets."`
+	Capture   captureCmd   `cmd:"" help:"Publish every change in the Edge database (SQL Server Change Tracking) to the EDGE stream."`
+	Edge      edgeCmd      `cmd:"" help:"Inspect the Edge database."`
 	Connector connectorCmd `cmd:"" help:"Run a partner connector (a durable consumer on the EDGE stream)."`
 	Version   versionCmd   `cmd:"" help:"Print the version."`
 }

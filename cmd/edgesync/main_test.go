@@ -57,6 +57,13 @@ func TestBinary(t *testing.T) {
 		want string
 	}{
 		{"unknown role", nil, []string{"frobnicate"}, "unexpected argument frobnicate"},
+		{"capture without a database", nil, []string{"capture"}, "missing flags: --mssql-dsn"},
+		{"capture with a bad entity", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1?database=Edge"},
+			[]string{"capture", "--entities", "customer,bogus"}, "unknown entity"},
+		{"unreachable edge database", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1?database=Edge&dial+timeout=1"},
+			[]string{"edge", "check"}, "connect to edge database"},
+		{"bad mapping file", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"},
+			[]string{"edge", "check", "--edge-mapping", "/nonexistent.json"}, "no such file"},
 		{"bad duration", nil, []string{"demo", "--duration", "soon"}, "--duration"},
 		{"missing podium secrets", nil, []string{"connector", "podium"}, "missing flags"},
 		{"bad store in location map", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
@@ -70,7 +77,7 @@ func TestBinary(t *testing.T) {
 			assert.NotZero(t, code)
 			all := stdout + stderr
 			assert.Contains(t, all, tt.want)
-			for _, secret := range []string{"topsecret", "rt-secret", "natspw"} {
+			for _, secret := range []string{"topsecret", "rt-secret", "natspw", "dbsecret"} {
 				assert.False(t, strings.Contains(all, secret), "secret %q printed", secret)
 			}
 		})

@@ -61,7 +61,7 @@ func New(opts ...Option) *DB {
 
 // tableOps is what the change-source methods need of any table.
 type tableOps interface {
-	snapshotRows() []capture.Row
+	snapshot() func(yield func(capture.Row) bool)
 	changedRows(since, until int64) []capture.Row
 	expire(v int64)
 	live() int
@@ -120,15 +120,19 @@ func (db *DB) Snapshot(ctx context.Context, e schemas.Entity, fn func(capture.Ro
 		db.mu.Unlock()
 		return 0, err
 	}
-	rows, at := t.snapshotRows(), db.version
+	rows, at := t.snapshot(), db.version
 	db.mu.Unlock()
-	for _, r := range rows {
-		if err := ctx.Err(); err != nil {
-			return 0, err
+
+	for r := range rows {
+		if err = ctx.Err(); err != nil {
+			break
 		}
-		if err := fn(r); err != nil {
-			return 0, err
+		if err = fn(r); err != nil {
+			break
 		}
+	}
+	if err != nil {
+		return 0, err
 	}
 	return at, nil
 }

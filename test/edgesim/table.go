@@ -62,15 +62,23 @@ func (t *table[T]) toRow(key string, r *row[T]) capture.Row {
 	return out
 }
 
-// snapshotRows copies the live rows; the caller holds the DB lock.
-func (t *table[T]) snapshotRows() []capture.Row {
-	out := make([]capture.Row, 0, len(t.rows))
-	for _, k := range t.keys {
-		if r := t.rows[k]; !r.Deleted {
-			out = append(out, t.toRow(k, r))
+// snapshot pins the rows as of now; the caller holds the DB lock. It copies
+// one pointer per row (the simulator's version store, 8 bytes a row) and
+// shares the append-only key slice, so streaming a million rows needs no
+// copy of the rows themselves.
+func (t *table[T]) snapshot() func(yield func(capture.Row) bool) {
+	keys := t.keys[:len(t.keys):len(t.keys)]
+	pinned := make([]*row[T], len(keys))
+	for i, k := range keys {
+		pinned[i] = t.rows[k]
+	}
+	return func(yield func(capture.Row) bool) {
+		for i, r := range pinned {
+			if !r.Deleted && !yield(t.toRow(keys[i], r)) {
+				return
+			}
 		}
 	}
-	return out
 }
 
 // changedRows returns the net changes in (since, until]: each key once, with

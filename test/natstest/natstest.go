@@ -53,3 +53,25 @@ func (s *Server) Stop() {
 		s.Embedded.Shutdown()
 	}
 }
+
+// Messages reads every message a stream holds, in order.
+func Messages(t testing.TB, js jetstream.JetStream, stream string) []jetstream.RawStreamMsg {
+	t.Helper()
+	ctx := context.Background()
+	s, err := js.Stream(ctx, stream)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	var out []jetstream.RawStreamMsg
+	if info.State.Msgs == 0 {
+		return out
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			continue // deleted by a per-subject limit
+		}
+		out = append(out, *m)
+	}
+	return out
+}

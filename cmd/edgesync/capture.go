@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/edgesql"
+	"github.com/edgesync/edgesync/schemas"
+)
+
+// edgeDB holds the flags that reach The Edge's database.
+type edgeDB struct {
+	MSSQLDSN    string `name:"mssql-dsn" help:"go-mssqldb DSN of the Edge database, e.g. sqlserver://edgesync:PASSWORD@server?database=Edge (prefer EDGESYNC_MSSQL_DSN)." required:""`
+	EdgeMapping string `name:"edge-mapping" help:"JSON file naming the site's Edge tables and columns, laid over the default (schemas/edge-mapping.json)." type:"existingfile"`
+}
+
+func (e edgeDB) open(ctx context.Context) (*edgesql.DB, error) {
+	m, err := schemas.LoadMapping(e.EdgeMapping)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return edgesql.Open(cctx, e.MSSQLDSN, m)
+}
+
+type captureCmd struct {
+	edgeDB
+	Site     string        `help:"Name of this Edge database; it prefixes checkpoints and forms the events' source." default:"edge"`
+	Poll     time.Duration `help:"How often to read changes." default:"1s"`
+	Entities []string      `help:"Entities to capture (default: all): customer, wishlist, note, sale, appointment, service, item, notification."`
+}
+
+func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	var entities []schemas.Entity
+	for _, e := range c.Entities {
+		if !schemas.Entity(e).Valid() {
+			return fmt.Errorf("--entities: unknown entity %q", e)
+		}
+		entities = append(entities, schemas.Entity(e))
+	}
+	db, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	report, err := db.Check(ctx)
+	if err != nil {
+		return err
+	}
+	if !report.OK() {
+		fmt.Fprintf(os.Stderr, "The Edge database is not ready for capture. A DBA can run:\n\n%s\n(or run `edgesync edge check --enable` as a login allowed to ALTER DATABASE)\n", report.Script())
+		return errors.New("change tracking is not set up")
+	}
+	nc, js, err := connect(ctx, g, log, "edgesync-capture")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cpt, err := capture.New(ctx, db, nc, js, capture.Config{Site: c.Site, PollInterval: c.Poll, Entities: entities}, log)
+	if err != nil {
+		return err
+	}
+	log.Info("capture running", "site", c.Site, "poll", c.Poll, "database", report.Database, "retention_days", report.RetentionDays)
+	return cpt.Run(ctx)
+}
+
+type edgeCmd struct {
+	Check edgeCheckCmd `cmd:"" help:"Check Change Tracking, snapshot isolation and permissions on the Edge database; print the SQL a DBA must run."`
+}
+
+type edgeCheckCmd struct {
+	edgeDB
+	Enable bool `help:"Turn on what is missing (needs ALTER permission on the database); grants stay for the DBA."`
+}
+
+func (c *edgeCheckCmd) Run(ctx context.Context) error {
+	db, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := db.Check(ctx)
+	if err != nil {
+		return err
+	}
+	if !r.OK() && c.Enable {
+		if err := db.Enable(ctx, r); err != nil {
+			return err
+		}
+		if r, err = db.Check(ctx); err != nil {
+			return err
+		}
+	}
+	if r.OK() {
+		fmt.Printf("Database %s is ready for capture (change retention: %d days).\n", r.Database, r.RetentionDays)
+		return nil
+	}
+	fmt.Printf("Database %s is not ready for capture. Run as a DBA:\n\n%s", r.Database, r.Script())
+	return errors.New("change tracking is not set up")
+}

@@ -1,0 +1,219 @@
+// Package edgeconformance is the one test suite every implementation of the
+// Edge change source runs: the Edge simulator always, SQL Server when
+// EDGESYNC_MSSQL_DSN is set. Each case drives the source through the real
+// capture loop into a real embedded JetStream and checks what arrived. An
+// implementation is done when this suite passes, not when it compiles.
+package edgeconformance
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/streams"
+	"github.com/edgesync/edgesync/test/natstest"
+)
+
+// Harness is an Edge database under test and the actions an Edge user (or
+// edgesync's writer, with an origin) takes on it. Each action is one
+// committed transaction.
+type Harness interface {
+	Source() capture.ChangeSource
+	NewCustomer(ctx context.Context, store, firstName, email string) (key string, err error)
+	AddEmail(ctx context.Context, customerKey, email string) error
+	Rename(ctx context.Context, customerKey, firstName string) error
+	Inactivate(ctx context.Context, customerKey string) error
+	AddNote(ctx context.Context, customerKey, text, origin string) (key string, err error)
+	DeleteNote(ctx context.Context, noteKey string) error
+	// ExpireChanges makes the source forget every change so far, as
+	// retention cleanup does: a checkpoint taken before is now too old.
+	ExpireChanges(ctx context.Context) error
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type fixture struct {
+	t   *testing.T
+	h   Harness
+	srv *natstest.Server
+	cap *capture.Capture
+}
+
+func (f *fixture) newCapture() *capture.Capture {
+	c, err := capture.New(context.Background(), f.h.Source(), f.srv.NC, f.srv.JS, capture.Config{Site: "conformance", Batch: 7}, quiet)
+	require.NoError(f.t, err)
+	return c
+}
+
+func (f *fixture) cycle() {
+	require.NoError(f.t, f.cap.Cycle(context.Background()))
+}
+
+// events returns every event in the EDGE stream, checked against its schema.
+func (f *fixture) events() []schemas.Envelope {
+	var out []schemas.Envelope
+	for _, m := range natstest.Messages(f.t, f.srv.JS, streams.StreamEdge) {
+		require.NoError(f.t, schemas.Validate(m.Data), "event on %s", m.Subject)
+		env, err := schemas.DecodeEnvelope(m.Data)
+		require.NoError(f.t, err)
+		subj, err := schemas.ParseEdgeSubject(m.Subject)
+		require.NoError(f.t, err)
+		require.Equal(f.t, subj.Key(), env.Key)
+		require.Equal(f.t, env.ID, m.Header.Get(jetstream.MsgIDHeader))
+		out = append(out, env)
+	}
+	return out
+}
+
+func (f *fixture) must(err error) {
+	f.t.Helper()
+	require.NoError(f.t, err)
+}
+
+func customer(t *testing.T, env schemas.Envelope) schemas.Customer {
+	var c schemas.Customer
+	require.NoError(t, env.DecodeData(&c))
+	return c
+}
+
+// Run runs every case; newHarness returns a fresh, empty database each time.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		run  func(t *testing.T, f *fixture)
+	}{
+		{"snapshot then incremental", func(t *testing.T, f *fixture) {
+			var keys []string
+			for _, n := range []string{"Ada", "Grace", "Edsger"} {
+				k, err := f.h.NewCustomer(ctx, "001", n, strings.ToLower(n)+"@example.com")
+				f.must(err)
+				keys = append(keys, k)
+			}
+			f.cycle()
+			evs := f.events()
+			require.Len(t, evs, 3)
+			for i, e := range evs {
+				assert.Equal(t, keys[i], e.Key)
+				assert.Equal(t, "edge.customer.changed", e.Type)
+			}
+			f.must(f.h.Rename(ctx, keys[1], "Rear Admiral Grace"))
+			f.cycle()
+			evs = f.events()
+			require.Len(t, evs, 4)
+			assert.Equal(t, keys[1], evs[3].Key)
+			assert.Greater(t, evs[3].Version, evs[1].Version)
+			assert.Equal(t, "Rear Admiral Grace", customer(t, evs[3]).FirstName)
+			f.cycle()
+			assert.Len(t, f.events(), 4, "a cycle without changes publishes nothing")
+		}},
+		{"insert, update, delete and inactivate", func(t *testing.T, f *fixture) {
+			k, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
+			f.must(err)
+			f.cycle()
+			note, err := f.h.AddNote(ctx, k, "ring size 6", "")
+			f.must(err)
+			f.cycle()
+			f.must(f.h.DeleteNote(ctx, note))
+			f.must(f.h.Inactivate(ctx, k))
+			f.cycle()
+			evs := f.events()
+			require.Len(t, evs, 4)
+			assert.Equal(t, "edge.note.changed", evs[1].Type)
+			byType := map[string]schemas.Envelope{}
+			for _, e := range evs[2:] {
+				byType[e.Type] = e
+			}
+			assert.True(t, byType["edge.note.deleted"].Deleted())
+			assert.Equal(t, note, byType["edge.note.deleted"].Key)
+			assert.True(t, customer(t, byType["edge.customer.changed"]).Inactive)
+		}},
+		{"a child row change re-emits the parent aggregate", func(t *testing.T, f *fixture) {
+			k, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
+			f.must(err)
+			f.cycle()
+			f.must(f.h.AddEmail(ctx, k, "ada@work.example.com"))
+			f.cycle()
+			evs := f.events()
+			require.Len(t, evs, 2)
+			var emails []string
+			for _, m := range customer(t, evs[1]).ContactMethods {
+				emails = append(emails, m.Value)
+			}
+			assert.Equal(t, []string{"ada@example.com", "ada@work.example.com"}, emails)
+		}},
+		{"writes on behalf of a partner carry its origin", func(t *testing.T, f *fixture) {
+			k, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
+			f.must(err)
+			_, err = f.h.AddNote(ctx, k, "from podium", "podium")
+			f.must(err)
+			_, err = f.h.AddNote(ctx, k, "from the counter", "")
+			f.must(err)
+			f.cycle()
+			origins := map[string]string{}
+			for _, e := range f.events() {
+				if e.Type == "edge.note.changed" {
+					var n schemas.Note
+					f.must(e.DecodeData(&n))
+					origins[n.Text] = e.Origin
+				}
+			}
+			assert.Equal(t, map[string]string{"from podium": "podium", "from the counter": ""}, origins)
+		}},
+		{"a crash between publish and checkpoint loses and duplicates nothing", func(t *testing.T, f *fixture) {
+			for _, n := range []string{"Ada", "Grace"} {
+				_, err := f.h.NewCustomer(ctx, "001", n, strings.ToLower(n)+"@example.com")
+				f.must(err)
+			}
+			f.cycle()
+			published := len(f.events())
+			kv, err := f.srv.JS.KeyValue(ctx, streams.BucketCheckpoints)
+			f.must(err)
+			for _, e := range schemas.Entities {
+				f.must(kv.Purge(ctx, "conformance."+string(e)))
+			}
+			f.cap = f.newCapture() // the restarted process
+			f.cycle()
+			assert.Len(t, f.events(), published)
+			assert.EqualValues(t, published, f.cap.Stats().Duplicates)
+		}},
+		{"a checkpoint older than the min valid version triggers a new snapshot", func(t *testing.T, f *fixture) {
+			k, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
+			f.must(err)
+			f.cycle()
+			f.must(f.h.Rename(ctx, k, "Augusta Ada"))
+			f.must(f.h.ExpireChanges(ctx))
+			f.cycle()
+			assert.Positive(t, f.cap.Stats().Resnapshots)
+			evs := f.events()
+			assert.Equal(t, "Augusta Ada", customer(t, evs[len(evs)-1]).FirstName, "the change is not lost")
+		}},
+		{"two stores", func(t *testing.T, f *fixture) {
+			a, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
+			f.must(err)
+			b, err := f.h.NewCustomer(ctx, "002", "Grace", "grace@example.com")
+			f.must(err)
+			f.cycle()
+			stores := map[string]string{}
+			for _, e := range f.events() {
+				stores[e.Key] = e.Store
+			}
+			assert.Equal(t, map[string]string{a: "001", b: "002"}, stores)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fixture{t: t, h: newHarness(t), srv: natstest.Start(t)}
+			f.cap = f.newCapture()
+			c.run(t, f)
+		})
+	}
+}

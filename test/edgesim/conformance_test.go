@@ -1,0 +1,80 @@
+package edgesim_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/test/edgeconformance"
+	"github.com/edgesync/edgesync/test/edgesim"
+)
+
+type harness struct{ db *edgesim.DB }
+
+func (h harness) Source() capture.ChangeSource { return h.db }
+
+func (h harness) NewCustomer(_ context.Context, store, first, email string) (string, error) {
+	var key string
+	_, err := h.db.Update("", func(tx *edgesim.Tx) error {
+		var err error
+		key, err = tx.NewCustomer(store, schemas.Customer{FirstName: first, SyncEnabled: true,
+			ContactMethods: []schemas.ContactMethod{{Method: schemas.MethodEmail, Value: email, Preferred: true}}})
+		return err
+	})
+	return key, err
+}
+
+func (h harness) AddEmail(_ context.Context, key, email string) error {
+	_, err := h.db.Update("", func(tx *edgesim.Tx) error {
+		_, err := tx.AddContactMethod(key, schemas.ContactMethod{Method: schemas.MethodEmail, Value: email})
+		return err
+	})
+	return err
+}
+
+func (h harness) edit(key string, fn func(*schemas.Customer)) error {
+	_, err := h.db.Update("", func(tx *edgesim.Tx) error {
+		c := tx.Customer(key)
+		if c == nil {
+			return fmt.Errorf("customer %s not found", key)
+		}
+		fn(c)
+		return tx.PutCustomer(c)
+	})
+	return err
+}
+
+func (h harness) Rename(_ context.Context, key, first string) error {
+	return h.edit(key, func(c *schemas.Customer) { c.FirstName = first })
+}
+
+func (h harness) Inactivate(_ context.Context, key string) error {
+	return h.edit(key, func(c *schemas.Customer) { c.Inactive = true })
+}
+
+func (h harness) AddNote(_ context.Context, customerKey, text, origin string) (string, error) {
+	var key string
+	_, err := h.db.Update(origin, func(tx *edgesim.Tx) error {
+		var err error
+		key, err = tx.PutNote(schemas.Note{CustomerKey: customerKey, Text: text})
+		return err
+	})
+	return key, err
+}
+
+func (h harness) DeleteNote(_ context.Context, key string) error {
+	_, err := h.db.Update("", func(tx *edgesim.Tx) error { tx.Delete(schemas.EntityNote, key); return nil })
+	return err
+}
+
+func (h harness) ExpireChanges(ctx context.Context) error {
+	v, err := h.db.CurrentVersion(ctx)
+	h.db.ExpireChanges(v)
+	return err
+}
+
+func TestConformance(t *testing.T) {
+	edgeconformance.Run(t, func(*testing.T) edgeconformance.Harness { return harness{db: edgesim.New()} })
+}
