@@ -29,6 +29,8 @@ type Config struct {
 	Batch int
 	// Now stamps event times; time.Now when nil.
 	Now func() time.Time
+	// Metrics, when set, receive capture's Prometheus metrics.
+	Metrics *Metrics
 }
 
 // Checkpoint is what capture stores per site and entity in KV.
@@ -96,7 +98,10 @@ func (c *Capture) Run(ctx context.Context) error {
 	t := time.NewTicker(c.cfg.PollInterval)
 	defer t.Stop()
 	for {
-		if err := c.Cycle(ctx); err != nil {
+		start := time.Now()
+		err := c.Cycle(ctx)
+		c.cfg.Metrics.cycled(time.Since(start).Seconds(), err)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -162,6 +167,7 @@ func (c *Capture) saveCheckpoint(ctx context.Context, e schemas.Entity, v int64)
 	c.mu.Lock()
 	c.stats.Version = max(c.stats.Version, v)
 	c.mu.Unlock()
+	c.cfg.Metrics.checkpointed(e, v)
 	return nil
 }
 
@@ -171,7 +177,7 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 		return err
 	}
 	if !ok {
-		return c.snapshot(ctx, e, false)
+		return c.snapshot(ctx, e, reasonInitial)
 	}
 	minValid, err := c.src.MinValidVersion(ctx, e)
 	if err != nil {
@@ -180,12 +186,12 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 	if cp.Version > until {
 		c.log.Error("the database is behind the checkpoint (restored from a backup?); taking a new snapshot",
 			"entity", e, "checkpoint", cp.Version, "current_version", until)
-		return c.snapshot(ctx, e, true)
+		return c.snapshot(ctx, e, reasonBehind)
 	}
 	if cp.Version < minValid {
 		c.log.Warn("checkpoint is older than the change retention; taking a new snapshot",
 			"entity", e, "checkpoint", cp.Version, "min_valid_version", minValid)
-		return c.snapshot(ctx, e, true)
+		return c.snapshot(ctx, e, reasonExpired)
 	}
 	if until <= cp.Version {
 		return nil
@@ -200,13 +206,14 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 	return c.saveCheckpoint(ctx, e, until)
 }
 
-func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, forced bool) error {
+func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, reason string) error {
 	c.mu.Lock()
 	c.stats.Snapshots++
-	if forced {
+	if reason != reasonInitial {
 		c.stats.Resnapshots++
 	}
 	c.mu.Unlock()
+	c.cfg.Metrics.snapshot(e, reason)
 	b := c.newBatch(e)
 	prog := newProgress(c.log, e, c.count(ctx, e), c.cfg.Now)
 	at, err := c.src.Snapshot(ctx, e, func(r Row) error {
@@ -284,6 +291,7 @@ func (b *batch) flush(ctx context.Context) error {
 	b.c.stats.Published[b.entity] += int64(res.Stored)
 	b.c.stats.Duplicates += int64(res.Duplicates)
 	b.c.mu.Unlock()
+	b.c.cfg.Metrics.published(b.entity, res.Stored, res.Duplicates)
 	b.msgs = b.msgs[:0]
 	if err != nil {
 		return fmt.Errorf("publish %d events: %w", n, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -118,13 +119,39 @@ func TestDatabaseBehindCheckpointTriggersResnapshot(t *testing.T) {
 	require.NoError(t, edgesim.Generate(backup, edgesim.Spec{Seed: 7, Stores: 1, CustomersPerStore: 3}))
 	require.NoError(t, newCapture(t, srv, db).Cycle(ctx))
 
-	c := newCapture(t, srv, backup)
+	reg := prometheus.NewRegistry()
+	c, err := capture.New(ctx, backup, srv.NC, srv.JS, capture.Config{Site: "test", Metrics: capture.NewMetrics(reg)}, quiet)
+	require.NoError(t, err)
 	require.NoError(t, c.Cycle(ctx))
 	assert.EqualValues(t, len(schemas.Entities), c.Stats().Resnapshots)
+	assert.EqualValues(t, 1, metricValue(t, reg, "edgesync_capture_snapshots_total", "customer", "behind"))
 	cur, err := backup.CurrentVersion(ctx)
 	require.NoError(t, err)
 	cp, ok, err := c.LoadCheckpoint(ctx, schemas.EntityCustomer)
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, cur, cp.Version)
+}
+
+// metricValue reads one labelled counter or gauge from a registry.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var vals []string
+			for _, l := range m.GetLabel() {
+				vals = append(vals, l.GetValue())
+			}
+			if assert.ObjectsAreEqual(labels, vals) {
+				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no %s%v", name, labels)
+	return 0
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/capture"
@@ -42,6 +43,7 @@ type Config struct {
 	DrainTimeout time.Duration // how long to wait for the pipeline to catch up at the end
 	Out          io.Writer     // status lines and the summary
 	Log          *slog.Logger
+	Metrics      prometheus.Registerer // when set, receives the roles' metrics
 }
 
 // DefaultConfig is what `edgesync demo` runs.
@@ -135,7 +137,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		count(db, schemas.EntityCustomer), db.SyncedCustomers(), count(db, schemas.EntitySale), count(db, schemas.EntityService),
 		count(db, schemas.EntityItem), map[bool]string{true: " (generated)", false: " (loaded from " + cfg.Dir + ")"}[generated])
 
-	cpt, err := capture.New(ctx, db, nc, js, capture.Config{Site: "demo", PollInterval: cfg.PollInterval}, log)
+	capCfg := capture.Config{Site: "demo", PollInterval: cfg.PollInterval}
+	if cfg.Metrics != nil {
+		capCfg.Metrics = capture.NewMetrics(cfg.Metrics)
+	}
+	cpt, err := capture.New(ctx, db, nc, js, capCfg, log)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,7 +35,10 @@ func testConfig(dir string, out *bytes.Buffer) demo.Config {
 func TestDemoSyncsCustomersAndResumesAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	var out bytes.Buffer
-	first, err := demo.Run(context.Background(), testConfig(dir, &out))
+	cfg := testConfig(dir, &out)
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = reg
+	first, err := demo.Run(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Log(out.String())
 	assert.True(t, first.Generated)
@@ -43,9 +48,12 @@ func TestDemoSyncsCustomersAndResumesAfterRestart(t *testing.T) {
 	assert.True(t, first.InSync())
 	assert.Zero(t, first.DeadLetters)
 	assert.Contains(t, out.String(), "RESULT: in sync")
+	n, err := testutil.GatherAndCount(reg, "edgesync_capture_events_total")
+	require.NoError(t, err)
+	assert.Equal(t, len(schemas.Entities), n, "a counter per entity")
 
 	out.Reset()
-	cfg := testConfig(dir, &out)
+	cfg = testConfig(dir, &out)
 	cfg.ChurnEvery = 0
 	cfg.Duration = 500 * time.Millisecond
 	second, err := demo.Run(context.Background(), cfg)

@@ -62,7 +62,10 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 		return err
 	}
 	defer nc.Close()
-	cpt, err := capture.New(ctx, db, nc, js, capture.Config{Site: c.Site, PollInterval: c.Poll, Entities: entities}, log)
+	reg := metricsRegistry(ctx, g.Metrics, log)
+	cpt, err := capture.New(ctx, db, nc, js, capture.Config{
+		Site: c.Site, PollInterval: c.Poll, Entities: entities, Metrics: capture.NewMetrics(reg),
+	}, log)
 	if err != nil {
 		return err
 	}

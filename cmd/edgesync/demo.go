@@ -22,13 +22,14 @@ type demoCmd struct {
 	CustomersPerStore int           `help:"Customers per store in the generated chain (first run only)." default:"300"`
 }
 
-func (c *demoCmd) Run(ctx context.Context, log *slog.Logger) error {
+func (c *demoCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 	cfg := demo.DefaultConfig()
 	cfg.Dir, cfg.Duration, cfg.ChurnEvery, cfg.PollInterval = c.Dir, c.Duration, c.ChurnEvery, c.Poll
 	cfg.PodiumRate, cfg.NATSPort, cfg.LazySync = c.PodiumRate, c.NATSPort, c.NATSLazySync
 	cfg.Spec = edgesim.DemoSpec()
 	cfg.Spec.Stores, cfg.Spec.CustomersPerStore = c.Stores, c.CustomersPerStore
 	cfg.Log, cfg.Out = log, os.Stdout
+	cfg.Metrics = metricsRegistry(ctx, g.Metrics, log)
 	sum, err := demo.Run(ctx, cfg)
 	if err != nil {
 		return err

@@ -33,6 +33,7 @@ type cli struct {
 type Globals struct {
 	LogLevel  slog.Level `help:"Log level: debug, info, warn, error." default:"info"`
 	LogFormat string     `help:"Log format: text or json." enum:"text,json" default:"text"`
+	Metrics   string     `name:"metrics-addr" help:"Serve Prometheus metrics on this address (e.g. :9090); off when empty."`
 
 	NATSURL     string `name:"nats-url" help:"NATS server URL(s), comma-separated." default:"nats://127.0.0.1:4222"`
 	NATSCreds   string `name:"nats-creds" help:"NATS credentials file (JWT + seed)." type:"existingfile"`

@@ -18,9 +18,11 @@ import (
 
 // DB is the simulated Edge database. It is safe for concurrent use.
 type DB struct {
-	mu      sync.Mutex
-	version int64
-	now     func() time.Time
+	mu        sync.Mutex
+	version   int64
+	now       func() time.Time
+	retention time.Duration // 0 keeps every change
+	commits   []commit      // version and time of each commit still retained
 	seq     map[string]int // next number per sequence ("customer/001", "note", ...)
 
 	customers     *table[schemas.Customer]
@@ -36,8 +38,18 @@ type DB struct {
 // Option configures a DB.
 type Option func(*DB)
 
+type commit struct {
+	version int64
+	at      time.Time
+}
+
 // WithClock sets the clock that stamps dates; tests pass a fixed one.
 func WithClock(now func() time.Time) Option { return func(db *DB) { db.now = now } }
+
+// WithRetention forgets changes older than d at each commit, as Change
+// Tracking's auto cleanup does with CHANGE_RETENTION: the min valid version
+// advances and a capture that was away longer must take a new snapshot.
+func WithRetention(d time.Duration) Option { return func(db *DB) { db.retention = d } }
 
 // New returns an empty database.
 func New(opts ...Option) *DB {
@@ -264,7 +276,31 @@ func (db *DB) Update(origin string, fn func(tx *Tx) error) (int64, error) {
 	for k, n := range tx.seq {
 		db.seq[k] = n
 	}
+	db.cleanup(v)
 	return v, nil
+}
+
+// cleanup records commit v and applies the retention; the caller holds the lock.
+func (db *DB) cleanup(v int64) {
+	if db.retention <= 0 {
+		return
+	}
+	now := db.now()
+	db.commits = append(db.commits, commit{version: v, at: now})
+	cutoff := now.Add(-db.retention)
+	i := 0
+	for i < len(db.commits) && db.commits[i].at.Before(cutoff) {
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	expired := db.commits[i-1].version
+	db.commits = append([]commit(nil), db.commits[i:]...)
+	for _, e := range schemas.Entities {
+		t, _ := db.table(e)
+		t.expire(expired)
+	}
 }
 
 func typed[T any](v any) *T {

@@ -1,0 +1,98 @@
+package edgesim_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/test/edgesim"
+)
+
+func TestRetentionAdvancesMinValidVersion(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	db := edgesim.New(edgesim.WithClock(func() time.Time { return now }), edgesim.WithRetention(90*time.Minute))
+	for range 3 {
+		_, err := db.Update("", func(tx *edgesim.Tx) error {
+			_, err := tx.NewCustomer("001", schemas.Customer{FirstName: "Ada"})
+			return err
+		})
+		require.NoError(t, err)
+		now = now.Add(time.Hour)
+	}
+	// Commits at 9:00, 10:00, 11:00; the 11:00 commit forgot 9:00.
+	mv, err := db.MinValidVersion(ctx, schemas.EntityCustomer)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, mv)
+	assert.Error(t, db.Changes(ctx, schemas.EntityCustomer, 0, 3, func(capture.Row) error { return nil }))
+	var got []string
+	require.NoError(t, db.Changes(ctx, schemas.EntityCustomer, 1, 3, func(r capture.Row) error { got = append(got, r.Key); return nil }))
+	assert.Equal(t, []string{"001-000002", "001-000003"}, got)
+}
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	spec := edgesim.Spec{Seed: 9, Stores: 2, CustomersPerStore: 30, SalesPerCustomer: 1.2, ItemsPerStore: 5}
+	a, b := edgesim.New(), edgesim.New()
+	require.NoError(t, edgesim.Generate(a, spec))
+	require.NoError(t, edgesim.Generate(b, spec))
+	dir := t.TempDir()
+	require.NoError(t, a.Save(filepath.Join(dir, "a.json")))
+	require.NoError(t, b.Save(filepath.Join(dir, "b.json")))
+	for _, e := range schemas.Entities {
+		na, _ := a.Count(context.Background(), e)
+		nb, _ := b.Count(context.Background(), e)
+		assert.Equal(t, na, nb, e)
+	}
+	assert.Equal(t, a.Customer("002-000007"), b.Customer("002-000007"))
+}
+
+func TestSaveAndLoadKeepVersionsAndChanges(t *testing.T) {
+	ctx := context.Background()
+	db := edgesim.New()
+	require.NoError(t, edgesim.Generate(db, edgesim.Spec{Seed: 1, Stores: 1, CustomersPerStore: 10}))
+	churn := edgesim.NewChurn(db, 5)
+	for range 10 {
+		_, err := churn.Step()
+		require.NoError(t, err)
+	}
+	path := filepath.Join(t.TempDir(), "db.json")
+	require.NoError(t, db.Save(path))
+	loaded, err := edgesim.Load(path)
+	require.NoError(t, err)
+	v1, _ := db.CurrentVersion(ctx)
+	v2, _ := loaded.CurrentVersion(ctx)
+	assert.Equal(t, v1, v2)
+	count := func(d *edgesim.DB) int {
+		n := 0
+		require.NoError(t, d.Changes(ctx, schemas.EntityCustomer, 1, v1, func(capture.Row) error { n++; return nil }))
+		return n
+	}
+	assert.Equal(t, count(db), count(loaded), "changes since a checkpoint survive a restart")
+
+	_, err = edgesim.Load(filepath.Join(t.TempDir(), "missing.json"))
+	assert.Error(t, err)
+}
+
+func TestTransactionsAreAtomic(t *testing.T) {
+	ctx := context.Background()
+	db := edgesim.New()
+	before, _ := db.CurrentVersion(ctx)
+	_, err := db.Update("", func(tx *edgesim.Tx) error {
+		if _, err := tx.NewCustomer("001", schemas.Customer{FirstName: "Ada"}); err != nil {
+			return err
+		}
+		_, err := tx.NewCustomer("1", schemas.Customer{FirstName: "Bad store"})
+		return err
+	})
+	require.Error(t, err)
+	after, _ := db.CurrentVersion(ctx)
+	assert.Equal(t, before, after)
+	n, _ := db.Count(ctx, schemas.EntityCustomer)
+	assert.Zero(t, n, "nothing of a failed transaction is applied")
+}
