@@ -62,8 +62,11 @@ func DefaultConfig() Config {
 
 // Summary is the demo's result.
 type Summary struct {
-	SyncedCustomers int // customers set to synchronize in the simulator
-	PodiumContacts  int // contacts the Podium emulator holds
+	SyncedCustomers int            // customers set to synchronize in the simulator
+	PodiumContacts  int            // contacts the Podium emulator holds
+	PodiumFeed      map[string]int // data-feed events Podium received, by type
+	ReviewInvites   int
+	Texts           int
 	Published       map[schemas.Entity]int64
 	Duplicates      int64
 	Snapshots       int64
@@ -156,13 +159,18 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: list podium locations: %w", err)
 	}
-	opts := projectors.PodiumOptions{Locations: map[string]string{}}
+	opts := projectors.PodiumOptions{
+		Locations: map[string]string{}, Tier: projectors.TierClientelingPlus,
+		ExcludeStockTypes: []string{"MEMO", "CONSIGNMENT"}, ReviewCooldown: 30 * 24 * time.Hour, ReviewWindow: 48 * time.Hour,
+	}
 	for _, l := range locs {
 		if store, ok := strings.CutPrefix(l.Name, "Store "); ok {
 			opts.Locations[store] = l.UID
 		}
 	}
-	conn, err := podium.NewConnector(ctx, js, client, opts, log)
+	conn, err := podium.NewConnector(ctx, js, client, podium.Config{
+		Options: opts, DataFeed: emu.AddDataFeed("edgesync"), AcquisitionLabel: "Acquisition",
+	}, log)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -204,7 +212,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	sum := Summary{
 		SyncedCustomers: db.SyncedCustomers(), PodiumContacts: emu.ContactCount(), Published: st.Published,
 		Duplicates: st.Duplicates, Snapshots: st.Snapshots, Changes: changes, Generated: generated,
-		Elapsed: time.Since(start),
+		Elapsed: time.Since(start), PodiumFeed: map[string]int{}, ReviewInvites: len(emu.ReviewInvites()), Texts: len(emu.Messages()),
+	}
+	for _, fe := range emu.FeedEvents("") {
+		sum.PodiumFeed[fe.Type]++
 	}
 	sum.Pending, _ = streams.Pending(drainCtx, js, streams.StreamEdge, podium.Durable)
 	if sts, err := streams.Status(drainCtx, js); err == nil {
@@ -359,6 +370,9 @@ func WriteSummary(w io.Writer, s Summary) {
 		total, formatCounts(s.Published), s.Duplicates, s.Snapshots, s.EdgeMessages)
 	fmt.Fprintf(w, "Customers set to synchronize in Edge: %d\n", s.SyncedCustomers)
 	fmt.Fprintf(w, "Contacts in Podium:                   %d\n", s.PodiumContacts)
+	fmt.Fprintf(w, "Podium also holds: %d purchases, %d appointment and %d service job timeline entries, %d products (Clienteling+), %d review invitations, %d texts sent\n",
+		s.PodiumFeed[projectors.FeedPurchase], s.PodiumFeed[projectors.FeedAppointment], s.PodiumFeed[projectors.FeedServiceJob],
+		s.PodiumFeed[projectors.FeedProduct], s.ReviewInvites, s.Texts)
 	fmt.Fprintf(w, "Podium consumer pending: %d; dead letters: %d\n", s.Pending, s.DeadLetters)
 	if s.InSync() {
 		fmt.Fprintln(w, "RESULT: in sync")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/edgesync/edgesync/schemas"
 )
@@ -13,10 +14,33 @@ import (
 // PartnerPodium is the origin and link namespace of the Podium connector.
 const PartnerPodium = "podium"
 
+// Podium tiers: items are a Clienteling+ feature.
+const (
+	TierClienteling     = "clienteling"
+	TierClientelingPlus = "clienteling-plus"
+)
+
 // PodiumOptions are the per-install settings the Podium rules read.
 type PodiumOptions struct {
 	// Locations maps an Edge store ("001") to its Podium location uid.
 	Locations map[string]string
+	// AcquisitionAttribute is the uid of the contact attribute that holds
+	// the acquisition (the first why-in); empty leaves it out.
+	AcquisitionAttribute string
+	// Tier is TierClienteling or TierClientelingPlus.
+	Tier string
+	// Item filters (Clienteling+): categories, vendors and stock types
+	// (MEMO, CONSIGNMENT, TRADE...) that are never uploaded.
+	ExcludeCategories []int
+	ExcludeVendors    []string
+	ExcludeStockTypes []string
+	// ReviewCooldown is the least time between two review invitations to
+	// one customer.
+	ReviewCooldown time.Duration
+	// ReviewWindow is how recent a sale, appointment or pickup seen for the
+	// first time must be to invite a review: a backfill of years of history
+	// must not invite every customer the store ever had.
+	ReviewWindow time.Duration
 }
 
 // PodiumAddress is Podium's contact address.
@@ -29,60 +53,85 @@ type PodiumAddress struct {
 	Country      string `json:"country,omitempty"`
 }
 
-// PodiumContact is the contact body edgesync sends: the fields Edge owns.
-type PodiumContact struct {
-	Name        string         `json:"name"`
-	Locations   []string       `json:"locations,omitempty"`
-	PhoneNumber string         `json:"phoneNumber,omitempty"`
-	Email       string         `json:"email,omitempty"`
-	Address     *PodiumAddress `json:"address,omitempty"`
+// PodiumAttribute is one contact attribute value.
+type PodiumAttribute struct {
+	UID   string `json:"uid"`
+	Value string `json:"value"`
 }
 
-// PodiumOpKind says what to do with a contact.
+// PodiumContact is the contact body edgesync sends: the fields Edge owns.
+type PodiumContact struct {
+	Name        string            `json:"name"`
+	Locations   []string          `json:"locations,omitempty"`
+	PhoneNumber string            `json:"phoneNumber,omitempty"`
+	Email       string            `json:"email,omitempty"`
+	Address     *PodiumAddress    `json:"address,omitempty"`
+	Attributes  []PodiumAttribute `json:"attributes,omitempty"`
+}
+
+// PodiumOpKind says what to do.
 type PodiumOpKind int
 
-// Podium contact operations.
+// Podium operations.
 const (
-	PodiumSkip   PodiumOpKind = iota // nothing to send; Reason says why
-	PodiumCreate                     // POST /v4/contacts (an upsert by phone or email)
-	PodiumUpdate                     // PATCH /v4/contacts/{Identifier}
+	PodiumSkip         PodiumOpKind = iota // nothing to send; Reason says why
+	PodiumCreate                           // POST /v4/contacts (an upsert by phone or email)
+	PodiumUpdate                           // PATCH /v4/contacts/{Identifier}
+	PodiumSetAttribute                     // POST /v4/contacts/{Identifier}/attributes/{uid}
+	PodiumFeed                             // POST /v4/dataFeeds/{feed}/events
+	PodiumInvite                           // POST /v4/reviews/invites
+	PodiumMessage                          // POST /v4/messages
 )
 
 // PodiumOp is one operation on Podium.
 type PodiumOp struct {
 	Kind       PodiumOpKind
-	Identifier string // for updates: the linked contact
+	Identifier string // the linked contact, for updates and attributes
 	Contact    PodiumContact
-	Hash       string // of Contact; stored once applied so an unchanged customer sends nothing
+	Attribute  PodiumAttribute
+	Feed       *PodiumFeedEvent
+	Invite     *PodiumReviewInvite
+	Message    *PodiumSMS
 	Reason     string // for skips
+}
+
+func skip(format string, a ...any) PodiumOp {
+	return PodiumOp{Kind: PodiumSkip, Reason: fmt.Sprintf(format, a...)}
 }
 
 // PodiumPrior is what the connector remembers of a customer.
 type PodiumPrior struct {
-	Identifier string // linked Podium contact; empty when never pushed
-	Hash       string // of the last contact body Podium acknowledged
+	Identifier  string // linked Podium contact; empty when never pushed
+	Hash        string // of the last contact body Podium acknowledged
+	Acquisition string // last acquisition value set
 }
 
-// PodiumCustomer maps one customer event to a Podium contact operation.
+// PodiumCustomerResult is the outcome of the customer rule.
+type PodiumCustomerResult struct {
+	Ops  []PodiumOp
+	Hash string // of the contact body, to remember once applied
+}
+
+// PodiumCustomer maps one customer event to Podium contact operations.
 // origin is the event's origin: a change edgesync wrote into Edge on behalf
 // of Podium is not sent back to Podium.
-func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts PodiumOptions) PodiumOp {
-	skip := func(format string, a ...any) PodiumOp {
-		return PodiumOp{Kind: PodiumSkip, Reason: fmt.Sprintf(format, a...)}
+func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts PodiumOptions) PodiumCustomerResult {
+	one := func(op PodiumOp) PodiumCustomerResult {
+		return PodiumCustomerResult{Ops: []PodiumOp{op}, Hash: prior.Hash}
 	}
 	switch {
 	case origin == PartnerPodium:
-		return skip("change came from Podium")
+		return one(skip("change came from Podium"))
 	case c == nil:
-		return skip("customer deleted in Edge; Podium keeps the contact")
+		return one(skip("customer deleted in Edge; Podium keeps the contact"))
 	case !c.SyncEnabled:
-		return skip("customer %s is not set to synchronize", c.Key)
+		return one(skip("customer %s is not set to synchronize", c.Key))
 	case c.Inactive:
-		return skip("customer %s is inactive", c.Key)
+		return one(skip("customer %s is inactive", c.Key))
 	}
 	loc, ok := opts.Locations[c.Store]
 	if !ok {
-		return skip("store %s has no Podium location configured", c.Store)
+		return one(skip("store %s has no Podium location configured", c.Store))
 	}
 	body := PodiumContact{Name: fullName(c), Locations: []string{loc}}
 	if m := c.Preferred(schemas.MethodPhone); m != nil {
@@ -96,16 +145,29 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 		body.Address = &PodiumAddress{AddressLine1: a.Line1, AddressLine2: a.Line2, City: a.City, State: a.State, PostalCode: a.PostalCode, Country: a.Country}
 	}
 	if body.PhoneNumber == "" && body.Email == "" {
-		return skip("customer %s has no valid phone or email; Podium identifies contacts by one of them", c.Key)
+		return one(skip("customer %s has no valid phone or email; Podium identifies contacts by one of them", c.Key))
 	}
 	hash := hashOf(body)
-	if prior.Identifier != "" && hash == prior.Hash {
-		return skip("unchanged since last push")
+	setAcq := opts.AcquisitionAttribute != "" && c.Acquisition != "" && c.Acquisition != prior.Acquisition
+	var ops []PodiumOp
+	switch {
+	case prior.Identifier == "":
+		if setAcq {
+			body.Attributes = []PodiumAttribute{{UID: opts.AcquisitionAttribute, Value: c.Acquisition}}
+			setAcq = false
+		}
+		ops = append(ops, PodiumOp{Kind: PodiumCreate, Contact: body})
+	case hash != prior.Hash:
+		ops = append(ops, PodiumOp{Kind: PodiumUpdate, Identifier: prior.Identifier, Contact: body})
 	}
-	if prior.Identifier != "" {
-		return PodiumOp{Kind: PodiumUpdate, Identifier: prior.Identifier, Contact: body, Hash: hash}
+	if setAcq {
+		ops = append(ops, PodiumOp{Kind: PodiumSetAttribute, Identifier: prior.Identifier,
+			Attribute: PodiumAttribute{UID: opts.AcquisitionAttribute, Value: c.Acquisition}})
 	}
-	return PodiumOp{Kind: PodiumCreate, Contact: body, Hash: hash}
+	if len(ops) == 0 {
+		return one(skip("unchanged since last push"))
+	}
+	return PodiumCustomerResult{Ops: ops, Hash: hash}
 }
 
 func fullName(c *schemas.Customer) string {
@@ -136,6 +198,9 @@ func E164(raw string) string {
 	}
 	return ""
 }
+
+// Hash returns a short stable hash of v's JSON, for "what was last pushed".
+func Hash(v any) string { return hashOf(v) }
 
 func hashOf(v any) string {
 	b, _ := json.Marshal(v)

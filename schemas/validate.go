@@ -26,6 +26,7 @@ func SchemaFS() fs.FS {
 var compiled struct {
 	once    sync.Once
 	schemas map[Entity]*jsonschema.Schema
+	partner *jsonschema.Schema
 	err     error
 }
 
@@ -63,9 +64,28 @@ func compileSchemas() (map[Entity]*jsonschema.Schema, error) {
 			}
 			out[ent] = s
 		}
+		if compiled.partner, err = c.Compile(schemaBase + "partner.schema.json"); err != nil {
+			compiled.err = fmt.Errorf("compile partner schema: %w", err)
+			return
+		}
 		compiled.schemas = out
 	})
 	return compiled.schemas, compiled.err
+}
+
+// ValidatePartner checks a partner event body against partner.schema.json.
+func ValidatePartner(body []byte) error {
+	if _, err := compileSchemas(); err != nil {
+		return err
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("validate partner event: %w", err)
+	}
+	if err := compiled.partner.Validate(inst); err != nil {
+		return fmt.Errorf("validate partner event: %w", err)
+	}
+	return nil
 }
 
 // Validate checks an Edge event body against the JSON Schema of its type. The

@@ -25,6 +25,14 @@ type podiumCmd struct {
 	RefreshToken string            `name:"podium-refresh-token" help:"OAuth refresh token from the store's consent (prefer EDGESYNC_PODIUM_REFRESH_TOKEN)." required:""`
 	Locations    map[string]string `name:"podium-location" help:"Edge store to Podium location uid, e.g. 001=<uid>; repeat per store." required:""`
 	Rate         int               `name:"podium-rate" help:"Requests per minute for the account; Podium documents 300." default:"300"`
+	Tier         string            `name:"podium-tier" help:"The account's tier: clienteling, or clienteling-plus (adds items as products)." enum:"clienteling,clienteling-plus" default:"clienteling"`
+	DataFeed     string            `name:"podium-data-feed" help:"Uid of the Podium data feed for purchases, timeline entries and products."`
+	AcqLabel     string            `name:"podium-acquisition-label" help:"Label of the contact attribute that holds the acquisition (created when missing); empty to not send it." default:"Acquisition"`
+	ExcludeCats  []int             `name:"podium-exclude-category" help:"Edge category ids whose items are never uploaded."`
+	ExcludeVend  []string          `name:"podium-exclude-vendor" help:"Edge vendor ids whose items are never uploaded."`
+	ExcludeTypes []string          `name:"podium-exclude-stock-type" help:"Stock types never uploaded (MEMO, CONSIGNMENT, TRADE, SAMPLE, ASSEMBLED, BUILT)." default:"MEMO,CONSIGNMENT,TRADE"`
+	Cooldown     time.Duration     `name:"podium-review-cooldown" help:"Least time between two review invitations to one customer." default:"720h"`
+	ReviewWindow time.Duration     `name:"podium-review-window" help:"How recent a sale, appointment or pickup first seen must be to invite a review (so a backfill of history invites nobody)." default:"48h"`
 	Timeout      time.Duration     `name:"podium-timeout" help:"Timeout of one HTTP call." default:"15s"`
 }
 
@@ -46,10 +54,14 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		return err
 	}
 	defer nc.Close()
-	conn, err := podium.NewConnector(ctx, js, client, projectors.PodiumOptions{Locations: c.Locations}, log)
+	opts := projectors.PodiumOptions{
+		Locations: c.Locations, Tier: c.Tier, ExcludeCategories: c.ExcludeCats, ExcludeVendors: c.ExcludeVend,
+		ExcludeStockTypes: c.ExcludeTypes, ReviewCooldown: c.Cooldown, ReviewWindow: c.ReviewWindow,
+	}
+	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel}, log)
 	if err != nil {
 		return err
 	}
-	log.Info("podium connector running", "subjects", podium.Subjects(), "stores", len(c.Locations))
+	log.Info("podium connector running", "subjects", podium.Subjects(opts), "stores", len(c.Locations), "tier", c.Tier)
 	return conn.Run(ctx)
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"golang.org/x/time/rate"
+
+	"github.com/edgesync/edgesync/projectors"
 )
 
 // APIVersion is sent in the podium-version header of every call: without it
@@ -404,4 +406,77 @@ func (c *Client) list(ctx context.Context, path string, out any) (listMeta, erro
 		}
 	}
 	return meta, nil
+}
+
+// SetAttribute sets one attribute value on a contact.
+func (c *Client) SetAttribute(ctx context.Context, identifier string, a projectors.PodiumAttribute) error {
+	path := "/v4/contacts/" + url.PathEscape(identifier) + "/attributes/" + url.PathEscape(a.UID)
+	return c.Do(ctx, http.MethodPost, path, map[string]string{"value": a.Value}, nil)
+}
+
+// EnsureAttribute returns the uid of the contact attribute labelled label,
+// creating it (a string, owned by the organization) when absent.
+func (c *Client) EnsureAttribute(ctx context.Context, label string) (string, error) {
+	var defs []struct {
+		UID   string `json:"uid"`
+		Label string `json:"label"`
+	}
+	if err := c.Do(ctx, http.MethodGet, "/v4/contact_attributes", nil, &defs); err != nil {
+		return "", err
+	}
+	for _, d := range defs {
+		if d.Label == label {
+			return d.UID, nil
+		}
+	}
+	var created struct {
+		UID string `json:"uid"`
+	}
+	body := map[string]any{"label": label, "dataType": "STRING", "ownerResourceType": "ORGANIZATION", "isEncrypted": false}
+	if err := c.Do(ctx, http.MethodPost, "/v4/contact_attributes", body, &created); err != nil {
+		return "", err
+	}
+	return created.UID, nil
+}
+
+// SendFeedEvents posts events to a data feed, as a list when there are
+// several (Podium accepts one event or a list).
+func (c *Client) SendFeedEvents(ctx context.Context, feed string, events ...projectors.PodiumFeedEvent) error {
+	var body any = events
+	if len(events) == 1 {
+		body = events[0]
+	}
+	return c.Do(ctx, http.MethodPost, "/v4/dataFeeds/"+url.PathEscape(feed)+"/events", body, nil)
+}
+
+// ReviewInvite is the part of Podium's review invite the connector reads.
+type ReviewInvite struct {
+	UID string `json:"uid"`
+	URL string `json:"url"`
+}
+
+// CreateReviewInvite creates a review invitation link for a contact.
+func (c *Client) CreateReviewInvite(ctx context.Context, inv projectors.PodiumReviewInvite) (ReviewInvite, error) {
+	var out ReviewInvite
+	return out, c.Do(ctx, http.MethodPost, "/v4/reviews/invites", inv, &out)
+}
+
+// Message is the part of Podium's message the connector reads.
+type Message struct {
+	UID            string `json:"uid"`
+	DeliveryStatus string `json:"deliveryStatus"`
+	FailureReason  string `json:"failureReason"`
+}
+
+// SendMessage sends a text to a phone number from a location.
+func (c *Client) SendMessage(ctx context.Context, m projectors.PodiumSMS) (Message, error) {
+	body := map[string]any{
+		"locationUid": m.LocationUID, "body": m.Body,
+		"channel": map[string]string{"type": "phone", "identifier": m.Phone},
+	}
+	if m.ContactName != "" {
+		body["contactName"] = m.ContactName
+	}
+	var out Message
+	return out, c.Do(ctx, http.MethodPost, "/v4/messages", body, &out)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -20,9 +21,24 @@ import (
 // Durable is the name of the connector's consumer on the EDGE stream.
 const Durable = "podium"
 
+// customerWaitDeliveries is how many times an activity whose customer has
+// not been processed yet is redelivered before it is dead-lettered.
+const customerWaitDeliveries = 10
+
+// Config configures the connector.
+type Config struct {
+	Options projectors.PodiumOptions
+	// DataFeed is the uid of the Podium data feed that receives purchases,
+	// timeline entries and products; without it those are not sent.
+	DataFeed string
+	// AcquisitionLabel names the contact attribute created for the
+	// acquisition when Options.AcquisitionAttribute is empty.
+	AcquisitionLabel string
+}
+
 // Stats count what the connector did since it started.
 type Stats struct {
-	Applied int64 // calls Podium acknowledged
+	Applied int64 // events whose operations Podium acknowledged
 	Skipped int64 // events that needed no call (unchanged, echo, not synchronized...)
 	Stale   int64 // redelivered or older events already superseded
 }
@@ -33,14 +49,15 @@ type Connector struct {
 	js     jetstream.JetStream
 	links  jetstream.KeyValue
 	state  jetstream.KeyValue
-	opts   projectors.PodiumOptions
+	cfg    Config
 	log    *slog.Logger
 
 	applied, skipped, stale atomic.Int64
 }
 
-// NewConnector returns a connector; the streams and buckets must exist.
-func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, opts projectors.PodiumOptions, log *slog.Logger) (*Connector, error) {
+// NewConnector returns a connector. The streams and buckets must exist; it
+// creates the acquisition attribute in Podium when none is configured.
+func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, cfg Config, log *slog.Logger) (*Connector, error) {
 	links, err := js.KeyValue(ctx, streams.BucketLinks)
 	if err != nil {
 		return nil, fmt.Errorf("podium connector: open bucket %s: %w", streams.BucketLinks, err)
@@ -49,27 +66,91 @@ func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, o
 	if err != nil {
 		return nil, fmt.Errorf("podium connector: open bucket %s: %w", streams.BucketProjection, err)
 	}
-	if len(opts.Locations) == 0 {
+	if len(cfg.Options.Locations) == 0 {
 		return nil, errors.New("podium connector: no store is mapped to a Podium location (--podium-location 001=<uid>)")
 	}
-	return &Connector{client: client, js: js, links: links, state: state, opts: opts, log: log}, nil
+	if cfg.Options.Tier == "" {
+		cfg.Options.Tier = projectors.TierClienteling
+	}
+	if cfg.Options.Tier != projectors.TierClienteling && cfg.Options.Tier != projectors.TierClientelingPlus {
+		return nil, fmt.Errorf("podium connector: tier %q: want %s or %s", cfg.Options.Tier, projectors.TierClienteling, projectors.TierClientelingPlus)
+	}
+	if cfg.Options.AcquisitionAttribute == "" && cfg.AcquisitionLabel != "" {
+		uid, err := client.EnsureAttribute(ctx, cfg.AcquisitionLabel)
+		if err != nil {
+			return nil, fmt.Errorf("podium connector: acquisition attribute: %w", err)
+		}
+		cfg.Options.AcquisitionAttribute = uid
+	}
+	if cfg.DataFeed == "" {
+		log.Warn("no Podium data feed configured (--podium-data-feed): purchases, appointment and service job timeline entries and products are not sent")
+	}
+	return &Connector{client: client, js: js, links: links, state: state, cfg: cfg, log: log}, nil
 }
 
-// Subjects are the Edge subjects the connector consumes.
-func Subjects() []string {
-	return []string{schemas.EdgeFilter(schemas.EntityCustomer)}
+// Subjects are the Edge subjects the connector consumes for an account.
+func Subjects(opts projectors.PodiumOptions) []string {
+	out := []string{
+		schemas.EdgeFilter(schemas.EntityCustomer), schemas.EdgeFilter(schemas.EntitySale),
+		schemas.EdgeFilter(schemas.EntityAppointment), schemas.EdgeFilter(schemas.EntityService),
+		schemas.EdgeFilter(schemas.EntityNotification),
+	}
+	if opts.Tier == projectors.TierClientelingPlus {
+		out = append(out, schemas.EdgeFilter(schemas.EntityItem))
+	}
+	return out
 }
 
 // Run consumes until ctx ends.
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
-		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(),
+		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options),
 	}, c.Handle, c.log)
 }
 
 // Stats returns the running totals.
 func (c *Connector) Stats() Stats {
 	return Stats{Applied: c.applied.Load(), Skipped: c.skipped.Load(), Stale: c.stale.Load()}
+}
+
+// pushed is what the connector remembers per aggregate, in the projection bucket.
+type pushed struct {
+	Version     int64     `json:"version"`
+	Identifier  string    `json:"identifier,omitempty"`
+	Hash        string    `json:"hash,omitempty"`
+	Status      string    `json:"status,omitempty"`
+	Acquisition string    `json:"acquisition,omitempty"`
+	Name        string    `json:"name,omitempty"` // customers: what activities address
+	Phone       string    `json:"phone,omitempty"`
+	Email       string    `json:"email,omitempty"`
+	LastInvite  time.Time `json:"lastInvite,omitzero"`
+}
+
+func stateKey(entity schemas.Entity, key string) string {
+	return projectors.PartnerPodium + "." + string(entity) + "." + key
+}
+
+func (c *Connector) load(ctx context.Context, key string) (pushed, bool, error) {
+	var p pushed
+	e, err := c.state.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, fmt.Errorf("load state %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), &p); err != nil {
+		return p, false, fmt.Errorf("decode state %s: %w", key, err)
+	}
+	return p, true, nil
+}
+
+func (c *Connector) save(ctx context.Context, key string, p pushed) error {
+	b, _ := json.Marshal(p)
+	if _, err := c.state.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("save state %s: %w", key, err)
+	}
+	return nil
 }
 
 // Handle applies one Edge event to Podium.
@@ -82,51 +163,8 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return streams.Permanent(err)
 	}
-	switch subj.Entity {
-	case schemas.EntityCustomer:
-		return c.customer(ctx, env)
-	default:
-		return streams.Permanent(fmt.Errorf("podium connector does not handle %s events", subj.Entity))
-	}
-}
-
-// pushed is what the connector remembers per aggregate, in the projection bucket.
-type pushed struct {
-	Identifier string `json:"identifier,omitempty"`
-	Hash       string `json:"hash,omitempty"`
-	Version    int64  `json:"version"`
-}
-
-func stateKey(entity schemas.Entity, key string) string {
-	return projectors.PartnerPodium + "." + string(entity) + "." + key
-}
-
-func (c *Connector) load(ctx context.Context, key string) (pushed, error) {
-	var p pushed
-	e, err := c.state.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return p, nil
-	}
-	if err != nil {
-		return p, fmt.Errorf("load state %s: %w", key, err)
-	}
-	if err := json.Unmarshal(e.Value(), &p); err != nil {
-		return p, fmt.Errorf("decode state %s: %w", key, err)
-	}
-	return p, nil
-}
-
-func (c *Connector) save(ctx context.Context, key string, p pushed) error {
-	b, _ := json.Marshal(p)
-	if _, err := c.state.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("save state %s: %w", key, err)
-	}
-	return nil
-}
-
-func (c *Connector) customer(ctx context.Context, env schemas.Envelope) error {
-	key := stateKey(schemas.EntityCustomer, env.Key)
-	prior, err := c.load(ctx, key)
+	key := stateKey(subj.Entity, env.Key)
+	prior, _, err := c.load(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -134,6 +172,34 @@ func (c *Connector) customer(ctx context.Context, env schemas.Envelope) error {
 		c.stale.Add(1)
 		return nil
 	}
+	ev := projectors.EventMeta{ID: env.ID, Origin: env.Origin, Time: env.Time}
+	switch subj.Entity {
+	case schemas.EntityCustomer:
+		return c.customer(ctx, env, key, prior)
+	case schemas.EntitySale:
+		return activity(ctx, c, msg, env, key, prior, func(s *schemas.Sale, p projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
+			return projectors.PodiumSale(ev, s, p, pr, c.cfg.Options)
+		}, func(s *schemas.Sale) string { return s.CustomerKey })
+	case schemas.EntityAppointment:
+		return activity(ctx, c, msg, env, key, prior, func(a *schemas.Appointment, p projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
+			return projectors.PodiumAppointment(ev, a, p, pr, c.cfg.Options)
+		}, func(a *schemas.Appointment) string { return a.CustomerKey })
+	case schemas.EntityService:
+		return activity(ctx, c, msg, env, key, prior, func(j *schemas.ServiceJob, p projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
+			return projectors.PodiumService(ev, j, p, pr, c.cfg.Options)
+		}, func(j *schemas.ServiceJob) string { return j.CustomerKey })
+	case schemas.EntityItem:
+		return activity(ctx, c, msg, env, key, prior, func(it *schemas.Item, _ projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
+			return projectors.PodiumItem(ev, it, pr, c.cfg.Options), true
+		}, nil)
+	case schemas.EntityNotification:
+		return c.notification(ctx, env, key, prior)
+	default:
+		return streams.Permanent(fmt.Errorf("podium connector does not handle %s events", subj.Entity))
+	}
+}
+
+func (c *Connector) customer(ctx context.Context, env schemas.Envelope, key string, prior pushed) error {
 	var cust *schemas.Customer
 	if !env.Deleted() {
 		cust = new(schemas.Customer)
@@ -141,41 +207,236 @@ func (c *Connector) customer(ctx context.Context, env schemas.Envelope) error {
 			return streams.Permanent(err)
 		}
 	}
-	op := projectors.PodiumCustomer(env.Origin, cust, projectors.PodiumPrior{Identifier: prior.Identifier, Hash: prior.Hash}, c.opts)
+	res := projectors.PodiumCustomer(env.Origin, cust, projectors.PodiumPrior{Identifier: prior.Identifier, Hash: prior.Hash, Acquisition: prior.Acquisition}, c.cfg.Options)
 	next := prior
 	next.Version = env.Version
-	switch op.Kind {
-	case projectors.PodiumSkip:
-		c.skipped.Add(1)
-		c.log.Debug("podium: nothing to send", "customer", env.Key, "reason", op.Reason)
-		return c.save(ctx, key, next)
-	case projectors.PodiumUpdate:
-		id, err := c.client.UpdateContact(ctx, op.Identifier, op.Contact)
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
-			// Deleted in Podium since we linked it: Edge still has the customer, so create it again.
-			c.log.Info("podium contact was deleted in Podium; creating it again", "customer", env.Key)
-			id, err = c.client.CreateContact(ctx, op.Contact)
+	sent := false
+	for _, op := range res.Ops {
+		switch op.Kind {
+		case projectors.PodiumSkip:
+			c.log.Debug("podium: nothing to send", "key", env.Key, "reason", op.Reason)
+		case projectors.PodiumCreate:
+			id, err := c.client.CreateContact(ctx, op.Contact)
+			if err != nil {
+				return classify(fmt.Errorf("create contact for %s: %w", env.Key, err))
+			}
+			next.Identifier, sent = id, true
+			for _, a := range op.Contact.Attributes {
+				if a.UID == c.cfg.Options.AcquisitionAttribute {
+					next.Acquisition = a.Value
+				}
+			}
+		case projectors.PodiumUpdate:
+			id, err := c.client.UpdateContact(ctx, op.Identifier, op.Contact)
+			var apiErr *APIError
+			if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+				// Deleted in Podium since we linked it: Edge still has the customer, so create it again.
+				c.log.Info("podium contact was deleted in Podium; creating it again", "customer", env.Key)
+				id, err = c.client.CreateContact(ctx, op.Contact)
+			}
+			if err != nil {
+				return classify(fmt.Errorf("update contact for %s: %w", env.Key, err))
+			}
+			next.Identifier, sent = id, true
+		case projectors.PodiumSetAttribute:
+			if err := c.client.SetAttribute(ctx, op.Identifier, op.Attribute); err != nil {
+				return classify(fmt.Errorf("set acquisition of %s: %w", env.Key, err))
+			}
+			next.Acquisition, sent = op.Attribute.Value, true
 		}
-		if err != nil {
-			return classify(fmt.Errorf("update contact for %s: %w", env.Key, err))
-		}
-		next.Identifier = id
-	case projectors.PodiumCreate:
-		id, err := c.client.CreateContact(ctx, op.Contact)
-		if err != nil {
-			return classify(fmt.Errorf("create contact for %s: %w", env.Key, err))
-		}
-		next.Identifier = id
 	}
-	next.Hash = op.Hash
-	if err := c.link(ctx, env.Key, next.Identifier); err != nil {
-		return err
+	next.Hash = res.Hash
+	if cust != nil && next.Identifier != "" {
+		next.Name = cust.FirstName + " " + cust.LastName
+		next.Phone, next.Email = "", ""
+		if m := cust.Preferred(schemas.MethodPhone); m != nil {
+			next.Phone = projectors.E164(m.Value)
+		}
+		if m := cust.Preferred(schemas.MethodEmail); m != nil {
+			next.Email = m.Value
+		}
+	}
+	if next.Identifier != "" && next.Identifier != prior.Identifier {
+		if err := c.link(ctx, env.Key, next.Identifier); err != nil {
+			return err
+		}
 	}
 	if err := c.save(ctx, key, next); err != nil {
 		return err
 	}
-	c.applied.Add(1)
+	c.count(sent)
+	return nil
+}
+
+func (c *Connector) count(sent bool) {
+	if sent {
+		c.applied.Add(1)
+	} else {
+		c.skipped.Add(1)
+	}
+}
+
+// person is what activities know of their customer's contact.
+func (c *Connector) person(ctx context.Context, customerKey string) (projectors.PodiumPerson, error) {
+	if customerKey == "" {
+		return projectors.PodiumPerson{Known: true}, nil
+	}
+	p, ok, err := c.load(ctx, stateKey(schemas.EntityCustomer, customerKey))
+	if err != nil || !ok {
+		return projectors.PodiumPerson{}, err
+	}
+	return projectors.PodiumPerson{Known: true, Identifier: p.Identifier, Name: p.Name, Phone: p.Phone, Email: p.Email, LastInvite: p.LastInvite}, nil
+}
+
+// activity runs one rule for a sale, appointment, service job or item.
+func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env schemas.Envelope, key string, prior pushed,
+	rule func(*T, projectors.PodiumPerson, projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool),
+	customerOf func(*T) string) error {
+	var agg *T
+	if !env.Deleted() {
+		agg = new(T)
+		if err := env.DecodeData(agg); err != nil {
+			return streams.Permanent(err)
+		}
+	}
+	var person projectors.PodiumPerson
+	customerKey := ""
+	if agg != nil && customerOf != nil {
+		customerKey = customerOf(agg)
+		var err error
+		if person, err = c.person(ctx, customerKey); err != nil {
+			return err
+		}
+	}
+	next := prior
+	next.Version = env.Version
+	if env.Origin == projectors.PartnerPodium {
+		c.skipped.Add(1)
+		return c.save(ctx, key, next)
+	}
+	res, ready := rule(agg, person, projectors.PodiumActivityPrior{Hash: prior.Hash, Status: prior.Status})
+	if !ready {
+		err := fmt.Errorf("%s: customer %s has not been processed yet", env.Key, customerKey)
+		if md, merr := msg.Metadata(); merr == nil && md.NumDelivered >= customerWaitDeliveries {
+			return streams.Permanent(fmt.Errorf("%w after %d deliveries", err, md.NumDelivered))
+		}
+		return err
+	}
+	sent, err := c.apply(ctx, env, res.Ops)
+	if err != nil {
+		return err
+	}
+	next.Hash, next.Status = res.Hash, res.Status
+	if err := c.save(ctx, key, next); err != nil {
+		return err
+	}
+	if res.Invites && customerKey != "" {
+		if err := c.recordInvite(ctx, customerKey, env.Time); err != nil {
+			return err
+		}
+	}
+	c.count(sent)
+	return nil
+}
+
+// apply runs data-feed and review-invite operations.
+func (c *Connector) apply(ctx context.Context, env schemas.Envelope, ops []projectors.PodiumOp) (sent bool, err error) {
+	for _, op := range ops {
+		switch op.Kind {
+		case projectors.PodiumSkip:
+			c.log.Debug("podium: nothing to send", "key", env.Key, "reason", op.Reason)
+		case projectors.PodiumFeed:
+			if c.cfg.DataFeed == "" {
+				continue
+			}
+			if err := c.client.SendFeedEvents(ctx, c.cfg.DataFeed, *op.Feed); err != nil {
+				return sent, classify(fmt.Errorf("%s event for %s: %w", op.Feed.Type, env.Key, err))
+			}
+			sent = true
+		case projectors.PodiumInvite:
+			if _, err := c.client.CreateReviewInvite(ctx, *op.Invite); err != nil {
+				return sent, classify(fmt.Errorf("review invitation for %s: %w", env.Key, err))
+			}
+			c.log.Info("review invitation sent", "key", env.Key, "location", op.Invite.LocationUID)
+			sent = true
+		default:
+			return sent, streams.Permanent(fmt.Errorf("unexpected podium operation %d for %s", op.Kind, env.Key))
+		}
+	}
+	return sent, nil
+}
+
+func (c *Connector) recordInvite(ctx context.Context, customerKey string, at time.Time) error {
+	key := stateKey(schemas.EntityCustomer, customerKey)
+	p, _, err := c.load(ctx, key)
+	if err != nil {
+		return err
+	}
+	p.LastInvite = at
+	return c.save(ctx, key, p)
+}
+
+// notification sends an Edge text through Podium and reports the outcome
+// on partner.podium.notification.<key>, where the Edge writer records it.
+// A crash between Podium accepting the text and the state being saved
+// sends it again on redelivery: Podium's messages API has no idempotency
+// key, and a repeated text is the lesser harm than a lost one.
+func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key string, prior pushed) error {
+	var n *schemas.Notification
+	if !env.Deleted() {
+		n = new(schemas.Notification)
+		if err := env.DecodeData(n); err != nil {
+			return streams.Permanent(err)
+		}
+	}
+	res, failed := projectors.PodiumNotification(n, projectors.PodiumActivityPrior{Hash: prior.Hash}, c.cfg.Options)
+	next := prior
+	next.Version = env.Version
+	outcome := schemas.NotificationOutcome{NotificationKey: env.Key, At: env.Time}
+	switch op := res.Ops[0]; {
+	case failed != "":
+		outcome.Status, outcome.Reason = "FAILED", failed
+	case op.Kind == projectors.PodiumMessage:
+		msg, err := c.client.SendMessage(ctx, *op.Message)
+		var apiErr *APIError
+		switch {
+		case errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 && apiErr.Status != http.StatusTooManyRequests:
+			outcome.Status, outcome.Reason = "FAILED", apiErr.Message
+		case err != nil:
+			return fmt.Errorf("send notification %s: %w", env.Key, err)
+		case msg.FailureReason != "" || msg.DeliveryStatus == "failed":
+			outcome.Status, outcome.Reason, outcome.ProviderID = "FAILED", msg.FailureReason, msg.UID
+		default:
+			outcome.Status, outcome.ProviderID = "SENT", msg.UID
+		}
+	default:
+		c.skipped.Add(1)
+		return c.save(ctx, key, next)
+	}
+	next.Hash = "sent"
+	if err := c.save(ctx, key, next); err != nil {
+		return err
+	}
+	if err := c.publishOutcome(ctx, env, outcome); err != nil {
+		return err
+	}
+	c.count(outcome.Status == "SENT")
+	return nil
+}
+
+func (c *Connector) publishOutcome(ctx context.Context, env schemas.Envelope, o schemas.NotificationOutcome) error {
+	data, _ := json.Marshal(o)
+	pe := schemas.PartnerEnvelope{
+		ID: "podium:notification:" + env.ID, Type: "notification.outcome", Source: "edgesync/connector/podium", Time: env.Time,
+		Partner: projectors.PartnerPodium, Entity: "notification", PartnerID: env.Key, Data: data,
+	}
+	m, err := pe.Msg()
+	if err != nil {
+		return streams.Permanent(err)
+	}
+	if _, err := c.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("publish outcome of %s: %w", env.Key, err)
+	}
 	return nil
 }
 
@@ -185,11 +446,16 @@ func (c *Connector) link(ctx context.Context, edgeKey, identifier string) error 
 	if _, err := c.links.PutString(ctx, "podium.customer."+edgeKey, identifier); err != nil {
 		return fmt.Errorf("link %s: %w", edgeKey, err)
 	}
-	rev := "podium.contact." + base64.RawURLEncoding.EncodeToString([]byte(identifier))
-	if _, err := c.links.PutString(ctx, rev, edgeKey); err != nil {
+	if _, err := c.links.PutString(ctx, ReverseLinkKey(identifier), edgeKey); err != nil {
 		return fmt.Errorf("link %s: %w", identifier, err)
 	}
 	return nil
+}
+
+// ReverseLinkKey is the links-bucket key that maps a Podium contact
+// identifier to its Edge customer key.
+func ReverseLinkKey(identifier string) string {
+	return "podium.contact." + base64.RawURLEncoding.EncodeToString([]byte(identifier))
 }
 
 // classify marks Podium's refusals of the request itself as permanent: no

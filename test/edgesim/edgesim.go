@@ -21,9 +21,9 @@ type DB struct {
 	mu        sync.Mutex
 	version   int64
 	now       func() time.Time
-	retention time.Duration // 0 keeps every change
-	commits   []commit      // version and time of each commit still retained
-	seq     map[string]int // next number per sequence ("customer/001", "note", ...)
+	retention time.Duration  // 0 keeps every change
+	commits   []commit       // version and time of each commit still retained
+	seq       map[string]int // next number per sequence ("customer/001", "note", ...)
 
 	customers     *table[schemas.Customer]
 	wishlists     *table[schemas.WishList]

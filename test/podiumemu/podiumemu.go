@@ -80,14 +80,21 @@ type Location struct {
 // Emulator is an in-process Podium.
 type Emulator struct {
 	*emulator.Core
-	mu        sync.Mutex
-	org       string
-	contacts  map[string]*Contact // by uid
-	index     map[string]string   // lowercased conversation uid, phone or email -> contact uid
-	order     []string            // contact uids in creation order
-	locations []Location
-	srv       *httptest.Server
-	now       func() time.Time
+	mu         sync.Mutex
+	org        string
+	contacts   map[string]*Contact // by uid
+	index      map[string]string   // lowercased conversation uid, phone or email -> contact uid
+	order      []string            // contact uids in creation order
+	locations  []Location
+	attrDefs   []AttributeDef
+	messages   []Message
+	invites    []ReviewInvite
+	feeds      map[string]string // uid -> name
+	feedEvents []FeedEvent
+	feedSeen   map[string]bool
+	hooks      *emulator.Webhooks
+	srv        *httptest.Server
+	now        func() time.Time
 }
 
 // Option configures an Emulator.
@@ -105,6 +112,9 @@ func New(opts ...Option) *Emulator {
 		org:      uuid.NewString(),
 		contacts: make(map[string]*Contact),
 		index:    make(map[string]string),
+		feeds:    make(map[string]string),
+		feedSeen: make(map[string]bool),
+		hooks:    emulator.NewWebhooks(Sign),
 		now:      time.Now,
 	}
 	for _, o := range opts {
@@ -129,6 +139,7 @@ func (e *Emulator) URL() string { return e.srv.URL }
 
 // Close stops the server.
 func (e *Emulator) Close() {
+	e.hooks.Close()
 	if e.srv != nil {
 		e.srv.CloseClientConnections()
 		e.srv.Close()
@@ -160,6 +171,7 @@ func (e *Emulator) Handler() http.Handler {
 	mux.Handle("GET /v4/contacts/{identifier}", e.api("read_contacts", e.getContact))
 	mux.Handle("PATCH /v4/contacts/{identifier}", e.api("write_contacts", e.updateContact))
 	mux.Handle("DELETE /v4/contacts/{identifier}", e.api("write_contacts", e.deleteContact))
+	e.routesExtra(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		e.Error(w, http.StatusNotFound, "route_not_found", "no Route matched with those values")
 	})
@@ -372,12 +384,19 @@ func (e *Emulator) createContact(w http.ResponseWriter, r *http.Request, _ strin
 	} else {
 		e.Count("contacts.upserted")
 	}
+	before := cloneContact(c)
+	created := before.Name == "" && len(before.Emails) == 0 && len(before.PhoneNumbers) == 0
 	e.apply(c, b, now, false)
 	for _, t := range b.Tags {
 		c.Tags = append(c.Tags, Ref{UID: t})
 	}
-	id := c.Conversations[0].UID
+	id, after := c.Conversations[0].UID, cloneContact(c)
 	e.mu.Unlock()
+	if created {
+		e.emit("contact.created", map[string]any{"after": after, "errors": []string{}})
+	} else {
+		e.emit("contact.updated", map[string]any{"before": before, "after": after, "errors": []string{}})
+	}
 	e.reply(w, r, http.StatusAccepted, map[string]string{"identifier": id}, nil)
 }
 
@@ -458,10 +477,12 @@ func (e *Emulator) updateContact(w http.ResponseWriter, r *http.Request, _ strin
 		e.Error(w, http.StatusNotFound, "resource_not_found", "contact not found")
 		return
 	}
+	before := cloneContact(c)
 	e.apply(c, b, e.now().UTC(), true)
-	id := c.Conversations[0].UID
+	id, after := c.Conversations[0].UID, cloneContact(c)
 	e.mu.Unlock()
 	e.Count("contacts.updated")
+	e.emit("contact.updated", map[string]any{"before": before, "after": after, "errors": []string{}})
 	e.reply(w, r, http.StatusAccepted, map[string]string{"identifier": id}, nil)
 }
 
@@ -496,6 +517,7 @@ func (e *Emulator) deleteContact(w http.ResponseWriter, r *http.Request, _ strin
 	delete(e.contacts, c.UID)
 	e.order = removeString(e.order, c.UID)
 	e.mu.Unlock()
+	e.emit("contact.deleted", map[string]any{"before": map[string]any{"uid": c.UID, "conversations": c.Conversations}, "errors": []string{}})
 	e.reply(w, r, http.StatusAccepted, map[string]string{"identifier": id}, nil)
 }
 
@@ -563,16 +585,22 @@ func (e *Emulator) ContactByIdentifier(id string) (Contact, bool) {
 
 // state is what Save writes.
 type state struct {
-	Org       string     `json:"org"`
-	Contacts  []Contact  `json:"contacts"`
-	Locations []Location `json:"locations"`
+	Org        string            `json:"org"`
+	Contacts   []Contact         `json:"contacts"`
+	Locations  []Location        `json:"locations"`
+	AttrDefs   []AttributeDef    `json:"attributeDefs"`
+	Feeds      map[string]string `json:"dataFeeds"`
+	FeedEvents []FeedEvent       `json:"feedEvents"`
+	Messages   []Message         `json:"messages"`
+	Invites    []ReviewInvite    `json:"reviewInvites"`
 }
 
 // MarshalState returns the emulator's data for persistence.
 func (e *Emulator) MarshalState() ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := state{Org: e.org, Locations: e.locations}
+	s := state{Org: e.org, Locations: e.locations, AttrDefs: e.attrDefs, Feeds: e.feeds, FeedEvents: e.feedEvents,
+		Messages: e.messages, Invites: e.invites}
 	for _, uid := range e.order {
 		s.Contacts = append(s.Contacts, *e.contacts[uid])
 	}
@@ -587,7 +615,15 @@ func (e *Emulator) UnmarshalState(body []byte) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.org, e.locations = s.Org, s.Locations
+	e.org, e.locations, e.attrDefs, e.feedEvents, e.messages, e.invites = s.Org, s.Locations, s.AttrDefs, s.FeedEvents, s.Messages, s.Invites
+	if s.Feeds != nil {
+		e.feeds = s.Feeds
+	}
+	for _, fe := range s.FeedEvents {
+		if fe.EventID != "" {
+			e.feedSeen[fe.EventID] = true
+		}
+	}
 	e.contacts, e.order, e.index = make(map[string]*Contact), nil, make(map[string]string)
 	sort.SliceStable(s.Contacts, func(i, j int) bool { return s.Contacts[i].CreatedAt.Before(s.Contacts[j].CreatedAt) })
 	for i := range s.Contacts {

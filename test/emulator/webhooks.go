@@ -1,0 +1,269 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Webhook is one subscription.
+type Webhook struct {
+	UID        string    `json:"uid"`
+	URL        string    `json:"url"`
+	Secret     string    `json:"secret"`
+	Disabled   bool      `json:"disabled"`
+	EventTypes []string  `json:"eventTypes"`
+	Location   string    `json:"locationUid,omitempty"`
+	Org        string    `json:"organizationUid,omitempty"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+}
+
+// Delivery is one attempt to deliver an event, for inspection.
+type Delivery struct {
+	Webhook   string
+	EventType string
+	Body      []byte
+	Status    int // 0 when the request failed
+	Attempt   int
+	At        time.Time
+}
+
+// Signer returns the signature headers of a delivery.
+type Signer func(secret string, at time.Time, body []byte) http.Header
+
+// Webhooks keeps subscriptions and delivers events to them like the partner
+// does: one ordered queue per webhook, later events wait while one is being
+// retried, and a webhook that fails MaxAttempts times is disabled.
+type Webhooks struct {
+	mu          sync.Mutex
+	hooks       map[string]*hookState
+	order       []string
+	sign        Signer
+	client      *http.Client
+	deliveries  []Delivery
+	MaxAttempts int           // 15, as Podium documents
+	Backoff     time.Duration // first retry delay, doubling; short in tests
+	now         func() time.Time
+	ctx         context.Context
+	stop        context.CancelFunc
+	wg          sync.WaitGroup
+}
+
+type hookState struct {
+	Webhook
+	queue  [][2][]byte // event type, body
+	signal chan struct{}
+}
+
+// NewWebhooks returns an empty registry that signs with sign.
+func NewWebhooks(sign Signer) *Webhooks {
+	ctx, stop := context.WithCancel(context.Background())
+	return &Webhooks{
+		hooks: map[string]*hookState{}, sign: sign, client: &http.Client{Timeout: 5 * time.Second},
+		MaxAttempts: 15, Backoff: 50 * time.Millisecond, now: time.Now, ctx: ctx, stop: stop,
+	}
+}
+
+// Create registers a webhook and starts its delivery queue.
+func (w *Webhooks) Create(h Webhook) Webhook {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h.UID = uuid.NewString()
+	h.CreatedAt, h.UpdatedAt = w.now().UTC(), w.now().UTC()
+	st := &hookState{Webhook: h, signal: make(chan struct{}, 1)}
+	w.hooks[h.UID] = st
+	w.order = append(w.order, h.UID)
+	w.wg.Add(1)
+	go w.run(st)
+	return h
+}
+
+// Get returns a webhook.
+func (w *Webhooks) Get(uid string) (Webhook, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, ok := w.hooks[uid]
+	if !ok {
+		return Webhook{}, false
+	}
+	return st.Webhook, true
+}
+
+// List returns every webhook in creation order.
+func (w *Webhooks) List() []Webhook {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]Webhook, 0, len(w.order))
+	for _, uid := range w.order {
+		out = append(out, w.hooks[uid].Webhook)
+	}
+	return out
+}
+
+// Update changes event types, secret or disabled; nil leaves a field alone.
+func (w *Webhooks) Update(uid string, eventTypes []string, secret *string, disabled *bool) (Webhook, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, ok := w.hooks[uid]
+	if !ok {
+		return Webhook{}, false
+	}
+	if eventTypes != nil {
+		st.EventTypes = eventTypes
+	}
+	if secret != nil {
+		st.Secret = *secret
+	}
+	if disabled != nil {
+		st.Disabled = *disabled
+		if !st.Disabled {
+			w.poke(st)
+		}
+	}
+	st.UpdatedAt = w.now().UTC()
+	return st.Webhook, true
+}
+
+// Delete removes a webhook and drops its queue.
+func (w *Webhooks) Delete(uid string) (Webhook, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, ok := w.hooks[uid]
+	if !ok {
+		return Webhook{}, false
+	}
+	delete(w.hooks, uid)
+	for i, u := range w.order {
+		if u == uid {
+			w.order = append(w.order[:i:i], w.order[i+1:]...)
+			break
+		}
+	}
+	close(st.signal)
+	return st.Webhook, true
+}
+
+// Emit queues an event for every webhook subscribed to its type. Events are
+// queued even for disabled webhooks, as Podium documents.
+func (w *Webhooks) Emit(eventType string, body []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, uid := range w.order {
+		st := w.hooks[uid]
+		for _, t := range st.EventTypes {
+			if t == eventType {
+				st.queue = append(st.queue, [2][]byte{[]byte(eventType), body})
+				w.poke(st)
+				break
+			}
+		}
+	}
+}
+
+func (w *Webhooks) poke(st *hookState) {
+	select {
+	case st.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Deliveries returns every delivery attempt so far.
+func (w *Webhooks) Deliveries() []Delivery {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Delivery(nil), w.deliveries...)
+}
+
+// Pending counts events not yet delivered, over every webhook.
+func (w *Webhooks) Pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, st := range w.hooks {
+		n += len(st.queue)
+	}
+	return n
+}
+
+// Close stops every delivery queue.
+func (w *Webhooks) Close() {
+	w.stop()
+	w.wg.Wait()
+}
+
+func (w *Webhooks) run(st *hookState) {
+	defer w.wg.Done()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case _, open := <-st.signal:
+			if !open {
+				return
+			}
+		}
+		for w.deliverHead(st) {
+		}
+	}
+}
+
+// deliverHead delivers the oldest queued event, retrying it until it
+// succeeds or the webhook is disabled; it reports whether to go on.
+func (w *Webhooks) deliverHead(st *hookState) bool {
+	w.mu.Lock()
+	if len(st.queue) == 0 || st.Disabled {
+		w.mu.Unlock()
+		return false
+	}
+	ev := st.queue[0]
+	url, secret := st.URL, st.Secret
+	w.mu.Unlock()
+
+	delay := w.Backoff
+	for attempt := 1; ; attempt++ {
+		status := w.post(url, secret, ev[1])
+		w.mu.Lock()
+		w.deliveries = append(w.deliveries, Delivery{Webhook: st.UID, EventType: string(ev[0]), Body: ev[1], Status: status, Attempt: attempt, At: w.now()})
+		if status >= 200 && status < 300 {
+			st.queue = st.queue[1:]
+			w.mu.Unlock()
+			return true
+		}
+		if attempt >= w.MaxAttempts {
+			st.Disabled = true // the partner e-mails the owner here
+			w.mu.Unlock()
+			return false
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+func (w *Webhooks) post(url, secret string, body []byte) int {
+	req, err := http.NewRequestWithContext(w.ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if secret != "" {
+		for k, vs := range w.sign(secret, w.now(), body) {
+			req.Header[k] = vs
+		}
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
