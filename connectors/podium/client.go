@@ -37,6 +37,9 @@ type ClientConfig struct {
 	// RatePerMinute is the account's request limit; Podium documents 300.
 	// 0 means 300; a negative value lifts the client limit (emulator runs).
 	RatePerMinute int
+	// RateWindow is the window RatePerMinute counts in; one minute unless a
+	// test shrinks time.
+	RateWindow time.Duration
 	// Timeout bounds one HTTP attempt; 15s by default.
 	Timeout time.Duration
 	// RetryFor bounds all attempts of one call; 90s by default.
@@ -109,10 +112,14 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	if perMin == 0 {
 		perMin = 300
 	}
+	window := cfg.RateWindow
+	if window <= 0 {
+		window = time.Minute
+	}
 	lim := rate.NewLimiter(rate.Inf, 0)
 	if perMin > 0 {
 		burst := min(limiterBurst, perMin)
-		lim = rate.NewLimiter(rate.Limit(float64(max(perMin-burst, 1))/60), burst)
+		lim = rate.NewLimiter(rate.Limit(float64(max(perMin-burst, 1))/window.Seconds()), burst)
 	}
 	return &Client{cfg: cfg, hc: hc, limiter: lim, log: log, refreshToken: cfg.RefreshToken}, nil
 }

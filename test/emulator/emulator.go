@@ -70,6 +70,12 @@ func (c *Core) SetFaults(f Faults) {
 // SetLimit changes the per-account limit per minute (0: none).
 func (c *Core) SetLimit(perMinute int) { c.limit.SetRate(perMinute) }
 
+// SetLimitWindow makes the limit n requests per window.
+func (c *Core) SetLimitWindow(n int, window time.Duration) {
+	c.limit.SetRate(n)
+	c.limit.SetWindow(window)
+}
+
 // Count adds one to a named counter.
 func (c *Core) Count(name string) {
 	c.mu.Lock()

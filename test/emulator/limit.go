@@ -29,6 +29,14 @@ func (l *Limiter) SetRate(n int) {
 	l.mu.Unlock()
 }
 
+// SetWindow changes the window; tests shrink it to exercise a per-minute
+// limit in seconds.
+func (l *Limiter) SetWindow(d time.Duration) {
+	l.mu.Lock()
+	l.window = d
+	l.mu.Unlock()
+}
+
 // Allow records a request, or says how long until one would be allowed.
 func (l *Limiter) Allow(account string) (bool, time.Duration) {
 	l.mu.Lock()
