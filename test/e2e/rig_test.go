@@ -31,7 +31,7 @@ func logger() *slog.Logger {
 
 // podiumRig is Edge → capture → JetStream → Podium connector → emulator.
 type podiumRig struct {
-	t    *testing.T
+	t    testing.TB
 	db   *edgesim.DB
 	srv  *natstest.Server
 	emu  *podiumemu.Emulator
@@ -42,7 +42,9 @@ type podiumRig struct {
 
 type rigOption func(*projectors.PodiumOptions, *podium.ClientConfig, *podiumemu.Emulator)
 
-func newPodiumRig(t *testing.T, opts ...rigOption) *podiumRig {
+func newPodiumRig(t *testing.T, opts ...rigOption) *podiumRig { return newPodiumRigB(t, opts...) }
+
+func newPodiumRigB(t testing.TB, opts ...rigOption) *podiumRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -96,7 +98,7 @@ func (r *podiumRig) settle() {
 		}
 		n, err := streams.Pending(ctx, r.srv.JS, streams.StreamEdge, podium.Durable)
 		return err == nil && n == 0
-	}, 60*time.Second, 20*time.Millisecond)
+	}, 2*time.Hour, 20*time.Millisecond)
 }
 
 func newCustomer(tx *edgesim.Tx, store, first, email, phone string) string {

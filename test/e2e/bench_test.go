@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/test/podiumemu"
+)
+
+func envInt(b *testing.B, name string, def int) int {
+	if s := os.Getenv(name); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(b, err)
+		return n
+	}
+	return def
+}
+
+// BenchmarkPodiumInitialUpload measures the first upload of
+// EDGESYNC_BENCH_CUSTOMERS customers (10,000) with their sales history
+// (1.5 a customer) from the Edge simulator to the Podium emulator: once with
+// no rate limit (the pipeline's own ceiling), once at Podium's 300 requests a
+// minute. The limited run compresses time by EDGESYNC_BENCH_TIME_FACTOR (10:
+// 300 requests per 6 seconds) so it ends in minutes; 1 runs it at the real
+// pace. It reports the time against the limit's lower bound, calls/limit.
+func BenchmarkPodiumInitialUpload(b *testing.B) {
+	customers := envInt(b, "EDGESYNC_BENCH_CUSTOMERS", 10_000)
+	factor := envInt(b, "EDGESYNC_BENCH_TIME_FACTOR", 10)
+	for _, limited := range []bool{false, true} {
+		name := "unlimited"
+		if limited {
+			name = "300-per-minute"
+		}
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				uploadOnce(b, customers, limited, factor)
+			}
+		})
+	}
+}
+
+func uploadOnce(b *testing.B, customers int, limited bool, factor int) {
+	window := time.Minute / time.Duration(factor)
+	r := newPodiumRigB(b, func(o *projectors.PodiumOptions, c *podium.ClientConfig, e *podiumemu.Emulator) {
+		o.Tier = projectors.TierClienteling
+		if limited {
+			e.SetLimitWindow(300, window)
+			c.RatePerMinute, c.RateWindow = 300, window
+		}
+	})
+	spec := edgesim.Spec{Seed: 5, Stores: 1, CustomersPerStore: customers, SalesPerCustomer: 1.5}
+	require.NoError(b, edgesim.Generate(r.db, spec))
+	start := time.Now()
+	r.settle()
+	elapsed := time.Since(start)
+	calls := r.emu.Counter("requests")
+	contacts := r.emu.ContactCount()
+	b.ReportMetric(elapsed.Seconds(), "s-total")
+	b.ReportMetric(float64(contacts)/elapsed.Seconds(), "contacts/s")
+	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
+	line := fmt.Sprintf("initial upload of %d customers (%d contacts, %d purchases): %d calls in %s, %.0f calls/s",
+		customers, contacts, len(r.emu.FeedEvents(projectors.FeedPurchase)), calls, elapsed.Round(time.Millisecond), float64(calls)/elapsed.Seconds())
+	if limited {
+		bound := time.Duration(float64(calls) / 300 * float64(window))
+		b.ReportMetric(bound.Seconds()/elapsed.Seconds(), "of-lower-bound")
+		line += fmt.Sprintf("; at 300 per %s the lower bound is %s: %.0f%% of it; at the real pace that is %s",
+			window, bound.Round(time.Millisecond), 100*bound.Seconds()/elapsed.Seconds(), (elapsed * time.Duration(factor)).Round(time.Second))
+	}
+	fmt.Fprintln(os.Stderr, line)
+	require.Zero(b, r.emu.Counter("rate_limited"), "the client never drew a 429")
+}
