@@ -18,6 +18,9 @@ type Report struct {
 	MissingObjects    []string // mapped tables that do not exist
 	MissingGrants     []string // "SELECT ON [dbo].[Customers]", "VIEW CHANGE TRACKING ON ..."
 	RetentionDays     int      // database change retention, when on
+	// OwnTables holds the statements creating edgesync's ledger and links
+	// when they are missing (the Edge writer needs them; capture does not).
+	OwnTables []string
 }
 
 // OK reports whether capture can run.
@@ -43,6 +46,9 @@ func (r Report) Script() string {
 	}
 	for _, o := range r.MissingObjects {
 		fmt.Fprintf(&b, "-- table %s does not exist: fix the edge mapping file (--edge-mapping)\n", o)
+	}
+	for _, s := range r.OwnTables {
+		fmt.Fprintf(&b, "%s;\n", s)
 	}
 	return b.String()
 }
@@ -122,6 +128,14 @@ func (d *DB) Check(ctx context.Context) (Report, error) {
 			}
 		}
 	}
+	var ledger, links sql.NullInt64
+	if err := d.db.QueryRowContext(ctx, "SELECT OBJECT_ID(@a), OBJECT_ID(@b)", sql.Named("a", d.own("AppliedEvents")), sql.Named("b", d.own("Links"))).
+		Scan(&ledger, &links); err != nil {
+		return r, fmt.Errorf("check edgesync tables: %w", err)
+	}
+	if !ledger.Valid || !links.Valid {
+		r.OwnTables = d.OwnTablesSQL()
+	}
 	return r, nil
 }
 
@@ -159,6 +173,7 @@ func (d *DB) Enable(ctx context.Context, r Report) error {
 	for _, t := range r.MissingTables {
 		stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = OFF)", t))
 	}
+	stmts = append(stmts, r.OwnTables...)
 	for _, s := range stmts {
 		if _, err := d.db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w (ask a DBA to run `edgesync edge check` and the SQL it prints)", s, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/test/edgeconformance"
+	"github.com/edgesync/edgesync/writer"
 )
 
 //go:embed testdata/proposed-schema.sql
@@ -46,7 +47,7 @@ func openScratch(t *testing.T) (*DB, string) {
 	_, _ = rand.Read(b)
 	name := "es_" + hex.EncodeToString(b)
 	m := schemas.DefaultMapping()
-	m.Schema = name
+	m.Schema, m.EdgesyncSchema = name, name+"_es"
 	d, err := Open(ctx, dsn, m)
 	require.NoError(t, err)
 	t.Cleanup(func() { d.Close() })
@@ -67,6 +68,9 @@ func openScratch(t *testing.T) (*DB, string) {
 			_, _ = d.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl)
 		}
 		_, _ = d.db.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+quote(name))
+		_, _ = d.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+d.own("AppliedEvents"))
+		_, _ = d.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+d.own("Links"))
+		_, _ = d.db.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+quote(name+"_es"))
 	})
 	r, err := d.Check(ctx)
 	require.NoError(t, err)
@@ -214,6 +218,15 @@ func (h sqlHarness) ExpireChanges(ctx context.Context) error {
 
 func TestConformanceSQLServer(t *testing.T) {
 	edgeconformance.Run(t, func(t *testing.T) edgeconformance.Harness {
+		d, _ := openScratch(t)
+		return sqlHarness{d: d, t: t}
+	})
+}
+
+func (h sqlHarness) Writer() writer.EdgeStore { return h.d }
+
+func TestWriterConformanceSQLServer(t *testing.T) {
+	edgeconformance.RunWriter(t, func(t *testing.T) edgeconformance.WriterHarness {
 		d, _ := openScratch(t)
 		return sqlHarness{d: d, t: t}
 	})

@@ -67,9 +67,11 @@ func newDB(conn *sql.DB, m schemas.Mapping) (*DB, error) {
 		d.sql[name] = q
 		return nil
 	}
-	for name, tmpl := range loadSQL {
-		if err := add(name, tmpl); err != nil {
-			return nil, err
+	for _, set := range []map[string]string{loadSQL, writeSQL} {
+		for name, tmpl := range set {
+			if err := add(name, tmpl); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, def := range entities {

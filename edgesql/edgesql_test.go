@@ -34,6 +34,9 @@ func TestEveryQueryExpandsWithTheDefaultMapping(t *testing.T) {
 	page := d.sql["service.page"]
 	assert.Contains(t, page, "(t.[JobStoreId] > @a0 OR (t.[JobStoreId] = @a0 AND t.[SaleNo] > @a1) OR (t.[JobStoreId] = @a0 AND t.[SaleNo] = @a1 AND t.[JobNo] > @a2))")
 	assert.Contains(t, d.sql["wishlist.page"], "t.[DateRemoved] IS NULL")
+	assert.Contains(t, d.sql["write.field.Key3"], "SET [Key3] = @v")
+	assert.Contains(t, d.sql["write.method"], "WHERE NOT EXISTS", "partner contact methods are only ever added")
+	assert.Contains(t, d.OwnTablesSQL()[1], "CREATE TABLE [edgesync].[AppliedEvents]")
 }
 
 // A site whose Edge database names things differently changes the mapping
@@ -87,7 +90,8 @@ func TestKeyFormatsMatchTheSimulator(t *testing.T) {
 }
 
 func TestReportScript(t *testing.T) {
-	r := Report{Database: "Edge", Login: "edgesync", MissingTables: []string{"[dbo].[Customers]"},
+	own, _ := newDB(nil, schemas.DefaultMapping())
+	r := Report{Database: "Edge", Login: "edgesync", MissingTables: []string{"[dbo].[Customers]"}, OwnTables: own.OwnTablesSQL(),
 		MissingGrants: []string{"VIEW CHANGE TRACKING ON [dbo].[Customers]"}, MissingObjects: []string{"[dbo].[Clients]"}}
 	script := r.Script()
 	for _, want := range []string{
@@ -96,6 +100,7 @@ func TestReportScript(t *testing.T) {
 		"ALTER TABLE [dbo].[Customers] ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = OFF);",
 		"GRANT VIEW CHANGE TRACKING ON [dbo].[Customers] TO [edgesync];",
 		"-- table [dbo].[Clients] does not exist",
+		"CREATE TABLE [edgesync].[Links]",
 	} {
 		assert.Contains(t, script, want)
 	}

@@ -11,8 +11,12 @@ import (
 	"github.com/edgesync/edgesync/schemas"
 )
 
-// PartnerPodium is the origin and link namespace of the Podium connector.
-const PartnerPodium = "podium"
+// Partner names: the origin of the changes edgesync writes for them and
+// the namespace of their links.
+const (
+	PartnerPodium     = "podium"
+	PartnerClientbook = "clientbook"
+)
 
 // Podium tiers: items are a Clienteling+ feature.
 const (

@@ -17,8 +17,11 @@ var defaultMapping []byte
 // refers to logical names (those of the proposed schema); a site whose
 // database differs supplies a mapping file instead of changing code.
 type Mapping struct {
-	Schema string                  `json:"schema"`
-	Tables map[string]TableMapping `json:"tables"`
+	Schema string `json:"schema"`
+	// EdgesyncSchema holds edgesync's own tables (the applied-events
+	// ledger and partner links), apart from The Edge's.
+	EdgesyncSchema string                  `json:"edgesyncSchema"`
+	Tables         map[string]TableMapping `json:"tables"`
 }
 
 // TableMapping names one table and its columns.
@@ -55,6 +58,9 @@ func LoadMapping(path string) (Mapping, error) {
 	if site.Schema != "" {
 		m.Schema = site.Schema
 	}
+	if site.EdgesyncSchema != "" {
+		m.EdgesyncSchema = site.EdgesyncSchema
+	}
 	for t, tm := range site.Tables {
 		def, ok := m.Tables[t]
 		if !ok {
@@ -84,6 +90,9 @@ func (m Mapping) Validate() error {
 		return nil
 	}
 	if err := check("schema", m.Schema); err != nil {
+		return err
+	}
+	if err := check("edgesync schema", m.EdgesyncSchema); err != nil {
 		return err
 	}
 	for t, tm := range m.Tables {

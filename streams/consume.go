@@ -96,7 +96,10 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", cfg.Durable, err)
 	}
-	stop := context.AfterFunc(ctx, it.Stop)
+	// On shutdown, drain: stop pulling, then hand back what was buffered but
+	// not handled, so a restarted consumer gets it at once instead of after
+	// the ack wait.
+	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
 	retry := cfg.Retry
@@ -105,10 +108,17 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	}
 	for {
 		msg, err := it.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 			return nil
 		}
+		if err == nil && ctx.Err() != nil {
+			_ = msg.Nak()
+			continue
+		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			log.Warn("consumer fetch failed; retrying", "consumer", cfg.Durable, "err", err)
 			continue
 		}

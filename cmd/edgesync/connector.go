@@ -34,6 +34,8 @@ type podiumCmd struct {
 	Cooldown     time.Duration     `name:"podium-review-cooldown" help:"Least time between two review invitations to one customer." default:"720h"`
 	ReviewWindow time.Duration     `name:"podium-review-window" help:"How recent a sale, appointment or pickup first seen must be to invite a review (so a backfill of history invites nobody)." default:"48h"`
 	Timeout      time.Duration     `name:"podium-timeout" help:"Timeout of one HTTP call." default:"15s"`
+	WebhookURL   string            `name:"podium-webhook-url" help:"Public URL of the webhook gateway's Podium route; when set, Podium is subscribed to contact events for every mapped location."`
+	WebhookSec   string            `name:"podium-webhook-secret" help:"Secret Podium signs deliveries with (the gateway's --podium-webhook-secret)."`
 }
 
 func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
@@ -61,6 +63,18 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel}, log)
 	if err != nil {
 		return err
+	}
+	if c.WebhookURL != "" {
+		if c.WebhookSec == "" {
+			return errors.New("--podium-webhook-url needs --podium-webhook-secret")
+		}
+		for store, loc := range c.Locations {
+			uid, err := client.EnsureWebhook(ctx, c.WebhookURL, c.WebhookSec, loc, []string{"contact.created", "contact.updated", "contact.deleted"})
+			if err != nil {
+				return fmt.Errorf("subscribe podium webhook for store %s: %w", store, err)
+			}
+			log.Info("podium webhook subscribed", "store", store, "webhook", uid)
+		}
 	}
 	log.Info("podium connector running", "subjects", podium.Subjects(opts), "stores", len(c.Locations), "tier", c.Tier)
 	return conn.Run(ctx)

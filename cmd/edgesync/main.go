@@ -25,6 +25,8 @@ type cli struct {
 	Streams   streamsCmd   `cmd:"" help:"Provision and inspect edgesync's streams and buckets."`
 	Capture   captureCmd   `cmd:"" help:"Publish every change in the Edge database (SQL Server Change Tracking) to the EDGE stream."`
 	Edge      edgeCmd      `cmd:"" help:"Inspect the Edge database."`
+	Webhooks  webhooksCmd  `cmd:"" help:"Receive partner webhooks: verify, store in the PARTNER stream, then answer."`
+	Writer    writerCmd    `cmd:"" help:"Write partner changes into Edge by the merge rules, each event once."`
 	Connector connectorCmd `cmd:"" help:"Run a partner connector (a durable consumer on the EDGE stream)."`
 	Version   versionCmd   `cmd:"" help:"Print the version."`
 }

@@ -487,3 +487,31 @@ func (c *Client) SendMessage(ctx context.Context, m projectors.PodiumSMS) (Messa
 	var out Message
 	return out, c.Do(ctx, http.MethodPost, "/v4/messages", body, &out)
 }
+
+// EnsureWebhook makes sure Podium delivers eventTypes for a location to
+// url, signed with secret: it updates a webhook already pointing at url and
+// creates one otherwise. It returns the webhook's uid.
+func (c *Client) EnsureWebhook(ctx context.Context, webhookURL, secret, locationUID string, eventTypes []string) (string, error) {
+	var hooks []struct {
+		UID         string `json:"uid"`
+		URL         string `json:"url"`
+		LocationUID string `json:"locationUid"`
+	}
+	if err := c.Do(ctx, http.MethodGet, "/v4/webhooks", nil, &hooks); err != nil {
+		return "", err
+	}
+	var out struct {
+		UID string `json:"uid"`
+	}
+	for _, h := range hooks {
+		if h.URL == webhookURL && h.LocationUID == locationUID {
+			body := map[string]any{"eventTypes": eventTypes, "secret": secret, "disabled": false}
+			return h.UID, c.Do(ctx, http.MethodPut, "/v4/webhooks/"+url.PathEscape(h.UID), body, &out)
+		}
+	}
+	body := map[string]any{"url": webhookURL, "eventTypes": eventTypes, "secret": secret, "locationUid": locationUID}
+	if err := c.Do(ctx, http.MethodPost, "/v4/webhooks", body, &out); err != nil {
+		return "", err
+	}
+	return out.UID, nil
+}

@@ -207,6 +207,17 @@ func (c *Connector) customer(ctx context.Context, env schemas.Envelope, key stri
 			return streams.Permanent(err)
 		}
 	}
+	if prior.Identifier == "" {
+		// A customer downloaded from Podium by the Edge writer is already a
+		// contact: the writer left its identifier in the links bucket.
+		e, err := c.links.Get(ctx, "podium.customer."+env.Key)
+		switch {
+		case err == nil:
+			prior.Identifier = string(e.Value())
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return fmt.Errorf("read link of %s: %w", env.Key, err)
+		}
+	}
 	res := projectors.PodiumCustomer(env.Origin, cust, projectors.PodiumPrior{Identifier: prior.Identifier, Hash: prior.Hash, Acquisition: prior.Acquisition}, c.cfg.Options)
 	next := prior
 	next.Version = env.Version

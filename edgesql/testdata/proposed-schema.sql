@@ -74,3 +74,7 @@ CREATE TABLE {schema}.Notifications (
   Reason varchar(16) NULL, RelatedKey varchar(30) NULL, Subject nvarchar(255) NULL, Body nvarchar(max) NOT NULL,
   Status varchar(8) NOT NULL, QueuedAt datetime2 NOT NULL DEFAULT SYSUTCDATETIME(),
   CONSTRAINT PK_Notifications PRIMARY KEY (StoreId, NotificationId));
+CREATE TABLE {schema}.CustomerActivity (
+  ActivityId bigint IDENTITY(1,1) NOT NULL PRIMARY KEY, CustomerStoreId smallint NOT NULL, CustomerId int NOT NULL,
+  ActivityDate datetime2 NOT NULL, Kind varchar(12) NOT NULL, Channel varchar(8) NULL, Direction varchar(8) NULL,
+  Body nvarchar(max) NULL, Source varchar(12) NULL, ExternalId nvarchar(200) NULL);

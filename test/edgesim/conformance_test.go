@@ -9,6 +9,7 @@ import (
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/test/edgeconformance"
 	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/writer"
 )
 
 type harness struct{ db *edgesim.DB }
@@ -77,4 +78,10 @@ func (h harness) ExpireChanges(ctx context.Context) error {
 
 func TestConformance(t *testing.T) {
 	edgeconformance.Run(t, func(*testing.T) edgeconformance.Harness { return harness{db: edgesim.New()} })
+}
+
+func (h harness) Writer() writer.EdgeStore { return h.db }
+
+func TestWriterConformance(t *testing.T) {
+	edgeconformance.RunWriter(t, func(*testing.T) edgeconformance.WriterHarness { return harness{db: edgesim.New()} })
 }

@@ -25,6 +25,12 @@ type DB struct {
 	commits   []commit       // version and time of each commit still retained
 	seq       map[string]int // next number per sequence ("customer/001", "note", ...)
 
+	// edgesync's own tables: the applied-events ledger, partner links and
+	// customer activity entries. Writes to them are part of a transaction.
+	ledger     map[string]time.Time
+	links      map[string]string // "<partner>/<entity>/<partner id>" -> Edge key
+	activities map[string][]Activity
+
 	customers     *table[schemas.Customer]
 	wishlists     *table[schemas.WishList]
 	notes         *table[schemas.Note]
@@ -56,6 +62,9 @@ func New(opts ...Option) *DB {
 	db := &DB{
 		now:           time.Now,
 		seq:           make(map[string]int),
+		ledger:        make(map[string]time.Time),
+		links:         make(map[string]string),
+		activities:    make(map[string][]Activity),
 		customers:     newTable[schemas.Customer](schemas.EntityCustomer),
 		wishlists:     newTable[schemas.WishList](schemas.EntityWishList),
 		notes:         newTable[schemas.Note](schemas.EntityNote),
@@ -247,6 +256,12 @@ func (db *DB) Update(origin string, fn func(tx *Tx) error) (int64, error) {
 	if err := fn(tx); err != nil {
 		return 0, err
 	}
+	for _, f := range tx.onCommit {
+		f()
+	}
+	for k, n := range tx.seq {
+		db.seq[k] = n
+	}
 	if len(tx.order) == 0 {
 		return db.version, nil
 	}
@@ -272,9 +287,6 @@ func (db *DB) Update(origin string, fn func(tx *Tx) error) (int64, error) {
 		case schemas.EntityNotification:
 			db.notifications.put(s.key, v, origin, typed[schemas.Notification](data))
 		}
-	}
-	for k, n := range tx.seq {
-		db.seq[k] = n
 	}
 	db.cleanup(v)
 	return v, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/edgesync/edgesync/schemas"
 )
@@ -31,6 +32,9 @@ type persisted struct {
 	Services      persistedTable[schemas.ServiceJob]   `json:"services"`
 	Items         persistedTable[schemas.Item]         `json:"items"`
 	Notifications persistedTable[schemas.Notification] `json:"notifications"`
+	Ledger        map[string]time.Time                 `json:"ledger"`
+	Links         map[string]string                    `json:"links"`
+	Activities    map[string][]Activity                `json:"activities"`
 }
 
 func dump[T any](t *table[T]) persistedTable[T] {
@@ -52,6 +56,7 @@ func (db *DB) Save(path string) error {
 		Version: db.version, Seq: db.seq,
 		Customers: dump(db.customers), WishLists: dump(db.wishlists), Notes: dump(db.notes), Sales: dump(db.sales),
 		Appointments: dump(db.appointments), Services: dump(db.services), Items: dump(db.items), Notifications: dump(db.notifications),
+		Ledger: db.ledger, Links: db.links, Activities: db.activities,
 	}
 	body, err := json.Marshal(p)
 	db.mu.Unlock()
@@ -92,6 +97,15 @@ func Load(path string, opts ...Option) (*DB, error) {
 	restore(db.services, p.Services)
 	restore(db.items, p.Items)
 	restore(db.notifications, p.Notifications)
+	if p.Ledger != nil {
+		db.ledger = p.Ledger
+	}
+	if p.Links != nil {
+		db.links = p.Links
+	}
+	if p.Activities != nil {
+		db.activities = p.Activities
+	}
 	return db, nil
 }
 

@@ -12,10 +12,11 @@ import (
 
 // Tx is one transaction. Reads see the transaction's own staged writes.
 type Tx struct {
-	db     *DB
-	staged map[schemas.Entity]map[string]any
-	order  []stagedKey
-	seq    map[string]int
+	db       *DB
+	staged   map[schemas.Entity]map[string]any
+	order    []stagedKey
+	seq      map[string]int
+	onCommit []func() // writes to edgesync's own tables, applied only on commit
 }
 
 type stagedKey struct {

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/webhooks"
+	"github.com/edgesync/edgesync/writer"
+)
+
+type webhooksCmd struct {
+	Addr         string        `help:"Address to listen on." default:":8443"`
+	TLSCert      string        `name:"tls-cert" help:"Certificate for HTTPS (a reverse proxy may terminate TLS instead)." type:"existingfile"`
+	TLSKey       string        `name:"tls-key" help:"Key for HTTPS." type:"existingfile"`
+	PodiumSecret string        `name:"podium-webhook-secret" help:"Secret Podium signs deliveries with (prefer EDGESYNC_PODIUM_WEBHOOK_SECRET)." required:""`
+	Tolerance    time.Duration `help:"Largest age of a delivery's timestamp; older ones are refused as replays." default:"5m"`
+	MaxBody      int64         `help:"Largest delivery accepted, in bytes." default:"1048576"`
+}
+
+func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	nc, js, err := connect(ctx, g, log, "edgesync-webhooks")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	v := webhooks.PodiumVerifier(c.PodiumSecret, c.Tolerance)
+	gw, err := webhooks.New(js, webhooks.Config{Podium: &v, MaxBody: c.MaxBody}, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: c.Addr, Handler: gw.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() {
+		log.Info("webhook gateway listening", "addr", c.Addr, "tls", c.TLSCert != "", "routes", "/webhooks/podium")
+		if c.TLSCert != "" {
+			errc <- srv.ListenAndServeTLS(c.TLSCert, c.TLSKey)
+		} else {
+			errc <- srv.ListenAndServe()
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("webhook gateway: %w", err)
+	case <-ctx.Done():
+	}
+	// Finish deliveries in flight: a 2xx only follows a JetStream ack.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+type writerCmd struct {
+	edgeDB
+	PodiumDownload bool              `name:"podium-download" help:"Download Podium's new and changed customers into Edge; --no-podium-download is the upload-only option." default:"true" negatable:""`
+	PodiumStores   map[string]string `name:"podium-store" help:"Podium location uid to the Edge store that gets its new customers, e.g. <uid>=001; repeat per location." required:""`
+	AcqLabel       string            `name:"podium-acquisition-label" help:"Label of the Podium contact attribute holding the acquisition." default:"Acquisition"`
+}
+
+func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	for loc, store := range c.PodiumStores {
+		if len(store) != 3 {
+			return fmt.Errorf("--podium-store %s=%s: the store must be three digits, e.g. 001", loc, store)
+		}
+	}
+	db, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := db.Check(ctx)
+	if err != nil {
+		return err
+	}
+	if len(r.OwnTables) > 0 {
+		fmt.Fprintf(os.Stderr, "edgesync's ledger and link tables are missing. A DBA can run:\n\n%s\n", r.Script())
+		return errors.New("edgesync tables are missing (or run `edgesync edge check --enable`)")
+	}
+	nc, js, err := connect(ctx, g, log, "edgesync-writer")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	w, err := writer.New(ctx, js, db, writer.Config{
+		Podium: projectors.MergeOptions{Download: c.PodiumDownload, Stores: c.PodiumStores}, PodiumAcquisitionLabel: c.AcqLabel,
+	}, log)
+	if err != nil {
+		return err
+	}
+	log.Info("edge writer running", "podium_download", c.PodiumDownload)
+	return w.Run(ctx)
+}

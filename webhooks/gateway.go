@@ -1,0 +1,260 @@
+// Package webhooks is the webhook gateway role: one route per partner that
+// verifies a delivery, publishes it to the PARTNER stream with a Nats-Msg-Id
+// from the partner's event identity, and answers 2xx only once JetStream has
+// acknowledged it.
+package webhooks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/streams"
+)
+
+// Config configures the gateway.
+type Config struct {
+	Podium     *Verifier // nil: no Podium route
+	Clientbook *Verifier // nil: no Clientbook route
+	// MaxBody bounds a delivery; 1 MiB by default.
+	MaxBody int64
+	// PublishTimeout bounds the wait for JetStream; Podium gives a delivery
+	// 5 seconds in all, so the default is 3.
+	PublishTimeout time.Duration
+	Now            func() time.Time
+}
+
+// Gateway serves the webhook routes.
+type Gateway struct {
+	js  jetstream.JetStream
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a gateway; at least one partner must be configured.
+func New(js jetstream.JetStream, cfg Config, log *slog.Logger) (*Gateway, error) {
+	if cfg.Podium == nil && cfg.Clientbook == nil {
+		return nil, errors.New("webhook gateway: no partner configured (set a Podium or Clientbook webhook secret)")
+	}
+	for _, v := range []*Verifier{cfg.Podium, cfg.Clientbook} {
+		if v != nil && v.Secret == "" {
+			return nil, errors.New("webhook gateway: a webhook secret is required; unsigned deliveries are refused")
+		}
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.PublishTimeout == 0 {
+		cfg.PublishTimeout = 3 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Gateway{js: js, cfg: cfg, log: log}, nil
+}
+
+// Handler returns the routes: POST /webhooks/podium, POST
+// /webhooks/clientbook, GET /healthz.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	if g.cfg.Podium != nil {
+		mux.HandleFunc("POST /webhooks/podium", g.route("podium", *g.cfg.Podium, parsePodium))
+	}
+	if g.cfg.Clientbook != nil {
+		mux.HandleFunc("POST /webhooks/clientbook", g.route("clientbook", *g.cfg.Clientbook, parseClientbook))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	return mux
+}
+
+// delivery is a parsed webhook.
+type delivery struct {
+	eventID string          // the partner's id of this event; empty to derive one from the body
+	typ     string          // partner event type
+	entity  string          // subject entity token
+	id      string          // the record's partner id
+	data    json.RawMessage // the payload, kept as the partner sent it
+}
+
+// errUnknownType: acknowledged and ignored, since partners add event types.
+var errUnknownType = errors.New("unknown event type")
+
+type parser func(body []byte) (delivery, error)
+
+func reply(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": http.StatusText(status), "message": msg})
+}
+
+func (g *Gateway) route(partner string, v Verifier, parse parser) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.MaxBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				g.log.Warn("webhook refused: body too large", "partner", partner, "limit", g.cfg.MaxBody)
+				reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", g.cfg.MaxBody))
+				return
+			}
+			reply(w, http.StatusBadRequest, "could not read body")
+			return
+		}
+		if err := v.Verify(r.Header, body, g.cfg.Now()); err != nil {
+			g.log.Warn("webhook refused", "partner", partner, "reason", err, "remote", r.RemoteAddr)
+			reply(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		d, err := parse(body)
+		if errors.Is(err, errUnknownType) {
+			g.log.Info("webhook event type not used; acknowledged and ignored", "partner", partner, "err", err)
+			reply(w, http.StatusOK, "ignored")
+			return
+		}
+		if err != nil {
+			// Signed by the partner but unreadable: keep it with the reason.
+			g.deadLetter(r.Context(), partner, body, err)
+			reply(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if err := g.publish(r.Context(), partner, d, body); err != nil {
+			g.log.Error("webhook not stored; the partner will retry", "partner", partner, "type", d.typ, "err", err)
+			reply(w, http.StatusServiceUnavailable, "not stored, retry later")
+			return
+		}
+		reply(w, http.StatusOK, "stored")
+	}
+}
+
+// token makes a partner id usable as one subject token.
+func token(id string) string {
+	if schemas.CheckToken("id", id) == nil {
+		return id
+	}
+	return "b64_" + base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+func (g *Gateway) publish(ctx context.Context, partner string, d delivery, body []byte) error {
+	id := d.eventID
+	if id == "" {
+		// No documented event id: a retried delivery has the same body.
+		sum := sha256.Sum256(body)
+		id = hex.EncodeToString(sum[:16])
+	}
+	pe := schemas.PartnerEnvelope{
+		ID: partner + ":" + id, Type: d.typ, Source: "edgesync/webhooks/" + partner, Time: g.cfg.Now().UTC(),
+		Partner: partner, Entity: d.entity, PartnerID: token(d.id), Data: d.data,
+	}
+	m, err := pe.Msg()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishTimeout)
+	defer cancel()
+	ack, err := g.js.PublishMsg(ctx, m)
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", m.Subject, err)
+	}
+	g.log.Debug("webhook stored", "partner", partner, "type", d.typ, "subject", m.Subject, "seq", ack.Sequence, "duplicate", ack.Duplicate)
+	return nil
+}
+
+func (g *Gateway) deadLetter(ctx context.Context, partner string, body []byte, reason error) {
+	m := nats.NewMsg("dlq.webhooks." + partner)
+	m.Data = body
+	m.Header.Set(streams.HeaderDLQReason, reason.Error())
+	m.Header.Set(streams.HeaderDLQConsumer, "webhooks")
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishTimeout)
+	defer cancel()
+	if _, err := g.js.PublishMsg(ctx, m); err != nil {
+		g.log.Error("dead-letter failed", "partner", partner, "reason", reason, "err", err)
+		return
+	}
+	g.log.Warn("webhook dead-lettered", "partner", partner, "reason", reason)
+}
+
+// parsePodium reads Podium's {data, metadata{event_type}} envelope.
+func parsePodium(body []byte) (delivery, error) {
+	var env struct {
+		Data     json.RawMessage `json:"data"`
+		Metadata struct {
+			EventType string `json:"event_type"`
+			EventUID  string `json:"event_uid"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return delivery{}, fmt.Errorf("podium webhook: %w", err)
+	}
+	if env.Metadata.EventType == "" || len(env.Data) == 0 {
+		return delivery{}, errors.New("podium webhook: metadata.event_type and data are required")
+	}
+	object, _, _ := strings.Cut(env.Metadata.EventType, ".")
+	d := delivery{eventID: env.Metadata.EventUID, typ: env.Metadata.EventType, data: env.Data}
+	var ids struct {
+		UID    string                `json:"uid"`
+		After  *struct{ UID string } `json:"after"`
+		Before *struct{ UID string } `json:"before"`
+	}
+	if err := json.Unmarshal(env.Data, &ids); err != nil {
+		return delivery{}, fmt.Errorf("podium webhook %s: data: %w", d.typ, err)
+	}
+	switch object {
+	case "contact":
+		d.entity = "contact"
+		if ids.After != nil {
+			d.id = ids.After.UID
+		} else if ids.Before != nil {
+			d.id = ids.Before.UID
+		}
+	case "message", "review":
+		d.entity, d.id = object, ids.UID
+	default:
+		return delivery{}, fmt.Errorf("%w: podium %q", errUnknownType, d.typ)
+	}
+	if d.id == "" {
+		return delivery{}, fmt.Errorf("podium webhook %s: the %s has no uid", d.typ, d.entity)
+	}
+	return d, nil
+}
+
+// parseClientbook reads the Clientbook envelope of docs/clientbook-api.md:
+// {id, type: "<object>.<action>", occurredAt, data: {id, ...}}.
+func parseClientbook(body []byte) (delivery, error) {
+	var env struct {
+		ID   string          `json:"id"`
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return delivery{}, fmt.Errorf("clientbook webhook: %w", err)
+	}
+	if env.ID == "" || env.Type == "" || len(env.Data) == 0 {
+		return delivery{}, errors.New("clientbook webhook: id, type and data are required")
+	}
+	object, _, _ := strings.Cut(env.Type, ".")
+	switch object {
+	case "client", "collection", "activity", "message":
+	default:
+		return delivery{}, fmt.Errorf("%w: clientbook %q", errUnknownType, env.Type)
+	}
+	var ids struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(env.Data, &ids); err != nil || ids.ID == "" {
+		return delivery{}, fmt.Errorf("clientbook webhook %s: data.id is required", env.Type)
+	}
+	return delivery{eventID: env.ID, typ: env.Type, entity: object, id: ids.ID, data: env.Data}, nil
+}

@@ -1,0 +1,234 @@
+// Package writer is the Edge writer role: it consumes partner events from
+// the PARTNER stream, runs the merge rules against what Edge holds, and
+// applies each event's commands in one Edge transaction together with a row
+// in an applied-events ledger, so a redelivered event changes nothing.
+package writer
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/streams"
+)
+
+// Durable is the writer's consumer on the PARTNER stream.
+const Durable = "edge-writer"
+
+// EdgeStore is what the writer needs of the Edge database; edgesql (SQL
+// Server) and the Edge simulator implement it.
+type EdgeStore interface {
+	CustomerByKey(ctx context.Context, key string) (*schemas.Customer, error)
+	CustomerByEmail(ctx context.Context, email string) (string, error)
+	LinkedKey(ctx context.Context, partner, entity, partnerID string) (string, error)
+	NoteByKey(ctx context.Context, key string) (*schemas.Note, error)
+	WishLinks(ctx context.Context, partner, customerKey string) (map[string]int, error)
+	// Apply runs cmds in one transaction marked with origin and records
+	// eventID in the ledger; it reports false for an event already there.
+	Apply(ctx context.Context, origin, eventID string, cmds []projectors.Command) (applied bool, err error)
+}
+
+// Config configures the writer.
+type Config struct {
+	Podium                 projectors.MergeOptions
+	PodiumAcquisitionLabel string
+}
+
+// Stats count what the writer did since it started.
+type Stats struct {
+	Applied    int64 // events whose commands were committed
+	Duplicates int64 // events found in the ledger
+	NoChange   int64 // events that needed no write
+	Ignored    int64 // event types the writer does not act on
+}
+
+// Writer applies partner events to Edge.
+type Writer struct {
+	store EdgeStore
+	js    jetstream.JetStream
+	links jetstream.KeyValue
+	cfg   Config
+	log   *slog.Logger
+
+	applied, duplicates, noChange, ignored atomic.Int64
+}
+
+// New returns a writer; the streams and buckets must exist.
+func New(ctx context.Context, js jetstream.JetStream, store EdgeStore, cfg Config, log *slog.Logger) (*Writer, error) {
+	links, err := js.KeyValue(ctx, streams.BucketLinks)
+	if err != nil {
+		return nil, fmt.Errorf("edge writer: open bucket %s: %w", streams.BucketLinks, err)
+	}
+	cfg.Podium.Partner = projectors.PartnerPodium
+	return &Writer{store: store, js: js, links: links, cfg: cfg, log: log}, nil
+}
+
+// Run consumes until ctx ends.
+func (w *Writer) Run(ctx context.Context) error {
+	return streams.Consume(ctx, w.js, streams.ConsumerConfig{
+		Durable: Durable, Stream: streams.StreamPartner, Filters: []string{schemas.PartnerPrefix + ".>"},
+	}, w.Handle, w.log)
+}
+
+// Stats returns the running totals.
+func (w *Writer) Stats() Stats {
+	return Stats{Applied: w.applied.Load(), Duplicates: w.duplicates.Load(), NoChange: w.noChange.Load(), Ignored: w.ignored.Load()}
+}
+
+// Handle applies one partner event.
+func (w *Writer) Handle(ctx context.Context, msg jetstream.Msg) error {
+	pe, err := schemas.DecodePartnerEnvelope(msg.Data())
+	if err != nil {
+		return streams.Permanent(err)
+	}
+	if pe.Type == "notification.outcome" {
+		return w.notificationOutcome(ctx, pe)
+	}
+	if pe.Partner == projectors.PartnerPodium {
+		return w.podium(ctx, pe)
+	}
+	w.ignore(pe, "the writer has merge rules for Podium only")
+	return nil
+}
+
+func (w *Writer) ignore(pe schemas.PartnerEnvelope, why string) {
+	w.ignored.Add(1)
+	w.log.Debug("partner event not written to Edge", "partner", pe.Partner, "type", pe.Type, "id", pe.ID, "why", why)
+}
+
+// apply runs commands once per event id.
+func (w *Writer) apply(ctx context.Context, pe schemas.PartnerEnvelope, cmds []projectors.Command) error {
+	if len(cmds) == 0 {
+		w.noChange.Add(1)
+		return nil
+	}
+	applied, err := w.store.Apply(ctx, pe.Partner, pe.ID, cmds)
+	if err != nil {
+		var p interface{ Permanent() bool }
+		if errors.As(err, &p) && p.Permanent() {
+			return streams.Permanent(fmt.Errorf("apply %s %s: %w", pe.Partner, pe.Type, err))
+		}
+		return fmt.Errorf("apply %s %s: %w", pe.Partner, pe.Type, err)
+	}
+	if !applied {
+		w.duplicates.Add(1)
+		return nil
+	}
+	w.applied.Add(1)
+	w.log.Info("partner change written to Edge", "partner", pe.Partner, "type", pe.Type, "id", pe.ID, "commands", len(cmds))
+	return nil
+}
+
+func (w *Writer) podium(ctx context.Context, pe schemas.PartnerEnvelope) error {
+	switch pe.Type {
+	case "contact.created", "contact.updated":
+	case "contact.deleted":
+		w.ignore(pe, "a contact deleted in Podium is kept in Edge: partners never erase Edge data")
+		return nil
+	default:
+		w.ignore(pe, "Podium sends Edge only contacts")
+		return nil
+	}
+	ev, err := projectors.ParsePodiumContact(pe.Data, w.cfg.PodiumAcquisitionLabel)
+	if err != nil {
+		return streams.Permanent(err)
+	}
+	match, err := w.match(ctx, projectors.PartnerPodium, ev.Person, func(ctx context.Context) (string, error) {
+		// A contact edgesync pushed is linked by the identifier Podium
+		// answered with, which may be any of the contact's identifiers.
+		for _, id := range ev.Identifiers {
+			e, err := w.links.Get(ctx, "podium.contact."+base64.RawURLEncoding.EncodeToString([]byte(id)))
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return "", fmt.Errorf("read link: %w", err)
+			}
+			return string(e.Value()), nil
+		}
+		return "", nil
+	})
+	if err != nil {
+		return err
+	}
+	cmds, err := projectors.MergePerson(ev.Person, match, w.cfg.Podium)
+	if err != nil {
+		return streams.Permanent(err)
+	}
+	if err := w.apply(ctx, pe, cmds); err != nil {
+		return err
+	}
+	return w.linkForConnector(ctx, ev, match)
+}
+
+// linkForConnector tells the Podium connector which contact a downloaded or
+// matched customer is, so a later Edge edit updates that contact instead of
+// creating a second one.
+func (w *Writer) linkForConnector(ctx context.Context, ev projectors.PodiumContactEvent, match projectors.EdgeMatch) error {
+	if match.Linked || len(ev.Identifiers) == 0 || !w.cfg.Podium.Download {
+		return nil
+	}
+	key, err := w.store.LinkedKey(ctx, projectors.PartnerPodium, "customer", ev.Person.PartnerID)
+	if err != nil || key == "" {
+		return err
+	}
+	id := ev.Identifiers[0]
+	if _, err := w.links.PutString(ctx, "podium.customer."+key, id); err != nil {
+		return fmt.Errorf("link %s for the connector: %w", key, err)
+	}
+	if _, err := w.links.PutString(ctx, "podium.contact."+base64.RawURLEncoding.EncodeToString([]byte(id)), key); err != nil {
+		return fmt.Errorf("link %s for the connector: %w", id, err)
+	}
+	return nil
+}
+
+// match finds the Edge customer of a partner person: a link recorded in
+// Edge when edgesync created or matched it, a link the connector recorded
+// when it pushed it, then the email match of the seeds.
+func (w *Writer) match(ctx context.Context, partner string, p projectors.PartnerPerson, pushedLink func(context.Context) (string, error)) (projectors.EdgeMatch, error) {
+	key, err := w.store.LinkedKey(ctx, partner, "customer", p.PartnerID)
+	if err != nil {
+		return projectors.EdgeMatch{}, fmt.Errorf("read edge link: %w", err)
+	}
+	linked := key != ""
+	if key == "" && pushedLink != nil {
+		if key, err = pushedLink(ctx); err != nil {
+			return projectors.EdgeMatch{}, err
+		}
+		linked = key != ""
+	}
+	for _, e := range p.Emails {
+		if key != "" {
+			break
+		}
+		if key, err = w.store.CustomerByEmail(ctx, e); err != nil {
+			return projectors.EdgeMatch{}, fmt.Errorf("match by email: %w", err)
+		}
+	}
+	if key == "" {
+		return projectors.EdgeMatch{}, nil
+	}
+	c, err := w.store.CustomerByKey(ctx, key)
+	if err != nil {
+		return projectors.EdgeMatch{}, fmt.Errorf("read customer %s: %w", key, err)
+	}
+	return projectors.EdgeMatch{Customer: c, Linked: linked && c != nil}, nil
+}
+
+func (w *Writer) notificationOutcome(ctx context.Context, pe schemas.PartnerEnvelope) error {
+	var o schemas.NotificationOutcome
+	if err := json.Unmarshal(pe.Data, &o); err != nil {
+		return streams.Permanent(fmt.Errorf("notification outcome: %w", err))
+	}
+	return w.apply(ctx, pe, []projectors.Command{projectors.SetNotificationStatus{
+		NotificationKey: o.NotificationKey, Status: o.Status, Reason: o.Reason, ProviderID: o.ProviderID,
+	}})
+}
