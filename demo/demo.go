@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,6 +28,8 @@ import (
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/podiumemu"
+	"github.com/edgesync/edgesync/webhooks"
+	"github.com/edgesync/edgesync/writer"
 )
 
 // Config configures a demo run.
@@ -67,6 +70,8 @@ type Summary struct {
 	PodiumFeed      map[string]int // data-feed events Podium received, by type
 	ReviewInvites   int
 	Texts           int
+	PodiumEdits     int   // changes a simulated Podium user made in Podium
+	WrittenToEdge   int64 // partner events the Edge writer applied
 	Published       map[schemas.Entity]int64
 	Duplicates      int64
 	Snapshots       int64
@@ -175,11 +180,33 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return Summary{}, err
 	}
 
+	// Inbound: Podium's webhooks reach the gateway, the writer merges them into Edge.
+	const webhookSecret = "demo-webhook-secret"
+	v := webhooks.PodiumVerifier(webhookSecret, 5*time.Minute)
+	gw, err := webhooks.New(js, webhooks.Config{Podium: &v}, log)
+	if err != nil {
+		return Summary{}, err
+	}
+	gwSrv := httptest.NewServer(gw.Handler())
+	defer gwSrv.Close()
+	stores := map[string]string{}
+	for store, loc := range opts.Locations {
+		stores[loc] = store
+		if _, err := client.EnsureWebhook(ctx, gwSrv.URL+"/webhooks/podium", webhookSecret, loc, []string{"contact.created", "contact.updated", "contact.deleted"}); err != nil {
+			return Summary{}, fmt.Errorf("demo: subscribe podium webhook: %w", err)
+		}
+	}
+	wr, err := writer.New(ctx, js, db, writer.Config{Podium: projectors.MergeOptions{Download: true, Stores: stores}, PodiumAcquisitionLabel: "Acquisition"}, log)
+	if err != nil {
+		return Summary{}, err
+	}
+
 	runCtx, stopRoles := context.WithCancel(ctx)
 	defer stopRoles()
-	roles := make(chan error, 2)
+	roles := make(chan error, 3)
 	go func() { roles <- cpt.Run(runCtx) }()
 	go func() { roles <- conn.Run(runCtx) }()
+	go func() { roles <- wr.Run(runCtx) }()
 
 	liveCtx := ctx
 	if cfg.Duration > 0 {
@@ -187,16 +214,18 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		liveCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
-	changes := live(liveCtx, cfg, db, cpt, emu, js, out, log)
+	changes, podiumEdits := live(liveCtx, cfg, db, cpt, emu, js, out, log, opts.Locations)
 
 	// Let everything that happened reach Podium, unless the user interrupted.
 	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), cfg.DrainTimeout)
 	defer cancelDrain()
 	if ctx.Err() == nil {
-		drain(drainCtx, db, cpt, js)
+		for range 2 { // outbound, inbound, then outbound again
+			drain(drainCtx, db, cpt, js, emu)
+		}
 	}
 	stopRoles()
-	for range 2 {
+	for range 3 {
 		if err := <-roles; err != nil {
 			log.Error("role stopped with an error", "err", err)
 		}
@@ -213,6 +242,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		SyncedCustomers: db.SyncedCustomers(), PodiumContacts: emu.ContactCount(), Published: st.Published,
 		Duplicates: st.Duplicates, Snapshots: st.Snapshots, Changes: changes, Generated: generated,
 		Elapsed: time.Since(start), PodiumFeed: map[string]int{}, ReviewInvites: len(emu.ReviewInvites()), Texts: len(emu.Messages()),
+		PodiumEdits: podiumEdits, WrittenToEdge: wr.Stats().Applied,
 	}
 	for _, fe := range emu.FeedEvents("") {
 		sum.PodiumFeed[fe.Type]++
@@ -273,7 +303,7 @@ func savePodium(cfg Config, emu *podiumemu.Emulator) error {
 // live makes changes in Edge and prints status until ctx ends. The
 // simulator is saved every few seconds: like a real database it must not
 // forget committed changes when the process dies.
-func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture, emu *podiumemu.Emulator, js jetstream.JetStream, out io.Writer, log *slog.Logger) int {
+func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture, emu *podiumemu.Emulator, js jetstream.JetStream, out io.Writer, log *slog.Logger, locations map[string]string) (int, int) {
 	var churnC <-chan time.Time
 	if cfg.ChurnEvery > 0 {
 		t := time.NewTicker(cfg.ChurnEvery)
@@ -289,17 +319,21 @@ func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture,
 	save := time.NewTicker(3 * time.Second)
 	defer save.Stop()
 	churn := edgesim.NewChurn(db, uint64(time.Now().UnixNano()))
-	changes := 0
+	changes, edits := 0, 0
 	for {
 		select {
 		case <-ctx.Done():
-			return changes
+			return changes, edits
 		case <-churnC:
 			if _, err := churn.Step(); err != nil {
 				log.Error("simulated change failed", "err", err)
 				continue
 			}
 			changes++
+			// Now and then a store associate works in Podium's app instead.
+			if changes%10 == 0 && podiumUser(emu, changes, locations) {
+				edits++
+			}
 		case <-save.C:
 			if err := db.Save(filepath.Join(cfg.Dir, simFile)); err != nil {
 				log.Error("save simulator", "err", err)
@@ -307,21 +341,43 @@ func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture,
 		case <-statusC:
 			pending, _ := streams.Pending(ctx, js, streams.StreamEdge, podium.Durable)
 			st := cpt.Stats()
-			fmt.Fprintf(out, "%s  events %s  | podium pending %d, contacts %d/%d\n",
-				time.Now().Format("15:04:05"), formatCounts(st.Published), pending, emu.ContactCount(), db.SyncedCustomers())
+			fmt.Fprintf(out, "%s  events %s  | podium pending %d, contacts %d/%d | podium edits %d\n",
+				time.Now().Format("15:04:05"), formatCounts(st.Published), pending, emu.ContactCount(), db.SyncedCustomers(), edits)
 		}
 	}
 }
 
-// drain waits until capture has reached the database's current version and
-// the Podium consumer has nothing pending.
-func drain(ctx context.Context, db *edgesim.DB, cpt *capture.Capture, js jetstream.JetStream) {
+// podiumUser makes one change in Podium's app: a new contact, or an email
+// changed on an existing one. It reports whether it did.
+func podiumUser(emu *podiumemu.Emulator, n int, locations map[string]string) bool {
+	contacts := emu.Contacts()
+	if n%20 == 0 || len(contacts) == 0 {
+		loc := locations["001"]
+		if loc == "" {
+			return false
+		}
+		emu.CreateContactInApp(fmt.Sprintf("Walk-in %d", n), "", fmt.Sprintf("walkin.%d.%d@podium.example.com", n, time.Now().UnixNano()), loc)
+		return true
+	}
+	c := contacts[n%len(contacts)]
+	if len(c.Emails) == 0 {
+		return false
+	}
+	return emu.EditContact(c.Conversations[0].UID, func(c *podiumemu.Contact) {
+		c.Emails = []string{fmt.Sprintf("podium.%d.%s", n, c.Emails[0])}
+	})
+}
+
+// drain waits until capture has reached the database's current version,
+// Podium has delivered its webhooks and no consumer has anything pending.
+func drain(ctx context.Context, db *edgesim.DB, cpt *capture.Capture, js jetstream.JetStream, emu *podiumemu.Emulator) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
 		cur, _ := db.CurrentVersion(ctx)
 		pending, err := streams.Pending(ctx, js, streams.StreamEdge, podium.Durable)
-		if err == nil && pending == 0 && capturedAll(ctx, cpt, cur) {
+		inbound, err2 := streams.Pending(ctx, js, streams.StreamPartner, writer.Durable)
+		if err == nil && err2 == nil && pending == 0 && inbound == 0 && emu.Webhooks().Pending() == 0 && capturedAll(ctx, cpt, cur) {
 			return
 		}
 		select {
@@ -373,6 +429,7 @@ func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "Podium also holds: %d purchases, %d appointment and %d service job timeline entries, %d products (Clienteling+), %d review invitations, %d texts sent\n",
 		s.PodiumFeed[projectors.FeedPurchase], s.PodiumFeed[projectors.FeedAppointment], s.PodiumFeed[projectors.FeedServiceJob],
 		s.PodiumFeed[projectors.FeedProduct], s.ReviewInvites, s.Texts)
+	fmt.Fprintf(w, "Changes made in Podium's app: %d; partner changes written to Edge: %d (as new contact methods and customers, never overwriting)\n", s.PodiumEdits, s.WrittenToEdge)
 	fmt.Fprintf(w, "Podium consumer pending: %d; dead letters: %d\n", s.Pending, s.DeadLetters)
 	if s.InSync() {
 		fmt.Fprintln(w, "RESULT: in sync")

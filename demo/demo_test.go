@@ -47,6 +47,8 @@ func TestDemoSyncsCustomersAndResumesAfterRestart(t *testing.T) {
 	assert.Equal(t, first.SyncedCustomers, first.PodiumContacts)
 	assert.True(t, first.InSync())
 	assert.Zero(t, first.DeadLetters)
+	assert.Positive(t, first.PodiumEdits, "the simulated Podium user made changes")
+	assert.Positive(t, first.WrittenToEdge, "and they reached Edge")
 	assert.Contains(t, out.String(), "RESULT: in sync")
 	n, err := testutil.GatherAndCount(reg, "edgesync_capture_events_total")
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ package writer
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
@@ -143,9 +143,19 @@ func (w *Writer) podium(ctx context.Context, pe schemas.PartnerEnvelope) error {
 	}
 	match, err := w.match(ctx, projectors.PartnerPodium, ev.Person, func(ctx context.Context) (string, error) {
 		// A contact edgesync pushed is linked by the identifier Podium
-		// answered with, which may be any of the contact's identifiers.
+		// answered with, which may be any of the contact's identifiers;
+		// while the push is in flight, by the connector's intent. The
+		// connector sets the intent, then the link, then drops the intent:
+		// reading intents first means one of the two is always seen.
+		keys := make([]string, 0, 2*len(ev.Identifiers))
+		for _, v := range append(append([]string{}, ev.Person.Phones...), ev.Person.Emails...) {
+			keys = append(keys, podium.IntentKey(v))
+		}
 		for _, id := range ev.Identifiers {
-			e, err := w.links.Get(ctx, "podium.contact."+base64.RawURLEncoding.EncodeToString([]byte(id)))
+			keys = append(keys, podium.ReverseLinkKey(id))
+		}
+		for _, k := range keys {
+			e, err := w.links.Get(ctx, k)
 			if errors.Is(err, jetstream.ErrKeyNotFound) {
 				continue
 			}
@@ -184,7 +194,7 @@ func (w *Writer) linkForConnector(ctx context.Context, ev projectors.PodiumConta
 	if _, err := w.links.PutString(ctx, "podium.customer."+key, id); err != nil {
 		return fmt.Errorf("link %s for the connector: %w", key, err)
 	}
-	if _, err := w.links.PutString(ctx, "podium.contact."+base64.RawURLEncoding.EncodeToString([]byte(id)), key); err != nil {
+	if _, err := w.links.PutString(ctx, podium.ReverseLinkKey(id), key); err != nil {
 		return fmt.Errorf("link %s for the connector: %w", id, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -175,7 +176,7 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 	ev := projectors.EventMeta{ID: env.ID, Origin: env.Origin, Time: env.Time}
 	switch subj.Entity {
 	case schemas.EntityCustomer:
-		return c.customer(ctx, env, key, prior)
+		return c.customer(ctx, msg, env, key, prior)
 	case schemas.EntitySale:
 		return activity(ctx, c, msg, env, key, prior, func(s *schemas.Sale, p projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
 			return projectors.PodiumSale(ev, s, p, pr, c.cfg.Options)
@@ -199,7 +200,12 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 }
 
-func (c *Connector) customer(ctx context.Context, env schemas.Envelope, key string, prior pushed) error {
+// linkWaitDeliveries is how many times a customer that came from Podium is
+// redelivered while the Edge writer's link is not there yet, before the
+// connector falls back to an upsert by phone or email.
+const linkWaitDeliveries = 5
+
+func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas.Envelope, key string, prior pushed) error {
 	var cust *schemas.Customer
 	if !env.Deleted() {
 		cust = new(schemas.Customer)
@@ -216,6 +222,12 @@ func (c *Connector) customer(ctx context.Context, env schemas.Envelope, key stri
 			prior.Identifier = string(e.Value())
 		case !errors.Is(err, jetstream.ErrKeyNotFound):
 			return fmt.Errorf("read link of %s: %w", env.Key, err)
+		case cust != nil && fromPodium(cust) && env.Origin != projectors.PartnerPodium:
+			// Downloaded from Podium moments ago; the writer stores the
+			// contact's link right after the Edge commit.
+			if md, err := msg.Metadata(); err == nil && md.NumDelivered < linkWaitDeliveries {
+				return fmt.Errorf("customer %s came from Podium and its link is not stored yet", env.Key)
+			}
 		}
 	}
 	res := projectors.PodiumCustomer(env.Origin, cust, projectors.PodiumPrior{Identifier: prior.Identifier, Hash: prior.Hash, Acquisition: prior.Acquisition}, c.cfg.Options)
@@ -227,6 +239,11 @@ func (c *Connector) customer(ctx context.Context, env schemas.Envelope, key stri
 		case projectors.PodiumSkip:
 			c.log.Debug("podium: nothing to send", "key", env.Key, "reason", op.Reason)
 		case projectors.PodiumCreate:
+			intents, err := c.intend(ctx, env.Key, op.Contact)
+			if err != nil {
+				return err
+			}
+			defer c.forget(ctx, intents)
 			id, err := c.client.CreateContact(ctx, op.Contact)
 			if err != nil {
 				return classify(fmt.Errorf("create contact for %s: %w", env.Key, err))
@@ -277,6 +294,16 @@ func (c *Connector) customer(ctx context.Context, env schemas.Envelope, key stri
 	}
 	c.count(sent)
 	return nil
+}
+
+// fromPodium reports whether a customer holds contact methods Podium gave.
+func fromPodium(c *schemas.Customer) bool {
+	for _, m := range c.ContactMethods {
+		if m.Source == "PODIUM" {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Connector) count(sent bool) {
@@ -461,6 +488,39 @@ func (c *Connector) link(ctx context.Context, edgeKey, identifier string) error 
 		return fmt.Errorf("link %s: %w", identifier, err)
 	}
 	return nil
+}
+
+// IntentKey is the links-bucket key recording that edgesync is creating a
+// Podium contact with this phone or email for an Edge customer. Podium's
+// contact.created webhook can reach the Edge writer before the connector
+// has stored the contact's link; the intent lets the writer recognise
+// edgesync's own push instead of downloading it as a new customer.
+func IntentKey(phoneOrEmail string) string {
+	return "podium.intent." + base64.RawURLEncoding.EncodeToString([]byte(strings.ToLower(strings.TrimSpace(phoneOrEmail))))
+}
+
+func (c *Connector) intend(ctx context.Context, edgeKey string, body projectors.PodiumContact) ([]string, error) {
+	var keys []string
+	for _, v := range []string{body.PhoneNumber, body.Email} {
+		if v == "" {
+			continue
+		}
+		k := IntentKey(v)
+		if _, err := c.links.PutString(ctx, k, edgeKey); err != nil {
+			return nil, fmt.Errorf("record intent for %s: %w", edgeKey, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// forget drops intents once the link is stored (or the call failed); a
+// leftover intent only makes a later contact with that value match this
+// customer, which the link then confirms.
+func (c *Connector) forget(ctx context.Context, keys []string) {
+	for _, k := range keys {
+		_ = c.links.Delete(ctx, k)
+	}
 }
 
 // ReverseLinkKey is the links-bucket key that maps a Podium contact

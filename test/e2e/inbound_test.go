@@ -249,3 +249,20 @@ func publishContacts(t *testing.T, r *podiumRig) {
 		require.NoError(t, err)
 	}
 }
+
+// Podium's contact.created webhook for a contact edgesync just created can
+// reach the writer before the connector stored the link; phone-only
+// customers cannot be matched by email. The connector's intent covers the
+// gap: no customer comes back as a duplicate.
+func TestOwnPushesAreNotDownloadedAgain(t *testing.T) {
+	in := newInbound(t, true, nil)
+	in.edge("", func(tx *edgesim.Tx) error {
+		for i := range 30 {
+			newCustomer(tx, "001", fmt.Sprintf("Phone%d", i), "", fmt.Sprintf("(512) 555-%04d", i))
+		}
+		return nil
+	})
+	in.settle()
+	assert.Len(t, in.db.CustomerKeys(), 30)
+	assert.Equal(t, 30, in.emu.ContactCount())
+}
