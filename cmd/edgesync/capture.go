@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/edgesync/edgesync/capture"
@@ -29,6 +30,30 @@ func (e edgeDB) open(ctx context.Context) (*edgesql.DB, error) {
 	return edgesql.Open(cctx, e.MSSQLDSN, m)
 }
 
+// openChecked opens the database and reads its set-up; the caller closes it.
+func (e edgeDB) openChecked(ctx context.Context) (*edgesql.DB, edgesql.Report, error) {
+	db, err := e.open(ctx)
+	if err != nil {
+		return nil, edgesql.Report{}, err
+	}
+	r, err := db.Check(ctx)
+	if err != nil {
+		db.Close()
+		return nil, edgesql.Report{}, err
+	}
+	return db, r, nil
+}
+
+// checkStores rejects store codes that are not three digits.
+func checkStores(flag string, stores []string) error {
+	for _, s := range stores {
+		if len(s) != 3 || strings.Trim(s, "0123456789") != "" {
+			return fmt.Errorf("%s: store %q must be three digits, e.g. 001", flag, s)
+		}
+	}
+	return nil
+}
+
 type captureCmd struct {
 	edgeDB
 	Site     string        `help:"Name of this Edge database; it prefixes checkpoints and forms the events' source." default:"edge"`
@@ -44,15 +69,11 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 		}
 		entities = append(entities, schemas.Entity(e))
 	}
-	db, err := c.open(ctx)
+	db, report, err := c.openChecked(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	report, err := db.Check(ctx)
-	if err != nil {
-		return err
-	}
 	if !report.OK() {
 		fmt.Fprintf(os.Stderr, "The Edge database is not ready for capture. A DBA can run:\n\n%s\n(or run `edgesync edge check --enable` as a login allowed to ALTER DATABASE)\n", report.Script())
 		return errors.New("change tracking is not set up")

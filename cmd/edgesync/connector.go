@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/edgesync/edgesync/connectors/podium"
@@ -39,10 +41,8 @@ type podiumCmd struct {
 }
 
 func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
-	for store := range c.Locations {
-		if len(store) != 3 {
-			return fmt.Errorf("--podium-location %s=...: the store must be three digits, e.g. 001", store)
-		}
+	if err := checkStores("--podium-location", slices.Collect(maps.Keys(c.Locations))); err != nil {
+		return err
 	}
 	client, err := podium.NewClient(podium.ClientConfig{
 		BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret,

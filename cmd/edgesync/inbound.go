@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/edgesync/edgesync/projectors"
@@ -66,20 +68,14 @@ type writerCmd struct {
 }
 
 func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
-	for loc, store := range c.PodiumStores {
-		if len(store) != 3 {
-			return fmt.Errorf("--podium-store %s=%s: the store must be three digits, e.g. 001", loc, store)
-		}
+	if err := checkStores("--podium-store", slices.Collect(maps.Values(c.PodiumStores))); err != nil {
+		return err
 	}
-	db, err := c.open(ctx)
+	db, r, err := c.openChecked(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	r, err := db.Check(ctx)
-	if err != nil {
-		return err
-	}
 	if len(r.OwnTables) > 0 {
 		fmt.Fprintf(os.Stderr, "edgesync's ledger and link tables are missing. A DBA can run:\n\n%s\n", r.Script())
 		return errors.New("edgesync tables are missing (or run `edgesync edge check --enable`)")

@@ -67,7 +67,7 @@ func TestBinary(t *testing.T) {
 		{"bad duration", nil, []string{"demo", "--duration", "soon"}, "--duration"},
 		{"missing podium secrets", nil, []string{"connector", "podium"}, "missing flags"},
 		{"bad store in location map", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
-			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "1=abc"}, "store must be three digits"},
+			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "1=abc"}, "must be three digits"},
 		{"unreachable nats", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
 			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "001=abc", "--nats-url", "nats://u:natspw@127.0.0.1:1"}, "connect to nats"},
 	}
