@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -174,11 +175,7 @@ const (
 func DeadLetter(ctx context.Context, js jetstream.JetStream, consumer string, msg jetstream.Msg, reason error) error {
 	dl := nats.NewMsg("dlq." + consumer + "." + msg.Subject())
 	dl.Data = msg.Data()
-	for k, vs := range msg.Headers() {
-		for _, v := range vs {
-			dl.Header.Add(k, v)
-		}
-	}
+	copyHeaders(dl.Header, msg.Headers())
 	stream, seq := "", uint64(0)
 	if md, err := msg.Metadata(); err == nil {
 		stream, seq = md.Stream, md.Sequence.Stream
@@ -207,4 +204,18 @@ func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string
 		return 0, fmt.Errorf("consumer %s info: %w", durable, err)
 	}
 	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// copyHeaders copies the event's own headers, not JetStream's control headers
+// (Nats-Msg-Id, Nats-Batch-*, Nats-Expected-*...): copied onto another
+// publish they would ask JetStream for something else (a batch, a dedupe).
+func copyHeaders(dst, src nats.Header) {
+	for k, vs := range src {
+		if strings.HasPrefix(strings.ToLower(k), "nats-") {
+			continue
+		}
+		for _, v := range vs {
+			dst.Add(k, v)
+		}
+	}
 }

@@ -27,6 +27,7 @@ type cli struct {
 	Edge      edgeCmd      `cmd:"" help:"Inspect the Edge database."`
 	Webhooks  webhooksCmd  `cmd:"" help:"Receive partner webhooks: verify, store in the PARTNER stream, then answer."`
 	Writer    writerCmd    `cmd:"" help:"Write partner changes into Edge by the merge rules, each event once."`
+	DLQ       dlqCmd       `cmd:"" name:"dlq" help:"Inspect and replay dead letters."`
 	Connector connectorCmd `cmd:"" help:"Run a partner connector (a durable consumer on the EDGE stream)."`
 	Version   versionCmd   `cmd:"" help:"Print the version."`
 }

@@ -50,6 +50,12 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("dlq list", func(t *testing.T) {
+		stdout, stderr, code := run(bin, []string{"EDGESYNC_NATS_URL=" + srv.URL()}, "dlq", "list")
+		require.Zero(t, code, stderr)
+		assert.Contains(t, stdout, "CONSUMER")
+	})
+
 	tests := []struct {
 		name string
 		env  []string
@@ -57,6 +63,9 @@ func TestBinary(t *testing.T) {
 		want string
 	}{
 		{"unknown role", nil, []string{"frobnicate"}, "unexpected argument frobnicate"},
+		{"replay without a selection", nil, []string{"dlq", "replay"}, "--seq N"},
+		{"gateway without a secret", nil, []string{"webhooks"}, "missing flags: --podium-webhook-secret"},
+		{"writer with a bad store", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"}, []string{"writer", "--podium-store", "loc=12"}, "must be three digits"},
 		{"capture without a database", nil, []string{"capture"}, "missing flags: --mssql-dsn"},
 		{"capture with a bad entity", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1?database=Edge"},
 			[]string{"capture", "--entities", "customer,bogus"}, "unknown entity"},
