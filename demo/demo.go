@@ -146,8 +146,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		count(db, schemas.EntityItem), map[bool]string{true: " (generated)", false: " (loaded from " + cfg.Dir + ")"}[generated])
 
 	capCfg := capture.Config{Site: "demo", PollInterval: cfg.PollInterval}
+	var consumerMetrics *streams.ConsumerMetrics
 	if cfg.Metrics != nil {
 		capCfg.Metrics = capture.NewMetrics(cfg.Metrics)
+		consumerMetrics = streams.NewConsumerMetrics(cfg.Metrics)
 	}
 	cpt, err := capture.New(ctx, db, nc, js, capCfg, log)
 	if err != nil {
@@ -174,7 +176,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 	}
 	conn, err := podium.NewConnector(ctx, js, client, podium.Config{
-		Options: opts, DataFeed: emu.AddDataFeed("edgesync"), AcquisitionLabel: "Acquisition",
+		Options: opts, DataFeed: emu.AddDataFeed("edgesync"), AcquisitionLabel: "Acquisition", Metrics: consumerMetrics,
 	}, log)
 	if err != nil {
 		return Summary{}, err
@@ -183,7 +185,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	// Inbound: Podium's webhooks reach the gateway, the writer merges them into Edge.
 	const webhookSecret = "demo-webhook-secret"
 	v := webhooks.PodiumVerifier(webhookSecret, 5*time.Minute)
-	gw, err := webhooks.New(js, webhooks.Config{Podium: &v}, log)
+	gw, err := webhooks.New(js, webhooks.Config{Podium: &v, Metrics: cfg.Metrics}, log)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -196,7 +198,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			return Summary{}, fmt.Errorf("demo: subscribe podium webhook: %w", err)
 		}
 	}
-	wr, err := writer.New(ctx, js, db, writer.Config{Podium: projectors.MergeOptions{Download: true, Stores: stores}, PodiumAcquisitionLabel: "Acquisition"}, log)
+	wr, err := writer.New(ctx, js, db, writer.Config{Podium: projectors.MergeOptions{Download: true, Stores: stores}, PodiumAcquisitionLabel: "Acquisition",
+		Metrics: consumerMetrics}, log)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -53,6 +53,9 @@ func TestDemoSyncsCustomersAndResumesAfterRestart(t *testing.T) {
 	n, err := testutil.GatherAndCount(reg, "edgesync_capture_events_total")
 	require.NoError(t, err)
 	assert.Equal(t, len(schemas.Entities), n, "a counter per entity")
+	done, err := testutil.GatherAndCount(reg, "edgesync_consumer_messages_total", "edgesync_webhook_deliveries_total")
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, done, 3, "the connector, the writer and the gateway report")
 
 	out.Reset()
 	cfg = testConfig(dir, &out)

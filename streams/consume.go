@@ -50,6 +50,8 @@ type ConsumerConfig struct {
 	// Retry delays for redeliveries after a transient failure, by attempt;
 	// the last one repeats.
 	Retry []time.Duration
+	// Metrics, when set, count outcomes and handling time.
+	Metrics *ConsumerMetrics
 }
 
 const shutdownGrace = 10 * time.Second
@@ -123,11 +125,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			log.Warn("consumer fetch failed; retrying", "consumer", cfg.Durable, "err", err)
 			continue
 		}
-		handle(ctx, js, cfg.Durable, retry, msg, h, log)
+		handle(ctx, js, cfg, retry, msg, h, log)
 	}
 }
 
-func handle(ctx context.Context, js jetstream.JetStream, durable string, retry []time.Duration, msg jetstream.Msg, h Handler, log *slog.Logger) {
+func handle(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, retry []time.Duration, msg jetstream.Msg, h Handler, log *slog.Logger) {
+	durable := cfg.Durable
+	start := time.Now()
 	// Let an in-flight message finish when shutdown starts, within a grace
 	// period; past it the handler is cancelled and the message stays unacked.
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -136,6 +140,8 @@ func handle(ctx context.Context, js jetstream.JetStream, durable string, retry [
 	defer stop()
 
 	err := h(hctx, msg)
+	outcome := "done"
+	defer func() { cfg.Metrics.observe(durable, outcome, time.Since(start).Seconds()) }()
 	switch {
 	case err == nil:
 		if aerr := msg.Ack(); aerr != nil {
@@ -144,9 +150,11 @@ func handle(ctx context.Context, js jetstream.JetStream, durable string, retry [
 	case IsPermanent(err):
 		if derr := DeadLetter(hctx, js, durable, msg, err); derr != nil {
 			log.Error("dead-letter failed; will redeliver", "consumer", durable, "subject", msg.Subject(), "reason", err, "err", derr)
+			outcome = "retry"
 			_ = msg.NakWithDelay(retry[0])
 			return
 		}
+		outcome = "dead_lettered"
 		log.Warn("dead-lettered", "consumer", durable, "subject", msg.Subject(), "reason", err)
 		_ = msg.Ack()
 	default:
@@ -155,6 +163,7 @@ func handle(ctx context.Context, js jetstream.JetStream, durable string, retry [
 			n = int(md.NumDelivered)
 		}
 		delay := retry[min(n-1, len(retry)-1)]
+		outcome = "retry"
 		log.Warn("handler failed; will redeliver", "consumer", durable, "subject", msg.Subject(), "attempt", n, "retry_in", delay, "err", err)
 		_ = msg.NakWithDelay(delay)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
@@ -35,13 +36,16 @@ type Config struct {
 	// 5 seconds in all, so the default is 3.
 	PublishTimeout time.Duration
 	Now            func() time.Time
+	// Metrics, when set, receives edgesync_webhook_deliveries_total.
+	Metrics prometheus.Registerer
 }
 
 // Gateway serves the webhook routes.
 type Gateway struct {
-	js  jetstream.JetStream
-	cfg Config
-	log *slog.Logger
+	js         jetstream.JetStream
+	cfg        Config
+	log        *slog.Logger
+	deliveries *prometheus.CounterVec
 }
 
 // New returns a gateway; at least one partner must be configured.
@@ -63,7 +67,21 @@ func New(js jetstream.JetStream, cfg Config, log *slog.Logger) (*Gateway, error)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Gateway{js: js, cfg: cfg, log: log}, nil
+	g := &Gateway{js: js, cfg: cfg, log: log}
+	if cfg.Metrics != nil {
+		g.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgesync_webhook_deliveries_total",
+			Help: "Webhook deliveries by partner and answer: stored, ignored, refused (bad signature or age), malformed, too_large, not_stored.",
+		}, []string{"partner", "result"})
+		cfg.Metrics.MustRegister(g.deliveries)
+	}
+	return g, nil
+}
+
+func (g *Gateway) count(partner, result string) {
+	if g.deliveries != nil {
+		g.deliveries.WithLabelValues(partner, result).Inc()
+	}
 }
 
 // Handler returns the routes: POST /webhooks/podium, POST
@@ -107,6 +125,7 @@ func (g *Gateway) route(partner string, v Verifier, parse parser) http.HandlerFu
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
 				g.log.Warn("webhook refused: body too large", "partner", partner, "limit", g.cfg.MaxBody)
+				g.count(partner, "too_large")
 				reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", g.cfg.MaxBody))
 				return
 			}
@@ -115,26 +134,31 @@ func (g *Gateway) route(partner string, v Verifier, parse parser) http.HandlerFu
 		}
 		if err := v.Verify(r.Header, body, g.cfg.Now()); err != nil {
 			g.log.Warn("webhook refused", "partner", partner, "reason", err, "remote", r.RemoteAddr)
+			g.count(partner, "refused")
 			reply(w, http.StatusUnauthorized, err.Error())
 			return
 		}
 		d, err := parse(body)
 		if errors.Is(err, errUnknownType) {
 			g.log.Info("webhook event type not used; acknowledged and ignored", "partner", partner, "err", err)
+			g.count(partner, "ignored")
 			reply(w, http.StatusOK, "ignored")
 			return
 		}
 		if err != nil {
 			// Signed by the partner but unreadable: keep it with the reason.
 			g.deadLetter(r.Context(), partner, body, err)
+			g.count(partner, "malformed")
 			reply(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		if err := g.publish(r.Context(), partner, d, body); err != nil {
 			g.log.Error("webhook not stored; the partner will retry", "partner", partner, "type", d.typ, "err", err)
+			g.count(partner, "not_stored")
 			reply(w, http.StatusServiceUnavailable, "not stored, retry later")
 			return
 		}
+		g.count(partner, "stored")
 		reply(w, http.StatusOK, "stored")
 	}
 }

@@ -40,6 +40,8 @@ type EdgeStore interface {
 type Config struct {
 	Podium                 projectors.MergeOptions
 	PodiumAcquisitionLabel string
+	// Metrics, when set, count the consumer's outcomes.
+	Metrics *streams.ConsumerMetrics
 }
 
 // Stats count what the writer did since it started.
@@ -74,7 +76,7 @@ func New(ctx context.Context, js jetstream.JetStream, store EdgeStore, cfg Confi
 // Run consumes until ctx ends.
 func (w *Writer) Run(ctx context.Context) error {
 	return streams.Consume(ctx, w.js, streams.ConsumerConfig{
-		Durable: Durable, Stream: streams.StreamPartner, Filters: []string{schemas.PartnerPrefix + ".>"},
+		Durable: Durable, Stream: streams.StreamPartner, Filters: []string{schemas.PartnerPrefix + ".>"}, Metrics: w.cfg.Metrics,
 	}, w.Handle, w.log)
 }
 

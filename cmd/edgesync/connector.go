@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/streams"
 )
 
 var errNotInSync = errors.New("the demo ended with Podium not in sync with Edge (see the summary)")
@@ -60,7 +61,9 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		Locations: c.Locations, Tier: c.Tier, ExcludeCategories: c.ExcludeCats, ExcludeVendors: c.ExcludeVend,
 		ExcludeStockTypes: c.ExcludeTypes, ReviewCooldown: c.Cooldown, ReviewWindow: c.ReviewWindow,
 	}
-	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel}, log)
+	reg := metricsRegistry(ctx, g.Metrics, log)
+	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel,
+		Metrics: streams.NewConsumerMetrics(reg)}, log)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/webhooks"
 	"github.com/edgesync/edgesync/writer"
 )
@@ -35,7 +36,7 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 	}
 	defer nc.Close()
 	v := webhooks.PodiumVerifier(c.PodiumSecret, c.Tolerance)
-	gw, err := webhooks.New(js, webhooks.Config{Podium: &v, MaxBody: c.MaxBody}, log)
+	gw, err := webhooks.New(js, webhooks.Config{Podium: &v, MaxBody: c.MaxBody, Metrics: metricsRegistry(ctx, g.Metrics, log)}, log)
 	if err != nil {
 		return err
 	}
@@ -87,6 +88,7 @@ func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 	defer nc.Close()
 	w, err := writer.New(ctx, js, db, writer.Config{
 		Podium: projectors.MergeOptions{Download: c.PodiumDownload, Stores: c.PodiumStores}, PodiumAcquisitionLabel: c.AcqLabel,
+		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log)),
 	}, log)
 	if err != nil {
 		return err

@@ -35,6 +35,8 @@ type Config struct {
 	// AcquisitionLabel names the contact attribute created for the
 	// acquisition when Options.AcquisitionAttribute is empty.
 	AcquisitionLabel string
+	// Metrics, when set, count the consumer's outcomes.
+	Metrics *streams.ConsumerMetrics
 }
 
 // Stats count what the connector did since it started.
@@ -105,7 +107,7 @@ func Subjects(opts projectors.PodiumOptions) []string {
 // Run consumes until ctx ends.
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
-		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options),
+		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
 	}, c.Handle, c.log)
 }
 
