@@ -177,7 +177,7 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 		return err
 	}
 	if !ok {
-		return c.snapshot(ctx, e, reasonInitial)
+		return c.snapshot(ctx, e, until, reasonInitial)
 	}
 	minValid, err := c.src.MinValidVersion(ctx, e)
 	if err != nil {
@@ -186,12 +186,12 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 	if cp.Version > until {
 		c.log.Error("the database is behind the checkpoint (restored from a backup?); taking a new snapshot",
 			"entity", e, "checkpoint", cp.Version, "current_version", until)
-		return c.snapshot(ctx, e, reasonBehind)
+		return c.snapshot(ctx, e, until, reasonBehind)
 	}
 	if cp.Version < minValid {
 		c.log.Warn("checkpoint is older than the change retention; taking a new snapshot",
 			"entity", e, "checkpoint", cp.Version, "min_valid_version", minValid)
-		return c.snapshot(ctx, e, reasonExpired)
+		return c.snapshot(ctx, e, until, reasonExpired)
 	}
 	if until <= cp.Version {
 		return nil
@@ -206,7 +206,11 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 	return c.saveCheckpoint(ctx, e, until)
 }
 
-func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, reason string) error {
+// snapshot publishes every aggregate of e as of the cycle's version until.
+// A source's snapshot may be taken later and hold newer rows; they are left
+// to the next cycle's changes, so every entity of a cycle is cut at the same
+// version and a customer always precedes the sales and jobs that name it.
+func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, until int64, reason string) error {
 	c.mu.Lock()
 	c.stats.Snapshots++
 	if reason != reasonInitial {
@@ -218,6 +222,9 @@ func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, reason string)
 	prog := newProgress(c.log, e, c.count(ctx, e), c.cfg.Now)
 	at, err := c.src.Snapshot(ctx, e, func(r Row) error {
 		prog.tick()
+		if r.Version > until {
+			return nil
+		}
 		return b.add(ctx, r)
 	})
 	if err != nil {
@@ -227,7 +234,7 @@ func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, reason string)
 		return err
 	}
 	prog.done()
-	return c.saveCheckpoint(ctx, e, at)
+	return c.saveCheckpoint(ctx, e, min(at, until))
 }
 
 // count asks the source for a row count when it can give one, for the ETA.

@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"context"
+	"strings"
 	"io"
 	"log/slog"
 	"testing"
@@ -154,4 +155,58 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...
 	}
 	t.Fatalf("no %s%v", name, labels)
 	return 0
+}
+
+// interleaved commits a new customer with a sale right after the customers
+// snapshot, before the sales snapshot, as a busy store would.
+type interleaved struct {
+	*edgesim.DB
+	done bool
+}
+
+func (s *interleaved) Snapshot(ctx context.Context, e schemas.Entity, fn func(capture.Row) error) (int64, error) {
+	at, err := s.DB.Snapshot(ctx, e, fn)
+	if e == schemas.EntityCustomer && !s.done {
+		s.done = true
+		_, err = s.DB.Update("", func(tx *edgesim.Tx) error {
+			k, err := tx.NewCustomer("001", schemas.Customer{FirstName: "Late"})
+			if err != nil {
+				return err
+			}
+			_, err = tx.NewSale("001", schemas.Sale{CustomerKey: k})
+			return err
+		})
+	}
+	return at, err
+}
+
+// Every entity of a capture cycle is cut at the cycle's version: a sale
+// never reaches the stream before the customer it names, so a connector
+// never waits for a customer (which, with enough such sales, stalled one).
+func TestSnapshotsOfACycleShareOneVersion(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	db := edgesim.New()
+	require.NoError(t, edgesim.Generate(db, smallSpec()))
+	src := &interleaved{DB: db}
+	c, err := capture.New(ctx, src, srv.NC, srv.JS, capture.Config{Site: "test"}, quiet)
+	require.NoError(t, err)
+	require.NoError(t, c.Cycle(ctx))
+	require.NoError(t, c.Cycle(ctx))
+
+	seen := map[string]bool{}
+	for _, m := range natstest.Messages(t, srv.JS, streams.StreamEdge) {
+		env, err := schemas.DecodeEnvelope(m.Data)
+		require.NoError(t, err)
+		switch {
+		case strings.HasPrefix(m.Subject, "edge.customer."):
+			seen[env.Key] = true
+		case strings.HasPrefix(m.Subject, "edge.sale."):
+			var s schemas.Sale
+			require.NoError(t, env.DecodeData(&s))
+			if s.CustomerKey != "" {
+				assert.True(t, seen[s.CustomerKey], "sale %s came before its customer %s", s.Key, s.CustomerKey)
+			}
+		}
+	}
 }
