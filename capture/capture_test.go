@@ -2,9 +2,9 @@ package capture_test
 
 import (
 	"context"
-	"strings"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
