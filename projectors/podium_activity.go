@@ -160,17 +160,26 @@ func (p PodiumPerson) contact() *PodiumFeedContact {
 	return &PodiumFeedContact{Identifier: p.Identifier, Name: p.Name, PhoneNumber: p.Phone, Email: p.Email}
 }
 
-// needsContact decides for activities that belong to a customer's contact.
-func needsContact(customerKey string, p PodiumPerson) (PodiumOp, bool) {
+// addressee checks what every customer activity needs: a customer who is
+// in Podium and a Podium location for the store. It returns the location,
+// or the skip to report, or ready false while the customer's own event has
+// not been processed (the connector waits for it).
+func addressee(customerKey, store string, p PodiumPerson, opts PodiumOptions) (loc string, stop *PodiumOp, ready bool) {
+	var op PodiumOp
 	switch {
 	case customerKey == "":
-		return skip("no customer (cash sale)"), false
+		op = skip("no customer (cash sale)")
 	case !p.Known:
-		return PodiumOp{}, true // the caller waits for the customer
+		return "", nil, false
 	case p.Identifier == "":
-		return skip("customer %s is not in Podium", customerKey), false
+		op = skip("customer %s is not in Podium", customerKey)
+	default:
+		if loc, ok := opts.Locations[store]; ok {
+			return loc, nil, true
+		}
+		op = skip("store %s has no Podium location configured", store)
 	}
-	return PodiumOp{}, true
+	return "", &op, true
 }
 
 // recent reports whether something that happened at t is recent enough, at
@@ -196,15 +205,12 @@ func PodiumSale(ev EventMeta, s *schemas.Sale, p PodiumPerson, prior PodiumActiv
 		res.Ops = []PodiumOp{skip("sale deleted in Edge; Podium keeps the purchase")}
 		return res, true
 	}
-	if op, ok := needsContact(s.CustomerKey, p); !ok {
-		res.Ops = []PodiumOp{op}
-		return res, true
-	} else if !p.Known {
+	loc, stop, ready := addressee(s.CustomerKey, s.Store, p, opts)
+	if !ready {
 		return res, false
 	}
-	loc, ok := opts.Locations[s.Store]
-	if !ok {
-		res.Ops = []PodiumOp{skip("store %s has no Podium location configured", s.Store)}
+	if stop != nil {
+		res.Ops = []PodiumOp{*stop}
 		return res, true
 	}
 	pur := &PodiumPurchase{SaleNumber: s.Key, Date: s.Date, Subtotal: Money(s.Subtotal), Tax: Money(s.Tax), Total: Money(s.Total), Void: s.Void, Lines: []PodiumPurchaseLine{}}
@@ -243,15 +249,12 @@ func PodiumAppointment(ev EventMeta, a *schemas.Appointment, p PodiumPerson, pri
 		res.Ops = []PodiumOp{skip("appointment deleted in Edge")}
 		return res, true
 	}
-	if op, ok := needsContact(a.CustomerKey, p); !ok {
-		res.Ops = []PodiumOp{op}
-		return res, true
-	} else if !p.Known {
+	loc, stop, ready := addressee(a.CustomerKey, a.Store, p, opts)
+	if !ready {
 		return res, false
 	}
-	loc, ok := opts.Locations[a.Store]
-	if !ok {
-		res.Ops = []PodiumOp{skip("store %s has no Podium location configured", a.Store)}
+	if stop != nil {
+		res.Ops = []PodiumOp{*stop}
 		return res, true
 	}
 	status := appointmentStatus[a.Status]
@@ -300,15 +303,12 @@ func PodiumService(ev EventMeta, j *schemas.ServiceJob, p PodiumPerson, prior Po
 		res.Ops = []PodiumOp{skip("service job deleted in Edge")}
 		return res, true
 	}
-	if op, ok := needsContact(j.CustomerKey, p); !ok {
-		res.Ops = []PodiumOp{op}
-		return res, true
-	} else if !p.Known {
+	loc, stop, ready := addressee(j.CustomerKey, j.Store, p, opts)
+	if !ready {
 		return res, false
 	}
-	loc, ok := opts.Locations[j.Store]
-	if !ok {
-		res.Ops = []PodiumOp{skip("store %s has no Podium location configured", j.Store)}
+	if stop != nil {
+		res.Ops = []PodiumOp{*stop}
 		return res, true
 	}
 	status, ok := podiumServiceStatus[j.Status]
