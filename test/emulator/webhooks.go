@@ -148,13 +148,17 @@ func (w *Webhooks) Delete(uid string) (Webhook, bool) {
 	return st.Webhook, true
 }
 
-// Emit queues an event for every webhook subscribed to its type. Events are
+// Emit queues an event of a location for every webhook subscribed to its
+// type that belongs to that location or to the organization. Events are
 // queued even for disabled webhooks, as Podium documents.
-func (w *Webhooks) Emit(eventType string, body []byte) {
+func (w *Webhooks) Emit(eventType, location string, body []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, uid := range w.order {
 		st := w.hooks[uid]
+		if st.Org == "" && location != "" && st.Location != location {
+			continue
+		}
 		for _, t := range st.EventTypes {
 			if t == eventType {
 				st.queue = append(st.queue, [2][]byte{[]byte(eventType), body})

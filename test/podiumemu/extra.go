@@ -101,13 +101,14 @@ func Sign(secret string, at time.Time, body []byte) http.Header {
 	return h
 }
 
-// emit queues a webhook event in Podium's envelope.
-func (e *Emulator) emit(eventType string, data any) {
+// emit queues a webhook event in Podium's envelope for the webhooks of a
+// location (and of the organization).
+func (e *Emulator) emit(eventType, location string, data any) {
 	body, _ := json.Marshal(map[string]any{
 		"data":     data,
 		"metadata": map[string]any{"event_type": eventType, "event_uid": uuid.NewString(), "version": Version, "timestamp": e.now().UTC()},
 	})
-	e.hooks.Emit(eventType, body)
+	e.hooks.Emit(eventType, location, body)
 }
 
 // Webhooks exposes deliveries for inspection.
@@ -179,8 +180,16 @@ func (e *Emulator) setAttributeValue(w http.ResponseWriter, r *http.Request, _ s
 	c.UpdatedAt = e.now().UTC()
 	after, id := *c, c.Conversations[0].UID
 	e.mu.Unlock()
-	e.emit("contact.updated", map[string]any{"before": before, "after": after, "errors": []string{}})
+	e.emit("contact.updated", firstLocation(after), map[string]any{"before": before, "after": after, "errors": []string{}})
 	e.reply(w, r, http.StatusAccepted, map[string]string{"identifier": id}, nil)
+}
+
+// firstLocation is the location whose webhooks hear about a contact.
+func firstLocation(c Contact) string {
+	if len(c.Locations) == 0 {
+		return ""
+	}
+	return c.Locations[0].UID
 }
 
 func (e *Emulator) sendMessage(w http.ResponseWriter, r *http.Request, _ string) {
@@ -225,7 +234,7 @@ func (e *Emulator) sendMessage(w http.ResponseWriter, r *http.Request, _ string)
 	e.mu.Lock()
 	e.messages = append(e.messages, m)
 	e.mu.Unlock()
-	e.emit(event, m)
+	e.emit(event, m.Location.UID, m)
 	e.reply(w, r, http.StatusOK, m, nil)
 }
 
@@ -268,7 +277,7 @@ func (e *Emulator) createInvite(w http.ResponseWriter, r *http.Request, _ string
 	e.mu.Lock()
 	e.invites = append(e.invites, inv)
 	e.mu.Unlock()
-	e.emit("review.invite_link_created", inv)
+	e.emit("review.invite_link_created", inv.Location.UID, inv)
 	e.reply(w, r, http.StatusOK, inv, nil)
 }
 
@@ -460,7 +469,7 @@ func (e *Emulator) EditContact(identifier string, edit func(*Contact)) bool {
 	c.UpdatedAt = e.now().UTC()
 	after := cloneContact(c)
 	e.mu.Unlock()
-	e.emit("contact.updated", map[string]any{"before": before, "after": after, "errors": []string{}})
+	e.emit("contact.updated", firstLocation(after), map[string]any{"before": before, "after": after, "errors": []string{}})
 	return true
 }
 
@@ -482,7 +491,7 @@ func (e *Emulator) CreateContactInApp(name, phone, email, location string) Conta
 	e.reindex(c)
 	after := cloneContact(c)
 	e.mu.Unlock()
-	e.emit("contact.created", map[string]any{"after": after, "errors": []string{}})
+	e.emit("contact.created", location, map[string]any{"after": after, "errors": []string{}})
 	return after
 }
 

@@ -393,9 +393,9 @@ func (e *Emulator) createContact(w http.ResponseWriter, r *http.Request, _ strin
 	id, after := c.Conversations[0].UID, cloneContact(c)
 	e.mu.Unlock()
 	if created {
-		e.emit("contact.created", map[string]any{"after": after, "errors": []string{}})
+		e.emit("contact.created", firstLocation(after), map[string]any{"after": after, "errors": []string{}})
 	} else {
-		e.emit("contact.updated", map[string]any{"before": before, "after": after, "errors": []string{}})
+		e.emit("contact.updated", firstLocation(after), map[string]any{"before": before, "after": after, "errors": []string{}})
 	}
 	e.reply(w, r, http.StatusAccepted, map[string]string{"identifier": id}, nil)
 }
@@ -482,7 +482,7 @@ func (e *Emulator) updateContact(w http.ResponseWriter, r *http.Request, _ strin
 	id, after := c.Conversations[0].UID, cloneContact(c)
 	e.mu.Unlock()
 	e.Count("contacts.updated")
-	e.emit("contact.updated", map[string]any{"before": before, "after": after, "errors": []string{}})
+	e.emit("contact.updated", firstLocation(after), map[string]any{"before": before, "after": after, "errors": []string{}})
 	e.reply(w, r, http.StatusAccepted, map[string]string{"identifier": id}, nil)
 }
 
@@ -517,7 +517,7 @@ func (e *Emulator) deleteContact(w http.ResponseWriter, r *http.Request, _ strin
 	delete(e.contacts, c.UID)
 	e.order = removeString(e.order, c.UID)
 	e.mu.Unlock()
-	e.emit("contact.deleted", map[string]any{"before": map[string]any{"uid": c.UID, "conversations": c.Conversations}, "errors": []string{}})
+	e.emit("contact.deleted", firstLocation(*c), map[string]any{"before": map[string]any{"uid": c.UID, "conversations": c.Conversations}, "errors": []string{}})
 	e.reply(w, r, http.StatusAccepted, map[string]string{"identifier": id}, nil)
 }
 
