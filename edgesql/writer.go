@@ -30,30 +30,27 @@ func (d *DB) own(table string) string { return quote(d.m.EdgesyncSchema) + "." +
 
 // CustomerByKey implements writer.EdgeStore.
 func (d *DB) CustomerByKey(ctx context.Context, key string) (*schemas.Customer, error) {
-	k, err := parseKey(key, 2)
-	if err != nil {
-		return nil, err
-	}
-	got, err := loadCustomers(ctx, d, d.db, keysJSON([]aggKey{k}, 2))
-	if err != nil {
-		return nil, err
-	}
-	c, _ := got[k].(*schemas.Customer)
-	return c, nil
+	return loadOne[schemas.Customer](ctx, d, key, loadCustomers)
 }
 
 // NoteByKey implements writer.EdgeStore.
 func (d *DB) NoteByKey(ctx context.Context, key string) (*schemas.Note, error) {
+	return loadOne[schemas.Note](ctx, d, key, loadNotes)
+}
+
+// loadOne reads one aggregate with a two-part key ("001-000652"); nil when
+// there is none.
+func loadOne[T any](ctx context.Context, d *DB, key string, load loader) (*T, error) {
 	k, err := parseKey(key, 2)
 	if err != nil {
 		return nil, err
 	}
-	got, err := loadNotes(ctx, d, d.db, keysJSON([]aggKey{k}, 2))
+	got, err := load(ctx, d, d.db, keysJSON([]aggKey{k}, 2))
 	if err != nil {
 		return nil, err
 	}
-	n, _ := got[k].(*schemas.Note)
-	return n, nil
+	v, _ := got[k].(*T)
+	return v, nil
 }
 
 // parseKey reads "001-000652" (n=2) or "001-126396-002" (n=3).
