@@ -142,10 +142,6 @@ type EdgeMatch struct {
 
 func normEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-// MatchEmail is how a new partner customer is matched to Edge:
-// "ECon attempts to match to an existing Edge customer based on email".
-func MatchEmail(a, b string) bool { return normEmail(a) != "" && normEmail(a) == normEmail(b) }
-
 func partnerSource(partner string) string { return strings.ToUpper(partner) }
 
 // MergePerson turns a partner's new or changed customer into Edge commands.

@@ -137,13 +137,8 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 	if !ok {
 		return one(skip("store %s has no Podium location configured", c.Store))
 	}
-	body := PodiumContact{Name: fullName(c), Locations: []string{loc}}
-	if m := c.Preferred(schemas.MethodPhone); m != nil {
-		body.PhoneNumber = E164(m.Value)
-	}
-	if m := c.Preferred(schemas.MethodEmail); m != nil {
-		body.Email = strings.TrimSpace(m.Value)
-	}
+	body := PodiumContact{Locations: []string{loc}}
+	body.Name, body.PhoneNumber, body.Email = PodiumAddressee(c)
 	if m := c.Preferred(schemas.MethodAddress); m != nil && m.Address != nil {
 		a := m.Address
 		body.Address = &PodiumAddress{AddressLine1: a.Line1, AddressLine2: a.Line2, City: a.City, State: a.State, PostalCode: a.PostalCode, Country: a.Country}
@@ -174,6 +169,19 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 	return PodiumCustomerResult{Ops: ops, Hash: hash}
 }
 
+// PodiumAddressee is how Podium knows a customer: the full name, the
+// preferred phone in E.164 and the preferred email. The connector keeps it
+// to address the customer's purchases, timeline entries and invitations.
+func PodiumAddressee(c *schemas.Customer) (name, phone, email string) {
+	if m := c.Preferred(schemas.MethodPhone); m != nil {
+		phone = E164(m.Value)
+	}
+	if m := c.Preferred(schemas.MethodEmail); m != nil {
+		email = strings.TrimSpace(m.Value)
+	}
+	return fullName(c), phone, email
+}
+
 func fullName(c *schemas.Customer) string {
 	parts := []string{c.FirstName}
 	if c.LastName != "" {
@@ -202,9 +210,6 @@ func E164(raw string) string {
 	}
 	return ""
 }
-
-// Hash returns a short stable hash of v's JSON, for "what was last pushed".
-func Hash(v any) string { return hashOf(v) }
 
 func hashOf(v any) string {
 	b, _ := json.Marshal(v)

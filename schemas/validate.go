@@ -17,12 +17,6 @@ var schemaFiles embed.FS
 
 const schemaBase = "https://edgesync.dev/schemas/"
 
-// SchemaFS returns the JSON Schema files, for tools and docs that publish them.
-func SchemaFS() fs.FS {
-	sub, _ := fs.Sub(schemaFiles, "json")
-	return sub
-}
-
 var compiled struct {
 	once    sync.Once
 	schemas map[Entity]*jsonschema.Schema

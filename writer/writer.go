@@ -192,14 +192,7 @@ func (w *Writer) linkForConnector(ctx context.Context, ev projectors.PodiumConta
 	if err != nil || key == "" {
 		return err
 	}
-	id := ev.Identifiers[0]
-	if _, err := w.links.PutString(ctx, "podium.customer."+key, id); err != nil {
-		return fmt.Errorf("link %s for the connector: %w", key, err)
-	}
-	if _, err := w.links.PutString(ctx, podium.ReverseLinkKey(id), key); err != nil {
-		return fmt.Errorf("link %s for the connector: %w", id, err)
-	}
-	return nil
+	return podium.Link(ctx, w.links, key, ev.Identifiers[0])
 }
 
 // match finds the Edge customer of a partner person: a link recorded in

@@ -218,7 +218,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 	if prior.Identifier == "" {
 		// A customer downloaded from Podium by the Edge writer is already a
 		// contact: the writer left its identifier in the links bucket.
-		e, err := c.links.Get(ctx, "podium.customer."+env.Key)
+		e, err := c.links.Get(ctx, CustomerLinkKey(env.Key))
 		switch {
 		case err == nil:
 			prior.Identifier = string(e.Value())
@@ -277,17 +277,10 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 	}
 	next.Hash = res.Hash
 	if cust != nil && next.Identifier != "" {
-		next.Name = cust.FirstName + " " + cust.LastName
-		next.Phone, next.Email = "", ""
-		if m := cust.Preferred(schemas.MethodPhone); m != nil {
-			next.Phone = projectors.E164(m.Value)
-		}
-		if m := cust.Preferred(schemas.MethodEmail); m != nil {
-			next.Email = m.Value
-		}
+		next.Name, next.Phone, next.Email = projectors.PodiumAddressee(cust)
 	}
 	if next.Identifier != "" && next.Identifier != prior.Identifier {
-		if err := c.link(ctx, env.Key, next.Identifier); err != nil {
+		if err := Link(ctx, c.links, env.Key, next.Identifier); err != nil {
 			return err
 		}
 	}
@@ -480,17 +473,22 @@ func (c *Connector) publishOutcome(ctx context.Context, env schemas.Envelope, o 
 	return nil
 }
 
-// link records Edge key <-> Podium contact both ways; inbound events use the
-// reverse link to find the Edge customer.
-func (c *Connector) link(ctx context.Context, edgeKey, identifier string) error {
-	if _, err := c.links.PutString(ctx, "podium.customer."+edgeKey, identifier); err != nil {
+// Link records Edge key <-> Podium contact both ways in the links bucket:
+// the connector after a push, the Edge writer after a download. Inbound
+// events use the reverse link to find the Edge customer.
+func Link(ctx context.Context, links jetstream.KeyValue, edgeKey, identifier string) error {
+	if _, err := links.PutString(ctx, CustomerLinkKey(edgeKey), identifier); err != nil {
 		return fmt.Errorf("link %s: %w", edgeKey, err)
 	}
-	if _, err := c.links.PutString(ctx, ReverseLinkKey(identifier), edgeKey); err != nil {
+	if _, err := links.PutString(ctx, ReverseLinkKey(identifier), edgeKey); err != nil {
 		return fmt.Errorf("link %s: %w", identifier, err)
 	}
 	return nil
 }
+
+// CustomerLinkKey is the links-bucket key that maps an Edge customer to its
+// Podium contact identifier.
+func CustomerLinkKey(edgeKey string) string { return "podium.customer." + edgeKey }
 
 // IntentKey is the links-bucket key recording that edgesync is creating a
 // Podium contact with this phone or email for an Edge customer. Podium's

@@ -205,11 +205,8 @@ func (e *Emulator) sendMessage(w http.ResponseWriter, r *http.Request, _ string)
 	if !e.decode(w, r, &b) {
 		return
 	}
-	e.mu.Lock()
-	known := e.hasLocation(b.LocationUID)
-	e.mu.Unlock()
 	switch {
-	case !known:
+	case !e.knownLocation(b.LocationUID):
 		e.Error(w, http.StatusBadRequest, "invalid_request_values", "unknown locationUid")
 		return
 	case b.Body == "":
@@ -258,10 +255,7 @@ func (e *Emulator) createInvite(w http.ResponseWriter, r *http.Request, _ string
 	if !e.decode(w, r, &b) {
 		return
 	}
-	e.mu.Lock()
-	known := e.hasLocation(b.LocationUID)
-	e.mu.Unlock()
-	if !known || (b.PhoneNumber == "" && b.Email == "") {
+	if !e.knownLocation(b.LocationUID) || (b.PhoneNumber == "" && b.Email == "") {
 		e.Error(w, http.StatusBadRequest, "invalid_request_values", "locationUid and a phoneNumber or email are required")
 		return
 	}
@@ -444,13 +438,6 @@ func (e *Emulator) FeedEvents(typ string) []FeedEvent {
 		}
 	}
 	return out
-}
-
-// AttributeDefs returns the contact attribute definitions.
-func (e *Emulator) AttributeDefs() []AttributeDef {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]AttributeDef(nil), e.attrDefs...)
 }
 
 // EditContact is a Podium user editing a contact in Podium's app: it

@@ -298,13 +298,11 @@ func (e *Emulator) decodeContact(w http.ResponseWriter, r *http.Request, create 
 	if !create && b.Tags != nil {
 		problems = append(problems, "tags cannot be updated here")
 	}
-	e.mu.Lock()
 	for _, l := range b.Locations {
-		if !e.hasLocation(l) {
+		if !e.knownLocation(l) {
 			problems = append(problems, "unknown location "+l)
 		}
 	}
-	e.mu.Unlock()
 	if len(problems) > 0 {
 		e.Error(w, http.StatusBadRequest, "invalid_request_values", strings.Join(problems, "; "))
 		return b, false
@@ -312,7 +310,10 @@ func (e *Emulator) decodeContact(w http.ResponseWriter, r *http.Request, create 
 	return b, true
 }
 
-func (e *Emulator) hasLocation(uid string) bool {
+// knownLocation reports whether uid is one of the organization's locations.
+func (e *Emulator) knownLocation(uid string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	for _, l := range e.locations {
 		if l.UID == uid {
 			return true
