@@ -202,7 +202,10 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, consumer string, ms
 }
 
 // Pending returns how many messages a durable consumer has not yet
-// acknowledged (waiting plus in flight).
+// acknowledged (waiting plus in flight). The server counts a newly stored
+// message into a consumer's pending total asynchronously, so a zero count is
+// checked against the newest message each filter matches: Pending never
+// reports zero while a stored message is still undelivered.
 func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string) (uint64, error) {
 	cons, err := js.Consumer(ctx, stream, durable)
 	if err != nil {
@@ -212,7 +215,33 @@ func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string
 	if err != nil {
 		return 0, fmt.Errorf("consumer %s info: %w", durable, err)
 	}
-	return info.NumPending + uint64(info.NumAckPending), nil
+	if n := info.NumPending + uint64(info.NumAckPending); n > 0 {
+		return n, nil
+	}
+	filters := info.Config.FilterSubjects
+	if info.Config.FilterSubject != "" {
+		filters = append(filters, info.Config.FilterSubject)
+	}
+	if len(filters) == 0 {
+		filters = []string{">"}
+	}
+	str, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	for _, f := range filters {
+		last, err := str.GetLastMsgForSubject(ctx, f)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("stream %s last message on %s: %w", stream, f, err)
+		}
+		if last.Sequence > info.Delivered.Stream {
+			return 1, nil
+		}
+	}
+	return 0, nil
 }
 
 // copyHeaders copies the event's own headers, not JetStream's control headers

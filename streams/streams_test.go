@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -98,4 +99,38 @@ func TestPublisherBatchesAndDropsDuplicates(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, sts, 3)
 	assert.EqualValues(t, 300, sts[0].Messages)
+}
+
+// The server counts a stored message into a consumer's pending total
+// asynchronously; Pending must not report zero in that gap, or a caller
+// waiting for "caught up" stops before the message is handled.
+func TestPendingSeesAMessageTheMomentItIsStored(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	_, err := srv.JS.CreateOrUpdateConsumer(ctx, streams.StreamPartner, jetstream.ConsumerConfig{
+		Durable: "watcher", FilterSubjects: []string{"partner.podium.>", "partner.clientbook.>"}, AckPolicy: jetstream.AckExplicitPolicy})
+	require.NoError(t, err)
+	n, err := streams.Pending(ctx, srv.JS, streams.StreamPartner, "watcher")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+
+	for i := range 200 {
+		_, err := srv.JS.Publish(ctx, fmt.Sprintf("partner.clientbook.client.%d", i), []byte("{}"))
+		require.NoError(t, err)
+		n, err := streams.Pending(ctx, srv.JS, streams.StreamPartner, "watcher")
+		require.NoError(t, err)
+		require.NotZero(t, n, "message %d", i)
+	}
+	_, err = srv.JS.Publish(ctx, "partner.other.client.1", []byte("{}"))
+	require.NoError(t, err)
+	cons, err := srv.JS.Consumer(ctx, streams.StreamPartner, "watcher")
+	require.NoError(t, err)
+	batch, err := cons.Fetch(200)
+	require.NoError(t, err)
+	for m := range batch.Messages() {
+		require.NoError(t, m.DoubleAck(ctx))
+	}
+	n, err = streams.Pending(ctx, srv.JS, streams.StreamPartner, "watcher")
+	require.NoError(t, err)
+	assert.Zero(t, n, "a message outside the filters is not pending")
 }
