@@ -6,19 +6,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"golang.org/x/time/rate"
+
+	"github.com/edgesync/edgesync/connectors/partnerapi"
 
 	"github.com/edgesync/edgesync/projectors"
 )
@@ -48,17 +48,7 @@ type ClientConfig struct {
 }
 
 // APIError is an error answer from Podium.
-type APIError struct {
-	Method  string
-	Path    string
-	Status  int
-	Code    string // Podium's code: rate_limit, invalid_request_values, ...
-	Message string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("podium %s %s: %d %s: %s", e.Method, e.Path, e.Status, e.Code, e.Message)
-}
+type APIError = partnerapi.Error
 
 // Client calls Podium's API for one account. All calls of one Client share
 // one rate limiter, so several workers never exceed the account's limit.
@@ -73,11 +63,6 @@ type Client struct {
 	expires      time.Time
 	refreshToken string
 }
-
-// limiterBurst is small on purpose: a token bucket with burst b and rate r
-// allows b + 60r calls in any minute, so r = (limit - b)/60 keeps the client
-// under Podium's per-minute limit in every sliding window.
-const limiterBurst = 10
 
 // NewClient returns a client; it checks the configuration, not the network.
 func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
@@ -112,15 +97,7 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	if perMin == 0 {
 		perMin = 300
 	}
-	window := cfg.RateWindow
-	if window <= 0 {
-		window = time.Minute
-	}
-	lim := rate.NewLimiter(rate.Inf, 0)
-	if perMin > 0 {
-		burst := min(limiterBurst, perMin)
-		lim = rate.NewLimiter(rate.Limit(float64(max(perMin-burst, 1))/window.Seconds()), burst)
-	}
+	lim := partnerapi.NewLimiter(perMin, cfg.RateWindow)
 	return &Client{cfg: cfg, hc: hc, limiter: lim, log: log, refreshToken: cfg.RefreshToken}, nil
 }
 
@@ -185,24 +162,6 @@ func (c *Client) invalidate(tok string) {
 	c.mu.Unlock()
 }
 
-// retryAfter is a BackOff that honours a server's Retry-After once.
-type retryAfter struct {
-	backoff.BackOff
-	next time.Duration
-}
-
-func (r *retryAfter) NextBackOff() time.Duration {
-	d := r.BackOff.NextBackOff()
-	if d == backoff.Stop {
-		return d
-	}
-	if r.next > d {
-		d = r.next
-	}
-	r.next = 0
-	return d
-}
-
 // envelope is Podium's answer shape.
 type envelope struct {
 	Data     json.RawMessage `json:"data"`
@@ -222,9 +181,8 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
-// do makes the call. It retries 429s, 5xx answers,
-// timeouts and network errors with exponential backoff and jitter, waits as
-// long as Retry-After says, and refreshes the token once on a 401.
+// do makes the call, retried as partnerapi.Retry says; a 401 drops the
+// access token, so the retry refreshes it.
 func (c *Client) do(ctx context.Context, method, path string, body any) (envelope, error) {
 	var payload []byte
 	if body != nil {
@@ -234,39 +192,10 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (envelop
 		}
 	}
 	var env envelope
-	eb := backoff.NewExponentialBackOff()
-	eb.InitialInterval = 500 * time.Millisecond
-	eb.MaxInterval = 20 * time.Second
-	eb.MaxElapsedTime = c.cfg.RetryFor
-	b := &retryAfter{BackOff: backoff.WithContext(eb, ctx)}
-	refreshed := false
-	attempts := 0
-	op := func() error {
-		attempts++
-		wait, err := c.attempt(ctx, method, path, payload, &env)
-		var apiErr *APIError
-		switch {
-		case err == nil:
-			return nil
-		case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && !refreshed:
-			refreshed = true
-			return err
-		case errors.As(err, &apiErr) && apiErr.Status < 500 && apiErr.Status != http.StatusTooManyRequests && apiErr.Status != http.StatusRequestTimeout:
-			return backoff.Permanent(err)
-		}
-		b.next = wait
-		return err
-	}
-	notify := func(err error, d time.Duration) {
-		c.log.Warn("podium call failed; retrying", "method", method, "path", path, "attempt", attempts, "retry_in", d.Round(time.Millisecond), "err", err)
-	}
-	if err := backoff.RetryNotify(op, b, notify); err != nil {
-		if ctx.Err() != nil {
-			return envelope{}, fmt.Errorf("podium %s %s: %w", method, path, ctx.Err())
-		}
-		return envelope{}, err
-	}
-	return env, nil
+	err := partnerapi.Retry(ctx, c.log, "podium "+method+" "+path, c.cfg.RetryFor, func(ctx context.Context) (time.Duration, error) {
+		return c.attempt(ctx, method, path, payload, &env)
+	})
+	return env, err
 }
 
 // attempt makes one call and reports how long the server asked to wait.
@@ -308,11 +237,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, payload []byt
 		if apiErr.Status == http.StatusUnauthorized {
 			c.invalidate(tok)
 		}
-		var wait time.Duration
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			wait = time.Duration(s) * time.Second
-		}
-		return wait, apiErr
+		return partnerapi.RetryAfter(resp.Header), apiErr
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return 0, nil
@@ -326,7 +251,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, payload []byt
 // decodeError reads Podium's {code, message} error body; a 429 counts as
 // rate_limit whatever the body says, and code rate_limit as a 429.
 func decodeError(method, path string, status int, raw []byte) *APIError {
-	e := &APIError{Method: method, Path: path, Status: status}
+	e := &APIError{Partner: "podium", Method: method, Path: path, Status: status}
 	var body struct {
 		Code    any    `json:"code"` // documented as a string, typed integer in the spec
 		Message string `json:"message"`

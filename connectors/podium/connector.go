@@ -477,18 +477,14 @@ func (c *Connector) publishOutcome(ctx context.Context, env schemas.Envelope, o 
 // the connector after a push, the Edge writer after a download. Inbound
 // events use the reverse link to find the Edge customer.
 func Link(ctx context.Context, links jetstream.KeyValue, edgeKey, identifier string) error {
-	if _, err := links.PutString(ctx, CustomerLinkKey(edgeKey), identifier); err != nil {
-		return fmt.Errorf("link %s: %w", edgeKey, err)
-	}
-	if _, err := links.PutString(ctx, ReverseLinkKey(identifier), edgeKey); err != nil {
-		return fmt.Errorf("link %s: %w", identifier, err)
-	}
-	return nil
+	return streams.PutLink(ctx, links, projectors.PartnerPodium, "customer", edgeKey, identifier)
 }
 
 // CustomerLinkKey is the links-bucket key that maps an Edge customer to its
 // Podium contact identifier.
-func CustomerLinkKey(edgeKey string) string { return "podium.customer." + edgeKey }
+func CustomerLinkKey(edgeKey string) string {
+	return streams.LinkKey(projectors.PartnerPodium, "customer", edgeKey)
+}
 
 // IntentKey is the links-bucket key recording that edgesync is creating a
 // Podium contact with this phone or email for an Edge customer. Podium's
@@ -526,15 +522,14 @@ func (c *Connector) forget(ctx context.Context, keys []string) {
 // ReverseLinkKey is the links-bucket key that maps a Podium contact
 // identifier to its Edge customer key.
 func ReverseLinkKey(identifier string) string {
-	return "podium.contact." + base64.RawURLEncoding.EncodeToString([]byte(identifier))
+	return streams.ReverseLinkKey(projectors.PartnerPodium, "customer", identifier)
 }
 
 // classify marks Podium's refusals of the request itself as permanent: no
 // retry will make Podium accept an invalid body.
 func classify(err error) error {
 	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 &&
-		apiErr.Status != http.StatusTooManyRequests && apiErr.Status != http.StatusUnauthorized {
+	if errors.As(err, &apiErr) && apiErr.Refused() {
 		return streams.Permanent(err)
 	}
 	return err

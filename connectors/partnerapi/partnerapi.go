@@ -1,0 +1,136 @@
+// Package partnerapi holds what every partner API client needs and nothing
+// partner-specific: a rate limiter that keeps one account under its
+// per-minute limit in every sliding minute, and a retry loop with
+// exponential backoff and jitter that honours Retry-After. The podium and
+// clientbook clients build their requests and read their answers; this
+// package decides when and how often to try again.
+package partnerapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"golang.org/x/time/rate"
+)
+
+// Error is an error answer from a partner API.
+type Error struct {
+	Partner string
+	Method  string
+	Path    string
+	Status  int
+	Code    string // the partner's code: rate_limit, invalid_request_values, ...
+	Message string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s %s %s: %d %s: %s", e.Partner, e.Method, e.Path, e.Status, e.Code, e.Message)
+}
+
+// Refused reports whether the partner refused the request itself: a 4xx
+// other than 401 (a token to refresh), 408 and 429 (try later). Retrying a
+// refused request cannot succeed.
+func (e *Error) Refused() bool {
+	switch e.Status {
+	case http.StatusUnauthorized, http.StatusRequestTimeout, http.StatusTooManyRequests:
+		return false
+	}
+	return e.Status >= 400 && e.Status < 500
+}
+
+// limiterBurst is small on purpose: a token bucket with burst b and rate r
+// allows b + 60r calls in any minute, so r = (limit - b)/60 keeps the client
+// under the partner's per-minute limit in every sliding window.
+const limiterBurst = 10
+
+// NewLimiter returns the limiter of one account: perMinute requests per
+// window (one minute unless a test shrinks time); a negative perMinute lifts
+// the limit.
+func NewLimiter(perMinute int, window time.Duration) *rate.Limiter {
+	if perMinute < 0 {
+		return rate.NewLimiter(rate.Inf, 0)
+	}
+	if window <= 0 {
+		window = time.Minute
+	}
+	burst := min(limiterBurst, perMinute)
+	return rate.NewLimiter(rate.Limit(float64(max(perMinute-burst, 1))/window.Seconds()), burst)
+}
+
+// RetryAfter reads a Retry-After header given in seconds.
+func RetryAfter(h http.Header) time.Duration {
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 0
+}
+
+// Attempt makes one call. It returns how long the partner asked to wait
+// (Retry-After) with its error; an *Error is classified, any other error is
+// retried unless wrapped with backoff.Permanent.
+type Attempt func(ctx context.Context) (wait time.Duration, err error)
+
+// Retry runs attempt until it succeeds, the partner refuses the request, or
+// retryFor has passed. It retries 429s, 5xx answers, timeouts and network
+// errors with exponential backoff and jitter, waits at least as long as
+// Retry-After says, and retries a 401 once (the attempt drops the rejected
+// token, so the retry refreshes it). what names the call in logs and errors.
+func Retry(ctx context.Context, log *slog.Logger, what string, retryFor time.Duration, attempt Attempt) error {
+	eb := backoff.NewExponentialBackOff()
+	eb.InitialInterval = 500 * time.Millisecond
+	eb.MaxInterval = 20 * time.Second
+	eb.MaxElapsedTime = retryFor
+	b := &retryAfter{BackOff: backoff.WithContext(eb, ctx)}
+	refreshed := false
+	attempts := 0
+	op := func() error {
+		attempts++
+		wait, err := attempt(ctx)
+		var apiErr *Error
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && !refreshed:
+			refreshed = true
+			return err
+		case errors.As(err, &apiErr) && (apiErr.Refused() || apiErr.Status == http.StatusUnauthorized):
+			return backoff.Permanent(err)
+		}
+		b.next = wait
+		return err
+	}
+	notify := func(err error, d time.Duration) {
+		log.Warn("partner call failed; retrying", "call", what, "attempt", attempts, "retry_in", d.Round(time.Millisecond), "err", err)
+	}
+	if err := backoff.RetryNotify(op, b, notify); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		}
+		return err
+	}
+	return nil
+}
+
+// retryAfter is a BackOff that honours a server's Retry-After once.
+type retryAfter struct {
+	backoff.BackOff
+	next time.Duration
+}
+
+func (r *retryAfter) NextBackOff() time.Duration {
+	d := r.BackOff.NextBackOff()
+	if d == backoff.Stop {
+		return d
+	}
+	if r.next > d {
+		d = r.next
+	}
+	r.next = 0
+	return d
+}
