@@ -64,3 +64,14 @@ type NotificationOutcome struct {
 	ProviderID      string    `json:"providerId,omitempty"` // the partner's message id
 	At              time.Time `json:"at"`
 }
+
+// OutcomeEnvelope is the partner event a provider connector publishes for
+// the outcome of the Edge notification event eventID, on
+// partner.<partner>.notification.<key>.
+func OutcomeEnvelope(partner, eventID string, o NotificationOutcome) PartnerEnvelope {
+	data, _ := json.Marshal(o)
+	return PartnerEnvelope{
+		ID: partner + ":notification:" + eventID, Type: "notification.outcome", Source: "edgesync/connector/" + partner, Time: o.At,
+		Partner: partner, Entity: "notification", PartnerID: o.NotificationKey, Data: data,
+	}
+}

@@ -458,12 +458,7 @@ func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key 
 }
 
 func (c *Connector) publishOutcome(ctx context.Context, env schemas.Envelope, o schemas.NotificationOutcome) error {
-	data, _ := json.Marshal(o)
-	pe := schemas.PartnerEnvelope{
-		ID: "podium:notification:" + env.ID, Type: "notification.outcome", Source: "edgesync/connector/podium", Time: env.Time,
-		Partner: projectors.PartnerPodium, Entity: "notification", PartnerID: env.Key, Data: data,
-	}
-	m, err := pe.Msg()
+	m, err := schemas.OutcomeEnvelope(projectors.PartnerPodium, env.ID, o).Msg()
 	if err != nil {
 		return streams.Permanent(err)
 	}

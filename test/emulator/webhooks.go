@@ -3,7 +3,11 @@ package emulator
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -270,4 +274,23 @@ func (w *Webhooks) post(url, secret string, body []byte) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// HMACSigner signs like Podium and Clientbook: HMAC-SHA256 over
+// "<timestamp>.<body>" in lowercase hex, the timestamp in milliseconds or
+// seconds.
+func HMACSigner(timestampHeader, signatureHeader string, millis bool) Signer {
+	return func(secret string, at time.Time, body []byte) http.Header {
+		ts := strconv.FormatInt(at.Unix(), 10)
+		if millis {
+			ts = strconv.FormatInt(at.UnixMilli(), 10)
+		}
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(ts + "."))
+		mac.Write(body)
+		h := http.Header{}
+		h.Set(timestampHeader, ts)
+		h.Set(signatureHeader, hex.EncodeToString(mac.Sum(nil)))
+		return h
+	}
 }

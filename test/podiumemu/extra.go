@@ -1,12 +1,8 @@
 package podiumemu
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,16 +86,7 @@ func (e *Emulator) routesExtra(mux *http.ServeMux) {
 // Sign is how the emulator signs deliveries: HMAC-SHA256 over
 // "<milliseconds>.<body>", lowercase hex (our choice where Podium's docs
 // are silent on the encoding).
-func Sign(secret string, at time.Time, body []byte) http.Header {
-	ts := strconv.FormatInt(at.UnixMilli(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(ts + "."))
-	mac.Write(body)
-	h := http.Header{}
-	h.Set("podium-timestamp", ts)
-	h.Set("podium-signature", hex.EncodeToString(mac.Sum(nil)))
-	return h
-}
+var Sign = emulator.HMACSigner("podium-timestamp", "podium-signature", true)
 
 // emit queues a webhook event in Podium's envelope for the webhooks of a
 // location (and of the organization).

@@ -1,0 +1,271 @@
+// Package clientbook is the Clientbook connector: an API client for the
+// interface of docs/clientbook-api.md and a durable consumer that keeps
+// Clientbook equal to what Edge holds. Every endpoint shape lives in this
+// file, so the real API can be adapted here alone.
+package clientbook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/edgesync/edgesync/connectors/partnerapi"
+	"github.com/edgesync/edgesync/projectors"
+)
+
+// DefaultRatePerMinute is the request limit of one API key.
+const DefaultRatePerMinute = 120
+
+// ClientConfig configures the API client.
+type ClientConfig struct {
+	BaseURL string // https://api.clientbook.com
+	APIKey  string // never logged
+	// RatePerMinute is the key's request limit; 0 means 120, a negative
+	// value lifts the client limit (emulator runs).
+	RatePerMinute int
+	RateWindow    time.Duration // one minute unless a test shrinks time
+	Timeout       time.Duration // one HTTP attempt; 15s by default
+	RetryFor      time.Duration // all attempts of one call; 90s by default
+	HTTPClient    *http.Client
+}
+
+// APIError is an error answer from Clientbook.
+type APIError = partnerapi.Error
+
+// Client calls Clientbook for one merchant account. All its calls share one
+// rate limiter.
+type Client struct {
+	cfg     ClientConfig
+	hc      *http.Client
+	limiter *rate.Limiter
+	log     *slog.Logger
+}
+
+// NewClient returns a client; it checks the configuration, not the network.
+func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
+	if cfg.APIKey == "" {
+		return nil, fmt.Errorf("clientbook client: missing API key")
+	}
+	if p, err := url.Parse(cfg.BaseURL); err != nil || p.Scheme == "" || p.Host == "" {
+		return nil, fmt.Errorf("clientbook client: base URL %q is not an absolute URL", cfg.BaseURL)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 15 * time.Second
+	}
+	if cfg.RetryFor == 0 {
+		cfg.RetryFor = 90 * time.Second
+	}
+	if cfg.RatePerMinute == 0 {
+		cfg.RatePerMinute = DefaultRatePerMinute
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &Client{cfg: cfg, hc: hc, limiter: partnerapi.NewLimiter(cfg.RatePerMinute, cfg.RateWindow), log: log}, nil
+}
+
+// Do calls method path with body (JSON, may be nil) and decodes the answer
+// into out (may be nil), retrying as partnerapi.Retry says.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("clientbook %s %s: encode body: %w", method, path, err)
+		}
+	}
+	return partnerapi.Retry(ctx, c.log, "clientbook "+method+" "+path, c.cfg.RetryFor, func(ctx context.Context) (time.Duration, error) {
+		return c.attempt(ctx, method, path, payload, out)
+	})
+}
+
+func (c *Client) attempt(ctx context.Context, method, path string, payload []byte, out any) (time.Duration, error) {
+	if err := c.limiter.Wait(ctx); err != nil {
+		return 0, backoff.Permanent(fmt.Errorf("clientbook %s %s: %w", method, path, err))
+	}
+	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(actx, method, strings.TrimRight(c.cfg.BaseURL, "/")+path, rd)
+	if err != nil {
+		return 0, backoff.Permanent(fmt.Errorf("clientbook %s %s: %w", method, path, err))
+	}
+	req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("clientbook %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return 0, fmt.Errorf("clientbook %s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		return partnerapi.RetryAfter(resp.Header), decodeError(method, path, resp.StatusCode, raw)
+	}
+	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
+		return 0, nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return 0, backoff.Permanent(fmt.Errorf("clientbook %s %s: decode answer: %w", method, path, err))
+	}
+	return 0, nil
+}
+
+// decodeError reads Clientbook's {"error": {code, message}} body.
+func decodeError(method, path string, status int, raw []byte) *APIError {
+	e := &APIError{Partner: "clientbook", Method: method, Path: path, Status: status}
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(raw, &body) == nil {
+		e.Code, e.Message = body.Error.Code, body.Error.Message
+	}
+	if e.Code == "" {
+		e.Code = http.StatusText(status)
+	}
+	return e
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+// UpsertClient creates or replaces the client whose external id is the
+// Edge customer key.
+func (c *Client) UpsertClient(ctx context.Context, cl projectors.ClientbookClient) (projectors.ClientbookClient, error) {
+	var out projectors.ClientbookClient
+	return out, c.Do(ctx, http.MethodPut, "/v1/clients/external/"+esc(cl.ExternalID), cl, &out)
+}
+
+// UpdateClient replaces the fields of a client created in Clientbook and
+// gives it the Edge key as external id.
+func (c *Client) UpdateClient(ctx context.Context, id string, cl projectors.ClientbookClient) (projectors.ClientbookClient, error) {
+	var out projectors.ClientbookClient
+	return out, c.Do(ctx, http.MethodPatch, "/v1/clients/"+esc(id), cl, &out)
+}
+
+// Clients lists every client of the account, following the cursor.
+func (c *Client) Clients(ctx context.Context) ([]projectors.ClientbookClient, error) {
+	var all []projectors.ClientbookClient
+	cursor := ""
+	for {
+		q := url.Values{"limit": {"100"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var page struct {
+			Data       []projectors.ClientbookClient `json:"data"`
+			NextCursor string                        `json:"nextCursor"`
+		}
+		if err := c.Do(ctx, http.MethodGet, "/v1/clients?"+q.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Data...)
+		if page.NextCursor == "" {
+			return all, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// UpsertProduct creates a product or merges the fields p sets into it.
+func (c *Client) UpsertProduct(ctx context.Context, p projectors.ClientbookProduct) error {
+	return c.Do(ctx, http.MethodPut, "/v1/products/external/"+esc(p.ExternalID), p, nil)
+}
+
+// Collection is a client's named collection as Clientbook answers it.
+type Collection struct {
+	ID    string                                `json:"id"`
+	Name  string                                `json:"name"`
+	Items []projectors.ClientbookCollectionItem `json:"items"`
+}
+
+// PutCollection replaces a client's named collection.
+func (c *Client) PutCollection(ctx context.Context, clientID, name string, items []projectors.ClientbookCollectionItem) (Collection, error) {
+	var out Collection
+	path := "/v1/clients/" + esc(clientID) + "/collections/" + esc(name)
+	return out, c.Do(ctx, http.MethodPut, path, map[string]any{"items": items}, &out)
+}
+
+// UpsertPurchase creates or replaces the purchase of an Edge sale.
+func (c *Client) UpsertPurchase(ctx context.Context, clientID, saleKey string, p projectors.ClientbookPurchase) error {
+	return c.Do(ctx, http.MethodPut, "/v1/clients/"+esc(clientID)+"/purchases/external/"+esc(saleKey), p, nil)
+}
+
+// UpsertActivity creates or replaces the recent-activity entry of an Edge
+// note and returns its id.
+func (c *Client) UpsertActivity(ctx context.Context, clientID, noteKey string, a projectors.ClientbookActivity) (string, error) {
+	var out struct {
+		ID string `json:"id"`
+	}
+	err := c.Do(ctx, http.MethodPut, "/v1/clients/"+esc(clientID)+"/activities/external/"+esc(noteKey), a, &out)
+	return out.ID, err
+}
+
+// UpdateActivity changes an entry created in Clientbook.
+func (c *Client) UpdateActivity(ctx context.Context, id string, a projectors.ClientbookActivity) error {
+	return c.Do(ctx, http.MethodPatch, "/v1/activities/"+esc(id), a, nil)
+}
+
+// Message is Clientbook's answer to a text.
+type Message struct {
+	ID            string `json:"id"`
+	Status        string `json:"status"` // sent, failed
+	FailureReason string `json:"failureReason"`
+}
+
+// SendMessage sends a text; a repeated external id is not sent twice.
+func (c *Client) SendMessage(ctx context.Context, m projectors.ClientbookSMS) (Message, error) {
+	var out Message
+	return out, c.Do(ctx, http.MethodPost, "/v1/messages", m, &out)
+}
+
+// EnsureWebhook makes sure Clientbook delivers events to url signed with
+// secret: it updates a webhook already pointing there, or creates one.
+func (c *Client) EnsureWebhook(ctx context.Context, webhookURL, secret string, events []string) (string, error) {
+	var hooks struct {
+		Data []struct {
+			ID  string `json:"id"`
+			URL string `json:"url"`
+		} `json:"data"`
+	}
+	if err := c.Do(ctx, http.MethodGet, "/v1/webhooks", nil, &hooks); err != nil {
+		return "", err
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	body := map[string]any{"url": webhookURL, "events": events, "secret": secret, "disabled": false}
+	for _, h := range hooks.Data {
+		if h.URL == webhookURL {
+			return h.ID, c.Do(ctx, http.MethodPut, "/v1/webhooks/"+esc(h.ID), body, &out)
+		}
+	}
+	if err := c.Do(ctx, http.MethodPost, "/v1/webhooks", body, &out); err != nil {
+		return "", err
+	}
+	return out.ID, nil
+}
+
+// WebhookEvents are the event types edgesync subscribes to.
+var WebhookEvents = []string{"client.created", "client.updated", "collection.updated", "activity.created", "activity.updated", "message.sent"}

@@ -1,0 +1,548 @@
+package clientbook
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/streams"
+)
+
+// Durable is the name of the connector's consumer on the EDGE stream.
+const Durable = "clientbook"
+
+// CollectionName is the one client collection Edge wish lists sync with.
+const CollectionName = projectors.CollectionName
+
+// customerWaitDeliveries is how many times an event whose customer has no
+// Clientbook client yet is redelivered before it is dead-lettered.
+const customerWaitDeliveries = 10
+
+const partner = projectors.PartnerClientbook
+
+// Config configures the connector.
+type Config struct {
+	Options projectors.ClientbookOptions
+	// Metrics, when set, count the consumer's outcomes.
+	Metrics *streams.ConsumerMetrics
+}
+
+// Stats count what the connector did since it started.
+type Stats struct {
+	Applied int64 // events whose operations Clientbook acknowledged
+	Skipped int64 // events that needed no call (unchanged, echo, not for Clientbook)
+	Stale   int64 // redelivered or older events already superseded
+}
+
+// Connector keeps Clientbook equal to Edge for the subjects it consumes.
+type Connector struct {
+	client *Client
+	js     jetstream.JetStream
+	links  jetstream.KeyValue
+	state  jetstream.KeyValue
+	cfg    Config
+	log    *slog.Logger
+	warned sync.Map // associate ids already warned about
+
+	applied, skipped, stale atomic.Int64
+}
+
+// NewConnector returns a connector; the streams and buckets must exist.
+func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, cfg Config, log *slog.Logger) (*Connector, error) {
+	links, err := js.KeyValue(ctx, streams.BucketLinks)
+	if err != nil {
+		return nil, fmt.Errorf("clientbook connector: open bucket %s: %w", streams.BucketLinks, err)
+	}
+	state, err := js.KeyValue(ctx, streams.BucketProjection)
+	if err != nil {
+		return nil, fmt.Errorf("clientbook connector: open bucket %s: %w", streams.BucketProjection, err)
+	}
+	for field := range cfg.Options.Preferences {
+		if len(field) != 4 || field[:3] != "Key" || field[3] < '1' || field[3] > '8' {
+			return nil, fmt.Errorf("clientbook connector: preference mapping %q: custom fields are Key1..Key8", field)
+		}
+	}
+	return &Connector{client: client, js: js, links: links, state: state, cfg: cfg, log: log}, nil
+}
+
+// Subjects are the Edge subjects the connector consumes.
+func Subjects() []string {
+	var out []string
+	for _, e := range []schemas.Entity{schemas.EntityCustomer, schemas.EntityWishList, schemas.EntityNote, schemas.EntitySale,
+		schemas.EntityService, schemas.EntityItem, schemas.EntityNotification} {
+		out = append(out, schemas.EdgeFilter(e))
+	}
+	return out
+}
+
+// Run consumes until ctx ends.
+func (c *Connector) Run(ctx context.Context) error {
+	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
+		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(), Metrics: c.cfg.Metrics,
+	}, c.Handle, c.log)
+}
+
+// Stats returns the running totals.
+func (c *Connector) Stats() Stats {
+	return Stats{Applied: c.applied.Load(), Skipped: c.skipped.Load(), Stale: c.stale.Load()}
+}
+
+// pushed is what the connector remembers per aggregate, in the projection bucket.
+type pushed struct {
+	Version  int64  `json:"version"`
+	Hash     string `json:"hash,omitempty"`
+	ClientID string `json:"clientId,omitempty"` // customers
+	Wishes   []int  `json:"wishes,omitempty"`   // wish lists: the wishes in the collection
+}
+
+func stateKey(entity schemas.Entity, key string) string {
+	return partner + "." + string(entity) + "." + key
+}
+
+func (c *Connector) load(ctx context.Context, key string) (pushed, error) {
+	var p pushed
+	e, err := c.state.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return p, nil
+	}
+	if err != nil {
+		return p, fmt.Errorf("load state %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), &p); err != nil {
+		return p, fmt.Errorf("decode state %s: %w", key, err)
+	}
+	return p, nil
+}
+
+func (c *Connector) save(ctx context.Context, key string, p pushed) error {
+	b, _ := json.Marshal(p)
+	if _, err := c.state.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("save state %s: %w", key, err)
+	}
+	return nil
+}
+
+// hashOf fingerprints what would be sent, so an unchanged aggregate makes
+// no call.
+func hashOf(v ...any) string {
+	h := sha256.New()
+	for _, x := range v {
+		b, _ := json.Marshal(x)
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// event is one Edge event being applied.
+type event struct {
+	msg   jetstream.Msg
+	env   schemas.Envelope
+	key   string // state key
+	prior pushed
+	next  pushed
+}
+
+// Handle applies one Edge event to Clientbook.
+func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
+	subj, err := schemas.ParseEdgeSubject(msg.Subject())
+	if err != nil {
+		return streams.Permanent(err)
+	}
+	env, err := schemas.DecodeEnvelope(msg.Data())
+	if err != nil {
+		return streams.Permanent(err)
+	}
+	ev := &event{msg: msg, env: env, key: stateKey(subj.Entity, env.Key)}
+	if ev.prior, err = c.load(ctx, ev.key); err != nil {
+		return err
+	}
+	if env.Version <= ev.prior.Version {
+		c.stale.Add(1)
+		return nil
+	}
+	ev.next = ev.prior
+	ev.next.Version = env.Version
+	if env.Origin == partner {
+		// Written into Edge from Clientbook: Clientbook already has it.
+		c.log.Debug("clientbook: not echoing a change that came from Clientbook", "subject", msg.Subject())
+		return c.done(ctx, ev, false)
+	}
+	var sent bool
+	switch subj.Entity {
+	case schemas.EntityCustomer:
+		sent, err = c.customer(ctx, ev)
+	case schemas.EntityWishList:
+		sent, err = c.wishList(ctx, ev)
+	case schemas.EntityNote:
+		sent, err = c.note(ctx, ev)
+	case schemas.EntitySale:
+		sent, err = c.sale(ctx, ev)
+	case schemas.EntityService:
+		sent, err = c.serviceJob(ctx, ev)
+	case schemas.EntityItem:
+		sent, err = c.item(ctx, ev)
+	case schemas.EntityNotification:
+		sent, err = c.notification(ctx, ev)
+	default:
+		return streams.Permanent(fmt.Errorf("clientbook connector does not handle %s events", subj.Entity))
+	}
+	if err != nil {
+		return classify(err)
+	}
+	return c.done(ctx, ev, sent)
+}
+
+func (c *Connector) done(ctx context.Context, ev *event, sent bool) error {
+	if err := c.save(ctx, ev.key, ev.next); err != nil {
+		return err
+	}
+	if sent {
+		c.applied.Add(1)
+	} else {
+		c.skipped.Add(1)
+	}
+	return nil
+}
+
+// decode reads the event's aggregate; nil for a delete.
+func decode[T any](env schemas.Envelope) (*T, error) {
+	if env.Deleted() {
+		return nil, nil
+	}
+	v := new(T)
+	if err := env.DecodeData(v); err != nil {
+		return nil, streams.Permanent(err)
+	}
+	return v, nil
+}
+
+// unchanged reports whether hash was already pushed, and records it as
+// what the state will hold after this event.
+func (ev *event) unchanged(hash string) bool {
+	ev.next.Hash = hash
+	return hash == ev.prior.Hash
+}
+
+// warnAssociate logs an unmapped associate once.
+func (c *Connector) warnAssociate(id int, what string) {
+	if id == 0 {
+		return
+	}
+	if _, seen := c.warned.LoadOrStore(id, true); !seen {
+		c.log.Warn("Edge associate has no Clientbook user; records sync without an associate (map it with --clientbook-associate)",
+			"associate", id, "first_seen_on", what)
+	}
+}
+
+func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
+	cust, err := decode[schemas.Customer](ev.env)
+	if err != nil {
+		return false, err
+	}
+	if cust == nil {
+		c.log.Info("customer deleted in Edge; its Clientbook client is kept", "customer", ev.env.Key)
+		return false, nil
+	}
+	body, unmapped := projectors.ClientbookClientFor(cust, c.cfg.Options)
+	c.warnAssociate(unmapped, ev.env.Key)
+	if ev.unchanged(hashOf(body)) {
+		return false, nil
+	}
+	clientID := ev.prior.ClientID
+	if clientID == "" {
+		// A client made in Clientbook and downloaded (or matched) by the
+		// Edge writer: update that client instead of making a second one.
+		if clientID, err = streams.GetLink(ctx, c.links, streams.LinkKey(partner, "customer", ev.env.Key)); err != nil {
+			return false, err
+		}
+	}
+	var out projectors.ClientbookClient
+	if clientID != "" {
+		out, err = c.client.UpdateClient(ctx, clientID, body)
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+			c.log.Info("clientbook client was deleted in Clientbook; creating it again", "customer", ev.env.Key)
+			out, err = c.client.UpsertClient(ctx, body)
+		}
+	} else {
+		out, err = c.client.UpsertClient(ctx, body)
+	}
+	if err != nil {
+		return false, fmt.Errorf("write client of %s: %w", ev.env.Key, err)
+	}
+	if out.ID == "" {
+		return false, fmt.Errorf("write client of %s: Clientbook answered without an id", ev.env.Key)
+	}
+	if out.ID != ev.prior.ClientID {
+		if err := streams.PutLink(ctx, c.links, partner, "customer", ev.env.Key, out.ID); err != nil {
+			return false, err
+		}
+	}
+	ev.next.ClientID = out.ID
+	return true, nil
+}
+
+// clientOf returns the Clientbook client of an Edge customer, or an error
+// to retry while the customer's own event has not been applied yet.
+func (c *Connector) clientOf(ctx context.Context, ev *event, customerKey string) (string, error) {
+	p, err := c.load(ctx, stateKey(schemas.EntityCustomer, customerKey))
+	if err != nil {
+		return "", err
+	}
+	id := p.ClientID
+	if id == "" {
+		if id, err = streams.GetLink(ctx, c.links, streams.LinkKey(partner, "customer", customerKey)); err != nil {
+			return "", err
+		}
+	}
+	if id != "" {
+		return id, nil
+	}
+	err = fmt.Errorf("%s: customer %s has no Clientbook client yet", ev.env.Key, customerKey)
+	if md, merr := ev.msg.Metadata(); merr == nil && md.NumDelivered >= customerWaitDeliveries {
+		return "", streams.Permanent(fmt.Errorf("%w after %d deliveries", err, md.NumDelivered))
+	}
+	return "", err
+}
+
+func (c *Connector) wishList(ctx context.Context, ev *event) (bool, error) {
+	wl, err := decode[schemas.WishList](ev.env)
+	if err != nil {
+		return false, err
+	}
+	if wl == nil {
+		wl = &schemas.WishList{CustomerKey: ev.env.Key}
+	}
+	items, products := projectors.ClientbookWishes(wl, ev.prior.Wishes)
+	if ev.unchanged(hashOf(items, products)) {
+		return false, nil
+	}
+	clientID, err := c.clientOf(ctx, ev, wl.CustomerKey)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range products {
+		if err := c.client.UpsertProduct(ctx, p); err != nil {
+			return false, fmt.Errorf("wish product %s: %w", p.ExternalID, err)
+		}
+	}
+	coll, err := c.client.PutCollection(ctx, clientID, CollectionName, items)
+	if err != nil {
+		return false, fmt.Errorf("collection %s of %s: %w", CollectionName, wl.CustomerKey, err)
+	}
+	// The Edge writer reads which collection items are Edge's wishes when
+	// a person changes the collection in Clientbook.
+	pushedItems := map[string]int{}
+	for _, it := range coll.Items {
+		if _, id, ok := it.WishOwner(); ok {
+			pushedItems[it.ID] = id
+		}
+	}
+	if err := PutCollectionLinks(ctx, c.links, wl.CustomerKey, pushedItems); err != nil {
+		return false, err
+	}
+	ev.next.Wishes = ev.next.Wishes[:0:0]
+	for _, w := range wl.Wishes {
+		ev.next.Wishes = append(ev.next.Wishes, w.ID)
+	}
+	return true, nil
+}
+
+// CollectionLinksKey is the links-bucket key holding, for one customer, the
+// "Edge" collection items edgesync wrote and the wish each stands for.
+func CollectionLinksKey(customerKey string) string {
+	return streams.LinkKey(partner, "collection", customerKey)
+}
+
+// PutCollectionLinks records the collection items edgesync wrote.
+func PutCollectionLinks(ctx context.Context, links jetstream.KeyValue, customerKey string, items map[string]int) error {
+	b, _ := json.Marshal(items)
+	if _, err := links.Put(ctx, CollectionLinksKey(customerKey), b); err != nil {
+		return fmt.Errorf("record collection of %s: %w", customerKey, err)
+	}
+	return nil
+}
+
+// CollectionLinks reads the collection items edgesync wrote for a customer.
+func CollectionLinks(ctx context.Context, links jetstream.KeyValue, customerKey string) (map[string]int, error) {
+	raw, err := streams.GetLink(ctx, links, CollectionLinksKey(customerKey))
+	if err != nil || raw == "" {
+		return map[string]int{}, err
+	}
+	items := map[string]int{}
+	if err := json.Unmarshal([]byte(raw), &items); err != nil {
+		return nil, fmt.Errorf("decode collection of %s: %w", customerKey, err)
+	}
+	return items, nil
+}
+
+func (c *Connector) note(ctx context.Context, ev *event) (bool, error) {
+	n, err := decode[schemas.Note](ev.env)
+	if err != nil {
+		return false, err
+	}
+	if n == nil {
+		c.log.Info("note deleted in Edge; its Clientbook activity is kept", "note", ev.env.Key)
+		return false, nil
+	}
+	a, unmapped := projectors.ClientbookNote(n, c.cfg.Options)
+	c.warnAssociate(unmapped, ev.env.Key)
+	if ev.unchanged(hashOf(a)) {
+		return false, nil
+	}
+	clientID, err := c.clientOf(ctx, ev, n.CustomerKey)
+	if err != nil {
+		return false, err
+	}
+	// A note downloaded from Clientbook is edited in place.
+	activityID, err := streams.GetLink(ctx, c.links, streams.LinkKey(partner, "note", ev.env.Key))
+	if err != nil {
+		return false, err
+	}
+	if activityID != "" {
+		if err := c.client.UpdateActivity(ctx, activityID, a); err != nil {
+			return false, fmt.Errorf("activity of note %s: %w", ev.env.Key, err)
+		}
+		return true, nil
+	}
+	id, err := c.client.UpsertActivity(ctx, clientID, ev.env.Key, a)
+	if err != nil {
+		return false, fmt.Errorf("activity of note %s: %w", ev.env.Key, err)
+	}
+	return true, streams.PutLink(ctx, c.links, partner, "note", ev.env.Key, id)
+}
+
+func (c *Connector) sale(ctx context.Context, ev *event) (bool, error) {
+	s, err := decode[schemas.Sale](ev.env)
+	if err != nil {
+		return false, err
+	}
+	if s == nil || s.CustomerKey == "" {
+		return false, nil // a deleted or cash sale has no client; its items arrive as item events
+	}
+	clientID, err := c.clientOf(ctx, ev, s.CustomerKey)
+	if err != nil {
+		return false, err
+	}
+	p, sold, unmapped := projectors.ClientbookSale(s, clientID, c.cfg.Options)
+	c.warnAssociate(unmapped, ev.env.Key)
+	if ev.unchanged(hashOf(p, sold)) {
+		return false, nil
+	}
+	if err := c.client.UpsertPurchase(ctx, clientID, s.Key, p); err != nil {
+		return false, fmt.Errorf("purchase %s: %w", s.Key, err)
+	}
+	for _, prod := range sold {
+		if err := c.client.UpsertProduct(ctx, prod); err != nil {
+			return false, fmt.Errorf("sold product %s: %w", prod.ExternalID, err)
+		}
+	}
+	return true, nil
+}
+
+func (c *Connector) serviceJob(ctx context.Context, ev *event) (bool, error) {
+	j, err := decode[schemas.ServiceJob](ev.env)
+	if err != nil || j == nil {
+		return false, err
+	}
+	clientID := ""
+	if j.CustomerKey != "" {
+		if clientID, err = c.clientOf(ctx, ev, j.CustomerKey); err != nil {
+			return false, err
+		}
+	}
+	p, skip := projectors.ClientbookServiceJob(j, clientID)
+	if skip != "" {
+		c.log.Debug("clientbook: no product for service job", "job", j.Key, "reason", skip)
+		return false, nil
+	}
+	if ev.unchanged(hashOf(p)) {
+		return false, nil
+	}
+	if err := c.client.UpsertProduct(ctx, p); err != nil {
+		return false, fmt.Errorf("service product %s: %w", p.ExternalID, err)
+	}
+	return true, nil
+}
+
+func (c *Connector) item(ctx context.Context, ev *event) (bool, error) {
+	it, err := decode[schemas.Item](ev.env)
+	if err != nil {
+		return false, err
+	}
+	p := projectors.ClientbookItem(ev.env.Key, it)
+	if it != nil && it.SoldToCustomerKey != "" {
+		// Best effort: the sale names the client too, and must not wait here.
+		p.ClientID, _ = streams.GetLink(ctx, c.links, streams.LinkKey(partner, "customer", it.SoldToCustomerKey))
+	}
+	if ev.unchanged(hashOf(p)) {
+		return false, nil
+	}
+	if err := c.client.UpsertProduct(ctx, p); err != nil {
+		return false, fmt.Errorf("item product %s: %w", p.ExternalID, err)
+	}
+	return true, nil
+}
+
+// notification sends an Edge text through Clientbook and reports the
+// outcome on partner.clientbook.notification.<key>, where the Edge writer
+// records it. The notification key is the message's external id, so a
+// redelivery after a crash does not text the customer twice.
+func (c *Connector) notification(ctx context.Context, ev *event) (bool, error) {
+	n, err := decode[schemas.Notification](ev.env)
+	if err != nil {
+		return false, err
+	}
+	sms, skip, failed := projectors.ClientbookNotification(ev.env.Key, n, ev.prior.Hash != "", c.cfg.Options)
+	if skip != "" {
+		c.log.Debug("clientbook: notification not sent", "notification", ev.env.Key, "reason", skip)
+		return false, nil
+	}
+	outcome := schemas.NotificationOutcome{NotificationKey: ev.env.Key, At: ev.env.Time}
+	if failed != "" {
+		outcome.Status, outcome.Reason = "FAILED", failed
+	} else {
+		msg, err := c.client.SendMessage(ctx, *sms)
+		var apiErr *APIError
+		switch {
+		case errors.As(err, &apiErr) && apiErr.Refused():
+			outcome.Status, outcome.Reason = "FAILED", apiErr.Message
+		case err != nil:
+			return false, fmt.Errorf("send notification %s: %w", ev.env.Key, err)
+		case msg.Status == "failed":
+			outcome.Status, outcome.Reason, outcome.ProviderID = "FAILED", msg.FailureReason, msg.ID
+		default:
+			outcome.Status, outcome.ProviderID = "SENT", msg.ID
+		}
+	}
+	ev.next.Hash = "sent"
+	m, err := schemas.OutcomeEnvelope(partner, ev.env.ID, outcome).Msg()
+	if err != nil {
+		return false, streams.Permanent(err)
+	}
+	if _, err := c.js.PublishMsg(ctx, m); err != nil {
+		return false, fmt.Errorf("publish outcome of %s: %w", ev.env.Key, err)
+	}
+	return outcome.Status == "SENT", nil
+}
+
+// classify marks Clientbook's refusals of the request itself as permanent:
+// no retry will make it accept an invalid body.
+func classify(err error) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Refused() {
+		return streams.Permanent(err)
+	}
+	return err
+}
