@@ -40,6 +40,10 @@ type EdgeStore interface {
 type Config struct {
 	Podium                 projectors.MergeOptions
 	PodiumAcquisitionLabel string
+	// Clientbook holds Clientbook's merge settings: Stores maps a
+	// Clientbook store id to an Edge store, Preferences a preference name
+	// to a custom field. Without Download, Clientbook events are ignored.
+	Clientbook projectors.MergeOptions
 	// Metrics, when set, count the consumer's outcomes.
 	Metrics *streams.ConsumerMetrics
 }
@@ -70,6 +74,18 @@ func New(ctx context.Context, js jetstream.JetStream, store EdgeStore, cfg Confi
 		return nil, fmt.Errorf("edge writer: open bucket %s: %w", streams.BucketLinks, err)
 	}
 	cfg.Podium.Partner = projectors.PartnerPodium
+	cfg.Clientbook.Partner = projectors.PartnerClientbook
+	if _, ok := cfg.Clientbook.Stores[""]; !ok && len(cfg.Clientbook.Stores) == 1 {
+		// One store: clients made in Clientbook without a store belong to it.
+		stores := map[string]string{}
+		for id, store := range cfg.Clientbook.Stores {
+			stores[id], stores[""] = store, store
+		}
+		cfg.Clientbook.Stores = stores
+	}
+	if cfg.Clientbook.AcquisitionPreference == "" {
+		cfg.Clientbook.AcquisitionPreference = projectors.DefaultAcquisitionPreference
+	}
 	return &Writer{store: store, js: js, links: links, cfg: cfg, log: log}, nil
 }
 
@@ -94,10 +110,17 @@ func (w *Writer) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if pe.Type == "notification.outcome" {
 		return w.notificationOutcome(ctx, pe)
 	}
-	if pe.Partner == projectors.PartnerPodium {
+	switch pe.Partner {
+	case projectors.PartnerPodium:
 		return w.podium(ctx, pe)
+	case projectors.PartnerClientbook:
+		if !w.cfg.Clientbook.Download {
+			w.ignore(pe, "Clientbook is not configured for this writer (--clientbook-store)")
+			return nil
+		}
+		return w.clientbook(ctx, pe)
 	}
-	w.ignore(pe, "the writer has merge rules for Podium only")
+	w.ignore(pe, "no merge rules for this partner")
 	return nil
 }
 
