@@ -424,7 +424,10 @@ func TestOnlyTheEdgeCollectionSyncs(t *testing.T) {
 func TestClientbookMessagesBecomeEdgeActivity(t *testing.T) {
 	r := newClientbookRig(t)
 	var ada string
-	r.edge(func(tx *edgesim.Tx) error { ada = newCustomer(tx, "001", "Ada", "ada@example.com", "(512) 555-0101"); return nil })
+	r.edge(func(tx *edgesim.Tx) error {
+		ada = newCustomer(tx, "001", "Ada", "ada@example.com", "(512) 555-0101")
+		return nil
+	})
 	r.settle()
 	cl := r.client(ada)
 	require.True(t, r.emu.SendMessageInApp(cl.ID, "sms", "", "Your ring is ready!"))
