@@ -27,6 +27,19 @@ type ClientbookOptions struct {
 	SMS bool
 }
 
+// Check reports a configuration that cannot work.
+func (o ClientbookOptions) Check() error {
+	for field, name := range o.Preferences {
+		if len(field) != 4 || field[:3] != "Key" || field[3] < '1' || field[3] > '8' {
+			return fmt.Errorf("clientbook preference mapping %s=%s: custom fields are Key1..Key8", field, name)
+		}
+		if name == "" || name == o.AcquisitionName() {
+			return fmt.Errorf("clientbook preference mapping %s=%q: name a preference other than the acquisition's", field, name)
+		}
+	}
+	return nil
+}
+
 // DefaultAcquisitionPreference is the preference name used for the
 // acquisition when none is configured.
 const DefaultAcquisitionPreference = "Acquisition"

@@ -17,7 +17,8 @@ import (
 var errNotInSync = errors.New("the demo ended with Podium not in sync with Edge (see the summary)")
 
 type connectorCmd struct {
-	Podium podiumCmd `cmd:"" help:"Keep Podium equal to Edge: customers as contacts."`
+	Podium     podiumCmd     `cmd:"" help:"Keep Podium equal to Edge: contacts, purchases, timeline, products, review invitations, texts."`
+	Clientbook clientbookCmd `cmd:"" help:"Keep Clientbook equal to Edge: clients, the Edge collection, notes, purchases, products, texts."`
 }
 
 type podiumCmd struct {

@@ -21,7 +21,8 @@ type webhooksCmd struct {
 	Addr         string        `help:"Address to listen on." default:":8443"`
 	TLSCert      string        `name:"tls-cert" help:"Certificate for HTTPS (a reverse proxy may terminate TLS instead)." type:"existingfile"`
 	TLSKey       string        `name:"tls-key" help:"Key for HTTPS." type:"existingfile"`
-	PodiumSecret string        `name:"podium-webhook-secret" help:"Secret Podium signs deliveries with (prefer EDGESYNC_PODIUM_WEBHOOK_SECRET)." required:""`
+	PodiumSecret string        `name:"podium-webhook-secret" help:"Secret Podium signs deliveries with (prefer EDGESYNC_PODIUM_WEBHOOK_SECRET); enables /webhooks/podium."`
+	CBSecret     string        `name:"clientbook-webhook-secret" help:"Secret Clientbook signs deliveries with (prefer EDGESYNC_CLIENTBOOK_WEBHOOK_SECRET); enables /webhooks/clientbook."`
 	Tolerance    time.Duration `help:"Largest age of a delivery's timestamp; older ones are refused as replays." default:"5m"`
 	MaxBody      int64         `help:"Largest delivery accepted, in bytes." default:"1048576"`
 }
@@ -30,20 +31,33 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	cfg := webhooks.Config{MaxBody: c.MaxBody}
+	var routes []string
+	if c.PodiumSecret != "" {
+		v := webhooks.PodiumVerifier(c.PodiumSecret, c.Tolerance)
+		cfg.Podium, routes = &v, append(routes, "/webhooks/podium")
+	}
+	if c.CBSecret != "" {
+		v := webhooks.ClientbookVerifier(c.CBSecret, c.Tolerance)
+		cfg.Clientbook, routes = &v, append(routes, "/webhooks/clientbook")
+	}
+	if len(routes) == 0 {
+		return errors.New("no partner to receive: set --podium-webhook-secret, --clientbook-webhook-secret, or both")
+	}
 	nc, js, err := connect(ctx, g, log, "edgesync-webhooks")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	v := webhooks.PodiumVerifier(c.PodiumSecret, c.Tolerance)
-	gw, err := webhooks.New(js, webhooks.Config{Podium: &v, MaxBody: c.MaxBody, Metrics: metricsRegistry(ctx, g.Metrics, log)}, log)
+	cfg.Metrics = metricsRegistry(ctx, g.Metrics, log)
+	gw, err := webhooks.New(js, cfg, log)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Addr: c.Addr, Handler: gw.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() {
-		log.Info("webhook gateway listening", "addr", c.Addr, "tls", c.TLSCert != "", "routes", "/webhooks/podium")
+		log.Info("webhook gateway listening", "addr", c.Addr, "tls", c.TLSCert != "", "routes", routes)
 		if c.TLSCert != "" {
 			errc <- srv.ListenAndServeTLS(c.TLSCert, c.TLSKey)
 		} else {
@@ -64,13 +78,22 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 type writerCmd struct {
 	edgeDB
 	PodiumDownload bool              `name:"podium-download" help:"Download Podium's new and changed customers into Edge; --no-podium-download is the upload-only option." default:"true" negatable:""`
-	PodiumStores   map[string]string `name:"podium-store" help:"Podium location uid to the Edge store that gets its new customers, e.g. <uid>=001; repeat per location." required:""`
+	PodiumStores   map[string]string `name:"podium-store" help:"Podium location uid to the Edge store that gets its new customers, e.g. <uid>=001; repeat per location."`
 	AcqLabel       string            `name:"podium-acquisition-label" help:"Label of the Podium contact attribute holding the acquisition." default:"Acquisition"`
+	CBStores       map[string]string `name:"clientbook-store" help:"Clientbook store id to the Edge store that gets its new clients, e.g. <id>=001; with one store, clients without a store go there too."`
+	CBPreferences  map[string]string `name:"clientbook-preference" help:"Clientbook preference to Edge custom field, e.g. 'Ring Size'=Key1; repeat per preference."`
+	CBAcqPref      string            `name:"clientbook-acquisition-preference" help:"Clientbook preference holding the acquisition (new clients only; never overwrites Edge)." default:"Acquisition"`
 }
 
 func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 	if err := checkStores("--podium-store", slices.Collect(maps.Values(c.PodiumStores))); err != nil {
 		return err
+	}
+	if err := checkStores("--clientbook-store", slices.Collect(maps.Values(c.CBStores))); err != nil {
+		return err
+	}
+	if len(c.PodiumStores) == 0 && len(c.CBStores) == 0 {
+		return errors.New("no partner to write for: set --podium-store, --clientbook-store, or both")
 	}
 	db, r, err := c.openChecked(ctx)
 	if err != nil {
@@ -87,12 +110,13 @@ func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 	}
 	defer nc.Close()
 	w, err := writer.New(ctx, js, db, writer.Config{
-		Podium: projectors.MergeOptions{Download: c.PodiumDownload, Stores: c.PodiumStores}, PodiumAcquisitionLabel: c.AcqLabel,
-		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log)),
+		Podium: projectors.MergeOptions{Download: c.PodiumDownload && len(c.PodiumStores) > 0, Stores: c.PodiumStores}, PodiumAcquisitionLabel: c.AcqLabel,
+		Clientbook: projectors.MergeOptions{Download: len(c.CBStores) > 0, Stores: c.CBStores, Preferences: c.CBPreferences, AcquisitionPreference: c.CBAcqPref},
+		Metrics:    streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log)),
 	}, log)
 	if err != nil {
 		return err
 	}
-	log.Info("edge writer running", "podium_download", c.PodiumDownload)
+	log.Info("edge writer running", "podium_download", c.PodiumDownload && len(c.PodiumStores) > 0, "clientbook", len(c.CBStores) > 0)
 	return w.Run(ctx)
 }

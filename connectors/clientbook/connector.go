@@ -68,10 +68,8 @@ func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, c
 	if err != nil {
 		return nil, fmt.Errorf("clientbook connector: open bucket %s: %w", streams.BucketProjection, err)
 	}
-	for field := range cfg.Options.Preferences {
-		if len(field) != 4 || field[:3] != "Key" || field[3] < '1' || field[3] > '8' {
-			return nil, fmt.Errorf("clientbook connector: preference mapping %q: custom fields are Key1..Key8", field)
-		}
+	if err := cfg.Options.Check(); err != nil {
+		return nil, fmt.Errorf("clientbook connector: %w", err)
 	}
 	return &Connector{client: client, js: js, links: links, state: state, cfg: cfg, log: log}, nil
 }

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/edgesync/edgesync/connectors/clientbook"
+	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/streams"
+)
+
+type clientbookCmd struct {
+	BaseURL     string            `name:"clientbook-url" help:"Clientbook API base URL (docs/clientbook-api.md)." default:"https://api.clientbook.com"`
+	APIKey      string            `name:"clientbook-api-key" help:"API key of the merchant account (prefer EDGESYNC_CLIENTBOOK_API_KEY)." required:""`
+	Stores      map[string]string `name:"clientbook-store" help:"Edge store to Clientbook store id, e.g. 001=<id>; repeat per store. Stores without one sync without a store."`
+	Preferences map[string]string `name:"clientbook-preference" help:"Edge custom field to Clientbook preference, e.g. Key1='Ring Size'; repeat per field."`
+	AcqPref     string            `name:"clientbook-acquisition-preference" help:"Preference that holds the acquisition." default:"Acquisition"`
+	Associates  map[int]string    `name:"clientbook-associate" help:"Edge associate id to Clientbook user id, e.g. 12=<user>; unmapped associates sync without an associate."`
+	SMS         bool              `name:"clientbook-sms" help:"Clientbook is the Edge SMS provider: send notifications whose provider is CLIENTBOOK."`
+	Rate        int               `name:"clientbook-rate" help:"Requests per minute for the API key." default:"120"`
+	Timeout     time.Duration     `name:"clientbook-timeout" help:"Timeout of one HTTP call." default:"15s"`
+	WebhookURL  string            `name:"clientbook-webhook-url" help:"Public URL of the webhook gateway's Clientbook route; when set, Clientbook is subscribed to client, collection, activity and message events."`
+	WebhookSec  string            `name:"clientbook-webhook-secret" help:"Secret Clientbook signs deliveries with (the gateway's --clientbook-webhook-secret)."`
+}
+
+func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	if err := checkStores("--clientbook-store", slices.Collect(maps.Keys(c.Stores))); err != nil {
+		return err
+	}
+	if c.WebhookURL != "" && c.WebhookSec == "" {
+		return errors.New("--clientbook-webhook-url needs --clientbook-webhook-secret")
+	}
+	opts := projectors.ClientbookOptions{Stores: c.Stores, Preferences: c.Preferences, AcquisitionPreference: c.AcqPref, Associates: c.Associates, SMS: c.SMS}
+	if err := opts.Check(); err != nil {
+		return err
+	}
+	client, err := clientbook.NewClient(clientbook.ClientConfig{BaseURL: c.BaseURL, APIKey: c.APIKey, RatePerMinute: c.Rate, Timeout: c.Timeout}, log)
+	if err != nil {
+		return err
+	}
+	nc, js, err := connect(ctx, g, log, "edgesync-connector-clientbook")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts,
+		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log))}, log)
+	if err != nil {
+		return err
+	}
+	if c.WebhookURL != "" {
+		id, err := client.EnsureWebhook(ctx, c.WebhookURL, c.WebhookSec, clientbook.WebhookEvents)
+		if err != nil {
+			return err
+		}
+		log.Info("clientbook webhook subscribed", "webhook", id)
+	}
+	log.Info("clientbook connector running", "subjects", clientbook.Subjects(), "stores", len(c.Stores),
+		"preferences", len(c.Preferences), "associates", len(c.Associates), "sms", c.SMS)
+	return conn.Run(ctx)
+}
