@@ -107,7 +107,7 @@ func TestClientRefusalsArePermanentAndNeverLeakTheKey(t *testing.T) {
 
 func TestClientStaysUnderTheRateLimit(t *testing.T) {
 	// 60 requests in two seconds: the per-minute arithmetic, in seconds.
-	emu, c := newFixture(t, func(c *clientbook.ClientConfig) { c.RatePerMinute, c.RateWindow = 60, 2 * time.Second })
+	emu, c := newFixture(t, func(c *clientbook.ClientConfig) { c.RatePerMinute, c.RateWindow = 60, 2*time.Second })
 	emu.SetLimitWindow(60, 2*time.Second)
 	for i := range 100 {
 		_, err := c.UpsertClient(context.Background(), client(i))
