@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"testing"
 	"time"
@@ -9,9 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/clientbookemu"
+	"github.com/edgesync/edgesync/test/emulator"
 	"github.com/edgesync/edgesync/test/edgesim"
 )
 
@@ -461,4 +465,62 @@ func TestClientbookIsTheEdgeSMSProvider(t *testing.T) {
 		assert.Equal(t, "FAILED", tx.Notification(failing).Status)
 		assert.Equal(t, "QUEUED", tx.Notification(podium).Status)
 	})
+}
+
+func TestClientbookFaultsDelayButLoseNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		faults emulator.Faults
+	}{
+		{"a 5xx burst", emulator.Faults{Burst500: 4}},
+		{"a 429 burst", emulator.Faults{Burst429: 3, RetryAfter: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newClientbookRig(t)
+			r.emu.SetFaults(tt.faults)
+			r.edge(func(tx *edgesim.Tx) error {
+				for i := range 15 {
+					key := newCustomer(tx, "001", fmt.Sprintf("C%d", i), fmt.Sprintf("c%d@example.com", i), "")
+					if _, err := tx.PutNote(schemas.Note{CustomerKey: key, Date: time.Now(), Text: "hello"}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			r.settle()
+			assert.Len(t, r.emu.Clients(), 15)
+			assert.Equal(t, 15, r.emu.Counter("clients.created"), "each client created exactly once")
+			assert.Equal(t, 15, r.emu.Counter("activities.written"))
+		})
+	}
+}
+
+// A customer Clientbook refuses (an email typed without its @) is
+// dead-lettered with Clientbook's reason, and the rest keep flowing; fixing
+// the Edge row sends it.
+func TestClientbookRefusalIsDeadLetteredWithTheReason(t *testing.T) {
+	r := newClientbookRig(t)
+	var typo string
+	r.edge(func(tx *edgesim.Tx) error {
+		typo = newCustomer(tx, "001", "Bob", "bob at example.com", "")
+		newCustomer(tx, "001", "Ada", "ada@example.com", "")
+		return nil
+	})
+	r.settle()
+	assert.Len(t, r.emu.Clients(), 1)
+	dead, err := streams.DeadLetters(context.Background(), r.srv.JS, 0)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	assert.Equal(t, "edge.customer.001."+typo[4:], dead[0].Subject)
+	assert.Contains(t, dead[0].Reason, `email "bob at example.com" is not an email address`)
+	assert.Equal(t, clientbook.Durable, dead[0].Consumer)
+
+	r.edge(func(tx *edgesim.Tx) error {
+		c := tx.Customer(typo)
+		c.ContactMethods[0].Value = "bob@example.com"
+		return tx.PutCustomer(c)
+	})
+	r.settle()
+	assert.Len(t, r.emu.Clients(), 2)
 }

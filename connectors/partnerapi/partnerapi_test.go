@@ -1,0 +1,76 @@
+package partnerapi_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/edgesync/edgesync/connectors/partnerapi"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestRetry(t *testing.T) {
+	apiErr := func(status int) error { return &partnerapi.Error{Partner: "p", Status: status} }
+	tests := []struct {
+		name     string
+		answers  []error
+		attempts int
+		ok       bool
+	}{
+		{"success first time", []error{nil}, 1, true},
+		{"5xx then success", []error{apiErr(503), apiErr(500), nil}, 3, true},
+		{"429 then success", []error{apiErr(429), nil}, 2, true},
+		{"a network error is retried", []error{errors.New("connection reset"), nil}, 2, true},
+		{"a 401 is retried once to refresh the token", []error{apiErr(401), nil}, 2, true},
+		{"a second 401 is final", []error{apiErr(401), apiErr(401), nil}, 2, false},
+		{"a refused request is final", []error{apiErr(400), nil}, 1, false},
+		{"a 404 is final", []error{apiErr(404), nil}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := 0
+			err := partnerapi.Retry(context.Background(), quiet, "test call", 10*time.Second, func(context.Context) (time.Duration, error) {
+				n++
+				return 0, tt.answers[n-1]
+			})
+			assert.Equal(t, tt.attempts, n)
+			assert.Equal(t, tt.ok, err == nil, "err: %v", err)
+		})
+	}
+}
+
+func TestRetryHonoursRetryAfterAndContext(t *testing.T) {
+	start, n := time.Now(), 0
+	err := partnerapi.Retry(context.Background(), quiet, "test call", 10*time.Second, func(context.Context) (time.Duration, error) {
+		if n++; n == 1 {
+			return 1500 * time.Millisecond, &partnerapi.Error{Status: http.StatusTooManyRequests}
+		}
+		return 0, nil
+	})
+	assert.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(start), 1500*time.Millisecond, "waits at least as long as Retry-After says")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = partnerapi.Retry(ctx, quiet, "test call", 10*time.Second, func(context.Context) (time.Duration, error) {
+		return 0, errors.New("down")
+	})
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "test call")
+}
+
+func TestRetryAfterHeader(t *testing.T) {
+	h := http.Header{}
+	assert.Zero(t, partnerapi.RetryAfter(h))
+	h.Set("Retry-After", "7")
+	assert.Equal(t, 7*time.Second, partnerapi.RetryAfter(h))
+	h.Set("Retry-After", "Wed, 21 Oct 2026 07:28:00 GMT")
+	assert.Zero(t, partnerapi.RetryAfter(h), "an HTTP date falls back to the backoff")
+}
