@@ -15,8 +15,8 @@ import (
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/clientbookemu"
-	"github.com/edgesync/edgesync/test/emulator"
 	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/test/emulator"
 )
 
 func values(cs []projectors.ClientbookContact) []string {
