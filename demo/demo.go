@@ -1,6 +1,7 @@
 // Package demo runs every edgesync role in one process: an embedded
-// JetStream, the Edge simulator with live changes, capture, the Podium
-// emulator and the Podium connector. It is `edgesync demo`, and the
+// JetStream, the Edge simulator with live changes, capture, the Podium and
+// Clientbook emulators with their connectors, the webhook gateway and the
+// Edge writer, while simulated people work in both partner apps. It is `edgesync demo`, and the
 // end-to-end tests drive it the same way.
 package demo
 
@@ -22,10 +23,12 @@ import (
 
 	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
+	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/podiumemu"
 	"github.com/edgesync/edgesync/webhooks"
@@ -39,6 +42,7 @@ type Config struct {
 	ChurnEvery   time.Duration // one live Edge change per interval; 0: none
 	PollInterval time.Duration // capture poll interval
 	PodiumRate   int           // emulator and client limit per minute; real Podium: 300
+	CBRate       int           // Clientbook emulator and client limit per minute; documented: 120
 	NATSPort     int           // 0: a random port
 	LazySync     bool          // embedded JetStream without fsync per write (faster, can lose acknowledged writes on power loss)
 	Spec         edgesim.Spec  // store chain generated on the first run
@@ -56,6 +60,7 @@ func DefaultConfig() Config {
 		ChurnEvery:   100 * time.Millisecond,
 		PollInterval: 500 * time.Millisecond,
 		PodiumRate:   6000,
+		CBRate:       20000,
 		Spec:         edgesim.DemoSpec(),
 		StatusEvery:  2 * time.Second,
 		DrainTimeout: 60 * time.Second,
@@ -79,16 +84,26 @@ type Summary struct {
 	DeadLetters     uint64
 	EdgeMessages    uint64
 	Pending         uint64 // podium consumer backlog at the end
+	EdgeCustomers   int    // every customer: Clientbook gets them all
+	Clientbook      clientbookemu.Totals
+	CBEdits         int    // changes a simulated Clientbook user made in Clientbook
+	CBPending       uint64 // clientbook consumer backlog at the end
 	Elapsed         time.Duration
 	Generated       bool // the simulator was generated, not loaded
 }
 
-// InSync reports whether Podium holds exactly the customers it should.
-func (s Summary) InSync() bool { return s.SyncedCustomers == s.PodiumContacts && s.Pending == 0 }
+// InSync reports whether Podium and Clientbook hold exactly the customers
+// they should: Podium those set to synchronize, Clientbook all of them.
+func (s Summary) InSync() bool {
+	return s.SyncedCustomers == s.PodiumContacts && s.Pending == 0 && s.EdgeCustomers == s.Clientbook.Clients && s.CBPending == 0
+}
 
 const (
 	simFile    = "edge-simulator.json"
 	podiumFile = "podium-emulator.json"
+	cbFile     = "clientbook-emulator.json"
+	cbAPIKey   = "demo-clientbook-key"
+	cbStore    = "st_" // + Edge store
 	clientID   = "edgesync-demo"
 	// The demo's OAuth secrets are fixed so a restarted emulator accepts the
 	// refresh token the connector holds; they protect nothing.
@@ -139,8 +154,13 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return Summary{}, err
 	}
 	defer emu.Close()
-	fmt.Fprintf(out, "edgesync demo: JetStream at %s, Podium emulator at %s (%d requests/min; real Podium allows 300)\n",
-		nats.URL(), emu.URL(), cfg.PodiumRate)
+	cbEmu, err := startClientbook(cfg)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer cbEmu.Close()
+	fmt.Fprintf(out, "edgesync demo: JetStream at %s, Podium emulator at %s (%d requests/min; real Podium allows 300), Clientbook emulator at %s\n",
+		nats.URL(), emu.URL(), cfg.PodiumRate, cbEmu.URL())
 	fmt.Fprintf(out, "Edge simulator: %d customers (%d set to synchronize), %d sales, %d service jobs, %d items%s\n",
 		count(db, schemas.EntityCustomer), db.SyncedCustomers(), count(db, schemas.EntitySale), count(db, schemas.EntityService),
 		count(db, schemas.EntityItem), map[bool]string{true: " (generated)", false: " (loaded from " + cfg.Dir + ")"}[generated])
@@ -185,7 +205,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	// Inbound: Podium's webhooks reach the gateway, the writer merges them into Edge.
 	const webhookSecret = "demo-webhook-secret"
 	v := webhooks.PodiumVerifier(webhookSecret, 5*time.Minute)
-	gw, err := webhooks.New(js, webhooks.Config{Podium: &v, Metrics: cfg.Metrics}, log)
+	cbv := webhooks.ClientbookVerifier(webhookSecret, 5*time.Minute)
+	gw, err := webhooks.New(js, webhooks.Config{Podium: &v, Clientbook: &cbv, Metrics: cfg.Metrics}, log)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -198,17 +219,22 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			return Summary{}, fmt.Errorf("demo: subscribe podium webhook: %w", err)
 		}
 	}
+	cbConn, cbWriter, err := clientbookRoles(ctx, cfg, js, cbEmu, gwSrv.URL+"/webhooks/clientbook", webhookSecret, consumerMetrics, log)
+	if err != nil {
+		return Summary{}, err
+	}
 	wr, err := writer.New(ctx, js, db, writer.Config{Podium: projectors.MergeOptions{Download: true, Stores: stores}, PodiumAcquisitionLabel: "Acquisition",
-		Metrics: consumerMetrics}, log)
+		Clientbook: cbWriter, Metrics: consumerMetrics}, log)
 	if err != nil {
 		return Summary{}, err
 	}
 
 	runCtx, stopRoles := context.WithCancel(ctx)
 	defer stopRoles()
-	roles := make(chan error, 3)
+	roles := make(chan error, 4)
 	go func() { roles <- cpt.Run(runCtx) }()
 	go func() { roles <- conn.Run(runCtx) }()
+	go func() { roles <- cbConn.Run(runCtx) }()
 	go func() { roles <- wr.Run(runCtx) }()
 
 	liveCtx := ctx
@@ -217,18 +243,18 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		liveCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
-	changes, podiumEdits := live(liveCtx, cfg, db, cpt, emu, js, out, log, opts.Locations)
+	changes, podiumEdits, cbEdits := live(liveCtx, cfg, db, cpt, emu, cbEmu, js, out, log, opts.Locations)
 
 	// Let everything that happened reach Podium, unless the user interrupted.
 	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), cfg.DrainTimeout)
 	defer cancelDrain()
 	if ctx.Err() == nil {
 		for range 2 { // outbound, inbound, then outbound again
-			drain(drainCtx, db, cpt, js, emu)
+			drain(drainCtx, db, cpt, js, emu, cbEmu)
 		}
 	}
 	stopRoles()
-	for range 3 {
+	for range 4 {
 		if err := <-roles; err != nil {
 			log.Error("role stopped with an error", "err", err)
 		}
@@ -236,7 +262,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := db.Save(filepath.Join(cfg.Dir, simFile)); err != nil {
 		return Summary{}, err
 	}
-	if err := savePodium(cfg, emu); err != nil {
+	if err := saveState(cfg, podiumFile, emu.MarshalState); err != nil {
+		return Summary{}, err
+	}
+	if err := saveState(cfg, cbFile, cbEmu.MarshalState); err != nil {
 		return Summary{}, err
 	}
 
@@ -246,11 +275,13 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		Duplicates: st.Duplicates, Snapshots: st.Snapshots, Changes: changes, Generated: generated,
 		Elapsed: time.Since(start), PodiumFeed: map[string]int{}, ReviewInvites: len(emu.ReviewInvites()), Texts: len(emu.Messages()),
 		PodiumEdits: podiumEdits, WrittenToEdge: wr.Stats().Applied,
+		EdgeCustomers: int(count(db, schemas.EntityCustomer)), Clientbook: cbEmu.Totals(), CBEdits: cbEdits,
 	}
 	for _, fe := range emu.FeedEvents("") {
 		sum.PodiumFeed[fe.Type]++
 	}
 	sum.Pending, _ = streams.Pending(drainCtx, js, streams.StreamEdge, podium.Durable)
+	sum.CBPending, _ = streams.Pending(drainCtx, js, streams.StreamEdge, clientbook.Durable)
 	if sts, err := streams.Status(drainCtx, js); err == nil {
 		for _, s := range sts {
 			switch s.Name {
@@ -291,14 +322,14 @@ func startPodium(cfg Config) (*podiumemu.Emulator, error) {
 	return emu, nil
 }
 
-func savePodium(cfg Config, emu *podiumemu.Emulator) error {
-	body, err := emu.MarshalState()
+func saveState(cfg Config, file string, marshal func() ([]byte, error)) error {
+	body, err := marshal()
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(cfg.Dir, podiumFile)
+	path := filepath.Join(cfg.Dir, file)
 	if err := os.WriteFile(path+".tmp", body, 0o600); err != nil {
-		return fmt.Errorf("demo: save podium emulator: %w", err)
+		return fmt.Errorf("demo: save %s: %w", file, err)
 	}
 	return os.Rename(path+".tmp", path)
 }
@@ -306,7 +337,8 @@ func savePodium(cfg Config, emu *podiumemu.Emulator) error {
 // live makes changes in Edge and prints status until ctx ends. The
 // simulator is saved every few seconds: like a real database it must not
 // forget committed changes when the process dies.
-func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture, emu *podiumemu.Emulator, js jetstream.JetStream, out io.Writer, log *slog.Logger, locations map[string]string) (int, int) {
+func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture, emu *podiumemu.Emulator, cbEmu *clientbookemu.Emulator,
+	js jetstream.JetStream, out io.Writer, log *slog.Logger, locations map[string]string) (int, int, int) {
 	var churnC <-chan time.Time
 	if cfg.ChurnEvery > 0 {
 		t := time.NewTicker(cfg.ChurnEvery)
@@ -322,11 +354,11 @@ func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture,
 	save := time.NewTicker(3 * time.Second)
 	defer save.Stop()
 	churn := edgesim.NewChurn(db, uint64(time.Now().UnixNano()))
-	changes, edits := 0, 0
+	changes, edits, cbEdits := 0, 0, 0
 	for {
 		select {
 		case <-ctx.Done():
-			return changes, edits
+			return changes, edits, cbEdits
 		case <-churnC:
 			if _, err := churn.Step(); err != nil {
 				log.Error("simulated change failed", "err", err)
@@ -337,15 +369,21 @@ func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture,
 			if changes%10 == 0 && podiumUser(emu, changes, locations) {
 				edits++
 			}
+			// And another one in Clientbook's.
+			if changes%10 == 5 && clientbookUser(cbEmu, changes) {
+				cbEdits++
+			}
 		case <-save.C:
 			if err := db.Save(filepath.Join(cfg.Dir, simFile)); err != nil {
 				log.Error("save simulator", "err", err)
 			}
 		case <-statusC:
 			pending, _ := streams.Pending(ctx, js, streams.StreamEdge, podium.Durable)
+			cbPending, _ := streams.Pending(ctx, js, streams.StreamEdge, clientbook.Durable)
 			st := cpt.Stats()
-			fmt.Fprintf(out, "%s  events %s  | podium pending %d, contacts %d/%d | podium edits %d\n",
-				time.Now().Format("15:04:05"), formatCounts(st.Published), pending, emu.ContactCount(), db.SyncedCustomers(), edits)
+			fmt.Fprintf(out, "%s  events %s  | podium pending %d, contacts %d/%d, app edits %d | clientbook pending %d, clients %d/%d, app edits %d\n",
+				time.Now().Format("15:04:05"), formatCounts(st.Published), pending, emu.ContactCount(), db.SyncedCustomers(), edits,
+				cbPending, cbEmu.Totals().Clients, count(db, schemas.EntityCustomer), cbEdits)
 		}
 	}
 }
@@ -373,14 +411,16 @@ func podiumUser(emu *podiumemu.Emulator, n int, locations map[string]string) boo
 
 // drain waits until capture has reached the database's current version,
 // Podium has delivered its webhooks and no consumer has anything pending.
-func drain(ctx context.Context, db *edgesim.DB, cpt *capture.Capture, js jetstream.JetStream, emu *podiumemu.Emulator) {
+func drain(ctx context.Context, db *edgesim.DB, cpt *capture.Capture, js jetstream.JetStream, emu *podiumemu.Emulator, cbEmu *clientbookemu.Emulator) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
 		cur, _ := db.CurrentVersion(ctx)
 		pending, err := streams.Pending(ctx, js, streams.StreamEdge, podium.Durable)
 		inbound, err2 := streams.Pending(ctx, js, streams.StreamPartner, writer.Durable)
-		if err == nil && err2 == nil && pending == 0 && inbound == 0 && emu.Webhooks().Pending() == 0 && capturedAll(ctx, cpt, cur) {
+		cbPending, err3 := streams.Pending(ctx, js, streams.StreamEdge, clientbook.Durable)
+		if err == nil && err2 == nil && err3 == nil && pending == 0 && inbound == 0 && cbPending == 0 &&
+			emu.Webhooks().Pending() == 0 && cbEmu.Webhooks().Pending() == 0 && capturedAll(ctx, cpt, cur) {
 			return
 		}
 		select {
@@ -432,8 +472,13 @@ func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "Podium also holds: %d purchases, %d appointment and %d service job timeline entries, %d products (Clienteling+), %d review invitations, %d texts sent\n",
 		s.PodiumFeed[projectors.FeedPurchase], s.PodiumFeed[projectors.FeedAppointment], s.PodiumFeed[projectors.FeedServiceJob],
 		s.PodiumFeed[projectors.FeedProduct], s.ReviewInvites, s.Texts)
-	fmt.Fprintf(w, "Changes made in Podium's app: %d; partner changes written to Edge: %d (as new contact methods and customers, never overwriting)\n", s.PodiumEdits, s.WrittenToEdge)
-	fmt.Fprintf(w, "Podium consumer pending: %d; dead letters: %d\n", s.Pending, s.DeadLetters)
+	fmt.Fprintf(w, "Customers in Edge:                    %d\n", s.EdgeCustomers)
+	fmt.Fprintf(w, "Clients in Clientbook:                %d\n", s.Clientbook.Clients)
+	fmt.Fprintf(w, "Clientbook also holds: %d purchases, %d products (inventory, wishes, sold items, service jobs), %d recent-activity notes, %d texts sent\n",
+		s.Clientbook.Purchases, s.Clientbook.Products, s.Clientbook.Activities, s.Clientbook.Messages)
+	fmt.Fprintf(w, "Changes made in Podium's app: %d; in Clientbook's app: %d; partner changes written to Edge: %d (new contact methods, customers, notes, wishes, activity; never overwriting)\n",
+		s.PodiumEdits, s.CBEdits, s.WrittenToEdge)
+	fmt.Fprintf(w, "Pending: podium %d, clientbook %d; dead letters: %d\n", s.Pending, s.CBPending, s.DeadLetters)
 	if s.InSync() {
 		fmt.Fprintln(w, "RESULT: in sync")
 	} else {

@@ -636,3 +636,15 @@ func (e *Emulator) Messages() []Message {
 	defer e.mu.Unlock()
 	return append([]Message(nil), e.messages...)
 }
+
+// Totals counts what Clientbook holds.
+type Totals struct {
+	Clients, Products, Purchases, Activities, Messages int
+}
+
+// Totals returns the counts of every kind of record.
+func (e *Emulator) Totals() Totals {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Totals{Clients: len(e.clients), Products: len(e.products), Purchases: len(e.purchases), Activities: len(e.activities), Messages: len(e.messages)}
+}

@@ -160,8 +160,13 @@ func (c *Churn) notification(tx *Tx) (string, error) {
 	if phone == nil {
 		return "no phone for a text to " + cust.Key, nil
 	}
+	// Each store picks one SMS provider; store 002 texts through Clientbook.
+	provider := "PODIUM"
+	if cust.Store == "002" {
+		provider = "CLIENTBOOK"
+	}
 	key := tx.PutNotification(schemas.Notification{
-		Store: cust.Store, CustomerKey: cust.Key, Channel: "SMS", Provider: "PODIUM", To: phone.Value,
+		Store: cust.Store, CustomerKey: cust.Key, Channel: "SMS", Provider: provider, To: phone.Value,
 		Reason: "JOBREADY", Body: "Your repair is ready for pickup.", Status: "QUEUED",
 	})
 	return "notification " + key, nil
