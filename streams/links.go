@@ -3,6 +3,7 @@ package streams
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -45,4 +46,43 @@ func GetLink(ctx context.Context, links jetstream.KeyValue, key string) (string,
 		return "", fmt.Errorf("read link %s: %w", key, err)
 	}
 	return string(e.Value()), nil
+}
+
+// ConnectorBuckets opens what every connector keeps state in: the links
+// bucket and the projection bucket.
+func ConnectorBuckets(ctx context.Context, js jetstream.JetStream) (links, projection jetstream.KeyValue, err error) {
+	if links, err = js.KeyValue(ctx, BucketLinks); err != nil {
+		return nil, nil, fmt.Errorf("open bucket %s: %w", BucketLinks, err)
+	}
+	if projection, err = js.KeyValue(ctx, BucketProjection); err != nil {
+		return nil, nil, fmt.Errorf("open bucket %s: %w", BucketProjection, err)
+	}
+	return links, projection, nil
+}
+
+// GetJSON reads a JSON value; ok is false when the key does not exist.
+func GetJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (v T, ok bool, err error) {
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return v, false, nil
+	}
+	if err != nil {
+		return v, false, fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		return v, false, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return v, true, nil
+}
+
+// PutJSON writes a JSON value.
+func PutJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if _, err := kv.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
 }

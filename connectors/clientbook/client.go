@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -94,32 +93,15 @@ func (c *Client) attempt(ctx context.Context, method, path string, payload []byt
 	if err := c.limiter.Wait(ctx); err != nil {
 		return 0, backoff.Permanent(fmt.Errorf("clientbook %s %s: %w", method, path, err))
 	}
-	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	var rd io.Reader
-	if payload != nil {
-		rd = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(actx, method, strings.TrimRight(c.cfg.BaseURL, "/")+path, rd)
+	status, header, raw, err := partnerapi.Send(ctx, c.hc, partnerapi.Request{
+		Partner: "clientbook", Method: method, URL: strings.TrimRight(c.cfg.BaseURL, "/") + path, Path: path,
+		Header: http.Header{"Authorization": {"Bearer " + c.cfg.APIKey}}, Body: payload, Timeout: c.cfg.Timeout,
+	})
 	if err != nil {
-		return 0, backoff.Permanent(fmt.Errorf("clientbook %s %s: %w", method, path, err))
+		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
-	req.Header.Set("Accept", "application/json")
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("clientbook %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return 0, fmt.Errorf("clientbook %s %s: read answer: %w", method, path, err)
-	}
-	if resp.StatusCode >= 300 {
-		return partnerapi.RetryAfter(resp.Header), decodeError(method, path, resp.StatusCode, raw)
+	if status >= 300 {
+		return partnerapi.RetryAfter(header), decodeError(method, path, status, raw)
 	}
 	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
 		return 0, nil

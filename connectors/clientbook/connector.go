@@ -60,13 +60,9 @@ type Connector struct {
 
 // NewConnector returns a connector; the streams and buckets must exist.
 func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, cfg Config, log *slog.Logger) (*Connector, error) {
-	links, err := js.KeyValue(ctx, streams.BucketLinks)
+	links, state, err := streams.ConnectorBuckets(ctx, js)
 	if err != nil {
-		return nil, fmt.Errorf("clientbook connector: open bucket %s: %w", streams.BucketLinks, err)
-	}
-	state, err := js.KeyValue(ctx, streams.BucketProjection)
-	if err != nil {
-		return nil, fmt.Errorf("clientbook connector: open bucket %s: %w", streams.BucketProjection, err)
+		return nil, fmt.Errorf("clientbook connector: %w", err)
 	}
 	if err := cfg.Options.Check(); err != nil {
 		return nil, fmt.Errorf("clientbook connector: %w", err)
@@ -109,26 +105,12 @@ func stateKey(entity schemas.Entity, key string) string {
 }
 
 func (c *Connector) load(ctx context.Context, key string) (pushed, error) {
-	var p pushed
-	e, err := c.state.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return p, nil
-	}
-	if err != nil {
-		return p, fmt.Errorf("load state %s: %w", key, err)
-	}
-	if err := json.Unmarshal(e.Value(), &p); err != nil {
-		return p, fmt.Errorf("decode state %s: %w", key, err)
-	}
-	return p, nil
+	p, _, err := streams.GetJSON[pushed](ctx, c.state, key)
+	return p, err
 }
 
 func (c *Connector) save(ctx context.Context, key string, p pushed) error {
-	b, _ := json.Marshal(p)
-	if _, err := c.state.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("save state %s: %w", key, err)
-	}
-	return nil
+	return streams.PutJSON(ctx, c.state, key, p)
 }
 
 // hashOf fingerprints what would be sent, so an unchanged aggregate makes
@@ -365,24 +347,13 @@ func CollectionLinksKey(customerKey string) string {
 
 // PutCollectionLinks records the collection items edgesync wrote.
 func PutCollectionLinks(ctx context.Context, links jetstream.KeyValue, customerKey string, items map[string]int) error {
-	b, _ := json.Marshal(items)
-	if _, err := links.Put(ctx, CollectionLinksKey(customerKey), b); err != nil {
-		return fmt.Errorf("record collection of %s: %w", customerKey, err)
-	}
-	return nil
+	return streams.PutJSON(ctx, links, CollectionLinksKey(customerKey), items)
 }
 
 // CollectionLinks reads the collection items edgesync wrote for a customer.
 func CollectionLinks(ctx context.Context, links jetstream.KeyValue, customerKey string) (map[string]int, error) {
-	raw, err := streams.GetLink(ctx, links, CollectionLinksKey(customerKey))
-	if err != nil || raw == "" {
-		return map[string]int{}, err
-	}
-	items := map[string]int{}
-	if err := json.Unmarshal([]byte(raw), &items); err != nil {
-		return nil, fmt.Errorf("decode collection of %s: %w", customerKey, err)
-	}
-	return items, nil
+	items, _, err := streams.GetJSON[map[string]int](ctx, links, CollectionLinksKey(customerKey))
+	return items, err
 }
 
 func (c *Connector) note(ctx context.Context, ev *event) (bool, error) {

@@ -7,9 +7,11 @@
 package partnerapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -133,4 +135,51 @@ func (r *retryAfter) NextBackOff() time.Duration {
 	}
 	r.next = 0
 	return d
+}
+
+// Request is one HTTP call to a partner API.
+type Request struct {
+	Partner string // names the partner in errors
+	Method  string
+	URL     string // base URL and path
+	Path    string // for errors
+	Header  http.Header
+	Body    []byte // JSON; nil for none
+	Timeout time.Duration
+}
+
+// maxAnswer bounds what is read of an answer.
+const maxAnswer = 8 << 20
+
+// Send makes one attempt and returns the answer's status, headers and body.
+// A request that cannot be built is a permanent error; a network or read
+// failure is worth retrying.
+func Send(ctx context.Context, hc *http.Client, r Request) (status int, header http.Header, body []byte, err error) {
+	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	defer cancel()
+	var rd io.Reader
+	if r.Body != nil {
+		rd = bytes.NewReader(r.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, rd)
+	if err != nil {
+		return 0, nil, nil, backoff.Permanent(fmt.Errorf("%s %s %s: %w", r.Partner, r.Method, r.Path, err))
+	}
+	for k, vs := range r.Header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Accept", "application/json")
+	if r.Body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("%s %s %s: %w", r.Partner, r.Method, r.Path, err)
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("%s %s %s: read answer: %w", r.Partner, r.Method, r.Path, err)
+	}
+	return resp.StatusCode, resp.Header, body, nil
 }

@@ -207,37 +207,19 @@ func (c *Client) attempt(ctx context.Context, method, path string, payload []byt
 	if err != nil {
 		return 0, err
 	}
-	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	var rd io.Reader
-	if payload != nil {
-		rd = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(actx, method, strings.TrimRight(c.cfg.BaseURL, "/")+path, rd)
+	status, header, raw, err := partnerapi.Send(ctx, c.hc, partnerapi.Request{
+		Partner: "podium", Method: method, URL: strings.TrimRight(c.cfg.BaseURL, "/") + path, Path: path,
+		Header: http.Header{"Authorization": {"Bearer " + tok}, "Podium-Version": {APIVersion}}, Body: payload, Timeout: c.cfg.Timeout,
+	})
 	if err != nil {
-		return 0, backoff.Permanent(fmt.Errorf("podium %s %s: %w", method, path, err))
+		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("podium-version", APIVersion)
-	req.Header.Set("Accept", "application/json")
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("podium %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return 0, fmt.Errorf("podium %s %s: read answer: %w", method, path, err)
-	}
-	if resp.StatusCode >= 300 {
-		apiErr := decodeError(method, path, resp.StatusCode, raw)
+	if status >= 300 {
+		apiErr := decodeError(method, path, status, raw)
 		if apiErr.Status == http.StatusUnauthorized {
 			c.invalidate(tok)
 		}
-		return partnerapi.RetryAfter(resp.Header), apiErr
+		return partnerapi.RetryAfter(header), apiErr
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return 0, nil

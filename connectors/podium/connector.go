@@ -3,7 +3,6 @@ package podium
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,13 +60,9 @@ type Connector struct {
 // NewConnector returns a connector. The streams and buckets must exist; it
 // creates the acquisition attribute in Podium when none is configured.
 func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, cfg Config, log *slog.Logger) (*Connector, error) {
-	links, err := js.KeyValue(ctx, streams.BucketLinks)
+	links, state, err := streams.ConnectorBuckets(ctx, js)
 	if err != nil {
-		return nil, fmt.Errorf("podium connector: open bucket %s: %w", streams.BucketLinks, err)
-	}
-	state, err := js.KeyValue(ctx, streams.BucketProjection)
-	if err != nil {
-		return nil, fmt.Errorf("podium connector: open bucket %s: %w", streams.BucketProjection, err)
+		return nil, fmt.Errorf("podium connector: %w", err)
 	}
 	if len(cfg.Options.Locations) == 0 {
 		return nil, errors.New("podium connector: no store is mapped to a Podium location (--podium-location 001=<uid>)")
@@ -134,26 +129,11 @@ func stateKey(entity schemas.Entity, key string) string {
 }
 
 func (c *Connector) load(ctx context.Context, key string) (pushed, bool, error) {
-	var p pushed
-	e, err := c.state.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return p, false, nil
-	}
-	if err != nil {
-		return p, false, fmt.Errorf("load state %s: %w", key, err)
-	}
-	if err := json.Unmarshal(e.Value(), &p); err != nil {
-		return p, false, fmt.Errorf("decode state %s: %w", key, err)
-	}
-	return p, true, nil
+	return streams.GetJSON[pushed](ctx, c.state, key)
 }
 
 func (c *Connector) save(ctx context.Context, key string, p pushed) error {
-	b, _ := json.Marshal(p)
-	if _, err := c.state.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("save state %s: %w", key, err)
-	}
-	return nil
+	return streams.PutJSON(ctx, c.state, key, p)
 }
 
 // Handle applies one Edge event to Podium.

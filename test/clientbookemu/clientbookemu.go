@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strings"
@@ -86,7 +85,6 @@ type Emulator struct {
 	actOrder    []string
 	messages    []Message
 	hooks       *emulator.Webhooks
-	srv         *httptest.Server
 	now         func() time.Time
 }
 
@@ -109,21 +107,12 @@ func New() *Emulator {
 func (e *Emulator) AddAPIKey(key string) { e.Tokens().RegisterAPIKey(key, "merchant", nil) }
 
 // Start serves the emulator on a loopback port and returns its URL.
-func (e *Emulator) Start() string {
-	e.srv = httptest.NewServer(e.Handler())
-	return e.srv.URL
-}
-
-// URL is the base URL once started.
-func (e *Emulator) URL() string { return e.srv.URL }
+func (e *Emulator) Start() string { return e.Serve(e.Handler()) }
 
 // Close stops the server and the webhook queues.
 func (e *Emulator) Close() {
 	e.hooks.Close()
-	if e.srv != nil {
-		e.srv.CloseClientConnections()
-		e.srv.Close()
-	}
+	e.StopServing()
 }
 
 // Webhooks exposes deliveries for inspection.

@@ -14,7 +14,6 @@ import (
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/projectors"
-	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/edgesim"
@@ -122,15 +121,8 @@ func (r *cbRig) settle() {
 	ctx := context.Background()
 	for range 3 {
 		require.Eventually(r.t, func() bool {
-			cur, _ := r.db.CurrentVersion(ctx)
-			for _, e := range schemas.Entities {
-				if cp, ok, _ := r.cpt.LoadCheckpoint(ctx, e); !ok || cp.Version < cur {
-					return false
-				}
-			}
-			edge, err1 := streams.Pending(ctx, r.srv.JS, streams.StreamEdge, clientbook.Durable)
-			partner, err2 := streams.Pending(ctx, r.srv.JS, streams.StreamPartner, writer.Durable)
-			return err1 == nil && err2 == nil && edge == 0 && partner == 0 && r.emu.Webhooks().Pending() == 0
+			return captured(ctx, r.db, r.cpt) && caughtUp(ctx, r.srv.JS, streams.StreamEdge, clientbook.Durable) &&
+				r.emu.Webhooks().Pending() == 0 && caughtUp(ctx, r.srv.JS, streams.StreamPartner, writer.Durable)
 		}, 30*time.Second, 20*time.Millisecond)
 	}
 }

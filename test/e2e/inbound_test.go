@@ -80,8 +80,7 @@ func (in *inbound) settle() {
 	for range 2 {
 		in.podiumRig.settle()
 		require.Eventually(in.t, func() bool {
-			n, err := streams.Pending(ctx, in.srv.JS, streams.StreamPartner, writer.Durable)
-			return in.emu.Webhooks().Pending() == 0 && err == nil && n == 0
+			return in.emu.Webhooks().Pending() == 0 && caughtUp(ctx, in.srv.JS, streams.StreamPartner, writer.Durable)
 		}, 30*time.Second, 20*time.Millisecond)
 	}
 	in.podiumRig.settle()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/capture"
@@ -90,15 +91,26 @@ func (r *podiumRig) settle() {
 	r.t.Helper()
 	ctx := context.Background()
 	require.Eventually(r.t, func() bool {
-		cur, _ := r.db.CurrentVersion(ctx)
-		for _, e := range schemas.Entities {
-			if cp, ok, _ := r.cpt.LoadCheckpoint(ctx, e); !ok || cp.Version < cur {
-				return false
-			}
-		}
-		n, err := streams.Pending(ctx, r.srv.JS, streams.StreamEdge, podium.Durable)
-		return err == nil && n == 0
+		return captured(ctx, r.db, r.cpt) && caughtUp(ctx, r.srv.JS, streams.StreamEdge, podium.Durable)
 	}, 2*time.Hour, 20*time.Millisecond)
+}
+
+// captured reports whether capture has checkpointed every entity at the
+// database's current version.
+func captured(ctx context.Context, db *edgesim.DB, cpt *capture.Capture) bool {
+	cur, _ := db.CurrentVersion(ctx)
+	for _, e := range schemas.Entities {
+		if cp, ok, _ := cpt.LoadCheckpoint(ctx, e); !ok || cp.Version < cur {
+			return false
+		}
+	}
+	return true
+}
+
+// caughtUp reports whether a durable consumer has nothing left.
+func caughtUp(ctx context.Context, js jetstream.JetStream, stream, durable string) bool {
+	n, err := streams.Pending(ctx, js, stream, durable)
+	return err == nil && n == 0
 }
 
 func newCustomer(tx *edgesim.Tx, store, first, email, phone string) string {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ type Faults struct {
 
 // Core is the shared state of one emulator.
 type Core struct {
+	srv      *httptest.Server
 	mu       sync.Mutex
 	faults   Faults
 	rng      *rand.Rand
@@ -50,6 +52,23 @@ func NewCore(perMinute int, errorBody func(status int, code, message string) any
 		counters:  make(map[string]int),
 		now:       now,
 		ErrorBody: errorBody,
+	}
+}
+
+// Serve serves h on a loopback port and returns its URL.
+func (c *Core) Serve(h http.Handler) string {
+	c.srv = httptest.NewServer(h)
+	return c.srv.URL
+}
+
+// URL is the base URL once serving.
+func (c *Core) URL() string { return c.srv.URL }
+
+// StopServing closes the server and its connections.
+func (c *Core) StopServing() {
+	if c.srv != nil {
+		c.srv.CloseClientConnections()
+		c.srv.Close()
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strings"
@@ -93,7 +92,6 @@ type Emulator struct {
 	feedEvents []FeedEvent
 	feedSeen   map[string]bool
 	hooks      *emulator.Webhooks
-	srv        *httptest.Server
 	now        func() time.Time
 }
 
@@ -128,22 +126,13 @@ func errorBody(_ int, code, message string) any {
 	return map[string]string{"code": code, "message": message, "moreInfo": "https://docs.podium.com/docs/errors#" + code}
 }
 
-// Start serves the emulator on a loopback port; Close stops it.
-func (e *Emulator) Start() string {
-	e.srv = httptest.NewServer(e.Handler())
-	return e.srv.URL
-}
+// Start serves the emulator on a loopback port and returns its URL.
+func (e *Emulator) Start() string { return e.Serve(e.Handler()) }
 
-// URL is the base URL once started.
-func (e *Emulator) URL() string { return e.srv.URL }
-
-// Close stops the server.
+// Close stops the server and the webhook queues.
 func (e *Emulator) Close() {
 	e.hooks.Close()
-	if e.srv != nil {
-		e.srv.CloseClientConnections()
-		e.srv.Close()
-	}
+	e.StopServing()
 }
 
 // AddLocation creates a location and returns its uid.
