@@ -9,8 +9,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/podiumemu"
 )
@@ -75,5 +77,58 @@ func uploadOnce(b *testing.B, customers int, limited bool, factor int) {
 			window, bound.Round(time.Millisecond), 100*bound.Seconds()/elapsed.Seconds(), (elapsed * time.Duration(factor)).Round(time.Second))
 	}
 	fmt.Fprintln(os.Stderr, line)
+	require.Zero(b, r.emu.Counter("rate_limited"), "the client never drew a 429")
+}
+
+// BenchmarkClientbookInitialUpload measures the first upload to Clientbook
+// of EDGESYNC_BENCH_CUSTOMERS customers with their history (1.5 sales a
+// customer, wishes, notes, service jobs, items): once with no rate limit,
+// once at the documented 120 requests a minute compressed by
+// EDGESYNC_BENCH_TIME_FACTOR, on EDGESYNC_BENCH_CB_LIMITED_CUSTOMERS
+// customers (1,000) so it ends in minutes.
+func BenchmarkClientbookInitialUpload(b *testing.B) {
+	factor := envInt(b, "EDGESYNC_BENCH_TIME_FACTOR", 10)
+	for _, limited := range []bool{false, true} {
+		name, customers := "unlimited", envInt(b, "EDGESYNC_BENCH_CUSTOMERS", 10_000)
+		if limited {
+			name, customers = "120-per-minute", envInt(b, "EDGESYNC_BENCH_CB_LIMITED_CUSTOMERS", 1_000)
+		}
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				uploadClientbookOnce(b, customers, limited, factor)
+			}
+		})
+	}
+}
+
+func uploadClientbookOnce(b *testing.B, customers int, limited bool, factor int) {
+	window := time.Minute / time.Duration(factor)
+	r := newClientbookRig(b, func(_ *projectors.ClientbookOptions, c *clientbook.ClientConfig, e *clientbookemu.Emulator) {
+		if limited {
+			e.SetLimitWindow(clientbookemu.RateLimit, window)
+			c.RatePerMinute, c.RateWindow = clientbookemu.RateLimit, window
+		}
+	})
+	r.wait = 2 * time.Hour
+	spec := edgesim.Spec{Seed: 5, Stores: 1, CustomersPerStore: customers, SalesPerCustomer: 1.5, ItemsPerStore: customers / 10}
+	require.NoError(b, edgesim.Generate(r.db, spec))
+	start := time.Now()
+	r.settle()
+	elapsed := time.Since(start)
+	calls := r.emu.Counter("requests") - 2 // the webhook subscription
+	tot := r.emu.Totals()
+	b.ReportMetric(elapsed.Seconds(), "s-total")
+	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
+	b.ReportMetric(float64(calls)/float64(customers), "calls/customer")
+	line := fmt.Sprintf("clientbook initial upload of %d customers (%d clients, %d purchases, %d products, %d activities): %d calls in %s, %.0f calls/s",
+		customers, tot.Clients, tot.Purchases, tot.Products, tot.Activities, calls, elapsed.Round(time.Millisecond), float64(calls)/elapsed.Seconds())
+	if limited {
+		bound := time.Duration(float64(calls) / clientbookemu.RateLimit * float64(window))
+		b.ReportMetric(bound.Seconds()/elapsed.Seconds(), "of-lower-bound")
+		line += fmt.Sprintf("; at %d per %s the lower bound is %s: %.0f%% of it; at the real pace that is %s",
+			clientbookemu.RateLimit, window, bound.Round(time.Millisecond), 100*bound.Seconds()/elapsed.Seconds(), (elapsed * time.Duration(factor)).Round(time.Second))
+	}
+	fmt.Fprintln(os.Stderr, line)
+	require.Equal(b, customers, tot.Clients)
 	require.Zero(b, r.emu.Counter("rate_limited"), "the client never drew a 429")
 }

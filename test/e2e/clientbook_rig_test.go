@@ -26,7 +26,8 @@ import (
 // Clientbook connector → emulator, and emulator → signed webhook → gateway →
 // JetStream → Edge writer → Edge.
 type cbRig struct {
-	t      *testing.T
+	t      testing.TB
+	wait   time.Duration // how long settle may take
 	db     *edgesim.DB
 	srv    *natstest.Server
 	emu    *clientbookemu.Emulator
@@ -56,11 +57,11 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newClientbookRig(t *testing.T, opts ...func(*projectors.ClientbookOptions, *clientbook.ClientConfig)) *cbRig {
+func newClientbookRig(t testing.TB, opts ...func(*projectors.ClientbookOptions, *clientbook.ClientConfig, *clientbookemu.Emulator)) *cbRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	r := &cbRig{t: t, db: edgesim.New(), srv: natstest.Start(t), emu: clientbookemu.New(), logs: &syncBuffer{}}
+	r := &cbRig{t: t, wait: 30 * time.Second, db: edgesim.New(), srv: natstest.Start(t), emu: clientbookemu.New(), logs: &syncBuffer{}}
 	r.emu.SetLimit(0)
 	r.emu.Webhooks().Backoff = 20 * time.Millisecond
 	r.emu.AddAPIKey("cb-key")
@@ -76,7 +77,7 @@ func newClientbookRig(t *testing.T, opts ...func(*projectors.ClientbookOptions, 
 	}
 	cc := clientbook.ClientConfig{BaseURL: url, APIKey: "cb-key", RatePerMinute: -1, Timeout: 2 * time.Second, RetryFor: 30 * time.Second}
 	for _, fn := range opts {
-		fn(&o, &cc)
+		fn(&o, &cc, r.emu)
 	}
 	client, err := clientbook.NewClient(cc, log)
 	require.NoError(t, err)
@@ -123,7 +124,7 @@ func (r *cbRig) settle() {
 		require.Eventually(r.t, func() bool {
 			return captured(ctx, r.db, r.cpt) && caughtUp(ctx, r.srv.JS, streams.StreamEdge, clientbook.Durable) &&
 				r.emu.Webhooks().Pending() == 0 && caughtUp(ctx, r.srv.JS, streams.StreamPartner, writer.Durable)
-		}, 30*time.Second, 20*time.Millisecond)
+		}, r.wait, 20*time.Millisecond)
 	}
 }
 
