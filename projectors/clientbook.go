@@ -279,11 +279,13 @@ func ClientbookNote(n *schemas.Note, opts ClientbookOptions) (a ClientbookActivi
 	return ClientbookActivity{Type: "note", Text: n.Text, OccurredAt: n.Date, AssociateID: user}, unmapped
 }
 
-// ClientbookSale is the client purchase of a sale and the archived
-// products of the items it sold. "Edge Sales History uploads to Clientbook
-// Client Purchases. Sold Edge items are uploaded as archived Clientbook
-// Products." clientID is the buyer's client.
-func ClientbookSale(s *schemas.Sale, clientID string, opts ClientbookOptions) (p ClientbookPurchase, sold []ClientbookProduct, unmapped int) {
+// ClientbookSale is the client purchase of a sale. "Edge Sales History
+// uploads to Clientbook Client Purchases. Sold Edge items are uploaded as
+// archived Clientbook Products": each line that sold an item names the
+// item's product, and Clientbook archives that product as sold to the
+// client (docs/clientbook-api.md), so a sale is one call however many
+// items it sold.
+func ClientbookSale(s *schemas.Sale, opts ClientbookOptions) (p ClientbookPurchase, unmapped int) {
 	p = ClientbookPurchase{Date: s.Date, StoreID: opts.Stores[s.Store], Total: s.Total, Items: []ClientbookPurchaseItem{}}
 	if s.Void {
 		p.Status = "void"
@@ -300,16 +302,12 @@ func ClientbookSale(s *schemas.Sale, clientID string, opts ClientbookOptions) (p
 		if it.Description == "" {
 			it.Description = strings.ToLower(l.Type)
 		}
-		if l.ItemKey != "" {
+		if l.ItemKey != "" && l.Type != "RETURN" {
 			it.ProductExternalID = ItemProductID(l.ItemKey)
-			if !s.Void && l.Type != "RETURN" {
-				sold = append(sold, ClientbookProduct{ExternalID: it.ProductExternalID, SKU: l.ItemKey, Name: l.Description,
-					Status: ProductArchived, Kind: ProductSold, ClientID: clientID})
-			}
 		}
 		p.Items = append(p.Items, it)
 	}
-	return p, sold, unmapped
+	return p, unmapped
 }
 
 // ClientbookServiceJob is the 'dummy' archived product of a repair, custom

@@ -69,28 +69,29 @@ func TestClientbookSale(t *testing.T) {
 	tests := []struct {
 		name     string
 		sale     schemas.Sale
-		sold     int
+		sold     []string // product external ids named by lines
 		status   string
 		unmapped int
 	}{
-		{"a sale archives the items it sold", schemas.Sale{Key: "001-000100", Store: "001", Date: at, Total: 1000, AssociateIDs: []int{7},
-			Lines: []schemas.SaleLine{{Type: "MERCH", ItemKey: "001-100-00001", Qty: 1, Amount: 1000, Description: "Ring"}, {Type: "REPAIR", JobKey: "001-000100-001", Amount: 50}}}, 1, "", 0},
+		{"a sale names the products of the items it sold", schemas.Sale{Key: "001-000100", Store: "001", Date: at, Total: 1000, AssociateIDs: []int{7},
+			Lines: []schemas.SaleLine{{Type: "MERCH", ItemKey: "001-100-00001", Qty: 1, Amount: 1000, Description: "Ring"}, {Type: "REPAIR", JobKey: "001-000100-001", Amount: 50}}},
+			[]string{"item:001-100-00001", ""}, "", 0},
 		{"a return sells nothing", schemas.Sale{Key: "001-000101", Store: "001", Date: at, AssociateIDs: []int{8},
-			Lines: []schemas.SaleLine{{Type: "RETURN", ItemKey: "001-100-00001", Qty: -1, Amount: -1000}}}, 0, "", 8},
+			Lines: []schemas.SaleLine{{Type: "RETURN", ItemKey: "001-100-00001", Qty: -1, Amount: -1000}}}, []string{""}, "", 8},
 		{"a void sale is sent void", schemas.Sale{Key: "001-000102", Store: "001", Date: at, Void: true,
-			Lines: []schemas.SaleLine{{Type: "MERCH", ItemKey: "001-100-00002", Qty: 1}}}, 0, "void", 0},
+			Lines: []schemas.SaleLine{{Type: "MERCH", ItemKey: "001-100-00002", Qty: 1}}}, []string{"item:001-100-00002"}, "void", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, sold, unmapped := projectors.ClientbookSale(&tt.sale, "cl_1", cbOpts)
-			assert.Len(t, sold, tt.sold)
+			p, unmapped := projectors.ClientbookSale(&tt.sale, cbOpts)
 			assert.Equal(t, tt.status, p.Status)
 			assert.Equal(t, tt.unmapped, unmapped)
-			assert.Len(t, p.Items, len(tt.sale.Lines))
-			for _, s := range sold {
-				assert.Equal(t, "cl_1", s.ClientID)
-				assert.Equal(t, projectors.ProductArchived, s.Status, "Sold Edge items are uploaded as archived Clientbook Products")
+			var sold []string
+			for _, it := range p.Items {
+				sold = append(sold, it.ProductExternalID)
 			}
+			assert.Equal(t, tt.sold, sold, "Sold Edge items are uploaded as archived Clientbook Products")
+			assert.Equal(t, "st_1", p.StoreID)
 		})
 	}
 }

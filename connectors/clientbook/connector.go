@@ -404,18 +404,13 @@ func (c *Connector) sale(ctx context.Context, ev *event) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	p, sold, unmapped := projectors.ClientbookSale(s, clientID, c.cfg.Options)
+	p, unmapped := projectors.ClientbookSale(s, c.cfg.Options)
 	c.warnAssociate(unmapped, ev.env.Key)
-	if ev.unchanged(hashOf(p, sold)) {
+	if ev.unchanged(hashOf(p, clientID)) {
 		return false, nil
 	}
 	if err := c.client.UpsertPurchase(ctx, clientID, s.Key, p); err != nil {
 		return false, fmt.Errorf("purchase %s: %w", s.Key, err)
-	}
-	for _, prod := range sold {
-		if err := c.client.UpsertProduct(ctx, prod); err != nil {
-			return false, fmt.Errorf("sold product %s: %w", prod.ExternalID, err)
-		}
 	}
 	return true, nil
 }

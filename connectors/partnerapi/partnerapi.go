@@ -46,9 +46,11 @@ func (e *Error) Refused() bool {
 	return e.Status >= 400 && e.Status < 500
 }
 
-// limiterBurst is small on purpose: a token bucket with burst b and rate r
-// allows b + 60r calls in any minute, so r = (limit - b)/60 keeps the client
-// under the partner's per-minute limit in every sliding window.
+// A token bucket with burst b and rate r allows b + 60r calls in any
+// minute, so r = (limit - b)/60 keeps the client under the partner's
+// per-minute limit in every sliding window. The steady pace is then
+// (limit - b)/limit of the limit: b is a thirtieth of the limit (at most
+// 10), which keeps 97% of it and still lets a short burst through.
 const limiterBurst = 10
 
 // NewLimiter returns the limiter of one account: perMinute requests per
@@ -61,7 +63,7 @@ func NewLimiter(perMinute int, window time.Duration) *rate.Limiter {
 	if window <= 0 {
 		window = time.Minute
 	}
-	burst := min(limiterBurst, perMinute)
+	burst := min(limiterBurst, max(1, perMinute/30))
 	return rate.NewLimiter(rate.Limit(float64(max(perMinute-burst, 1))/window.Seconds()), burst)
 }
 

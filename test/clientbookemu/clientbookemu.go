@@ -287,6 +287,19 @@ func (e *Emulator) upsertProduct(w http.ResponseWriter, r *http.Request, _ strin
 	emulator.WriteJSON(w, http.StatusOK, out)
 }
 
+// sell archives the product a purchase line names as sold to the client,
+// making it from the line when Clientbook does not have it; e.mu held.
+func (e *Emulator) sell(it projectors.ClientbookPurchaseItem, clientID string) {
+	cur, ok := e.products[it.ProductExternalID]
+	if !ok {
+		cur = &Product{ID: "pr_" + uuid.NewString()}
+		cur.ExternalID = it.ProductExternalID
+		cur.SKU, cur.Name, cur.Price = it.SKU, it.Description, it.Price
+		e.products[it.ProductExternalID] = cur
+	}
+	cur.Status, cur.Kind, cur.ClientID = projectors.ProductArchived, projectors.ProductSold, clientID
+}
+
 // mergeProduct keeps the fields a write leaves out, as documented.
 func mergeProduct(dst *projectors.ClientbookProduct, src projectors.ClientbookProduct) {
 	set := func(d *string, s string) {
@@ -392,6 +405,13 @@ func (e *Emulator) upsertPurchase(w http.ResponseWriter, r *http.Request, _ stri
 	}
 	pu := &Purchase{ClientbookPurchase: p, ExternalID: r.PathValue("ext"), ClientID: clientID}
 	e.purchases[clientID+"/"+pu.ExternalID] = pu
+	if p.Status != "void" {
+		for _, it := range p.Items {
+			if it.ProductExternalID != "" {
+				e.sell(it, clientID)
+			}
+		}
+	}
 	e.Count("purchases.written")
 	emulator.WriteJSON(w, http.StatusOK, pu)
 }
