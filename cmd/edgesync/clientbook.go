@@ -42,6 +42,9 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	if err := client.Check(ctx); err != nil {
+		return err
+	}
 	nc, js, err := connect(ctx, g, log, "edgesync-connector-clientbook")
 	if err != nil {
 		return err

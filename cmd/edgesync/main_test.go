@@ -6,11 +6,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/natstest"
 )
 
@@ -101,4 +104,34 @@ func TestBinary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The Clientbook connector role against the emulator: a wrong key is found
+// at start; a right one subscribes the gateway and stops cleanly on SIGTERM.
+func TestClientbookRole(t *testing.T) {
+	bin := buildBinary(t)
+	srv := natstest.Start(t)
+	emu := clientbookemu.New()
+	emu.AddAPIKey("cb-good-key")
+	url := emu.Start()
+	t.Cleanup(emu.Close)
+	args := []string{"connector", "clientbook", "--clientbook-url", url, "--clientbook-store", "001=st_1",
+		"--clientbook-webhook-url", "https://edge.example.com/webhooks/clientbook"}
+
+	_, stderr, code := run(bin, []string{"EDGESYNC_CLIENTBOOK_API_KEY=cb-wrong-key", "EDGESYNC_CLIENTBOOK_WEBHOOK_SECRET=hooksecret", "EDGESYNC_NATS_URL=" + srv.URL()}, args...)
+	assert.NotZero(t, code)
+	assert.Contains(t, stderr, "check --clientbook-url and the API key")
+	assert.NotContains(t, stderr, "cb-wrong-key")
+
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "EDGESYNC_CLIENTBOOK_API_KEY=cb-good-key", "EDGESYNC_CLIENTBOOK_WEBHOOK_SECRET=hooksecret", "EDGESYNC_NATS_URL="+srv.URL())
+	var out bytes.Buffer
+	cmd.Stderr = &out
+	require.NoError(t, cmd.Start())
+	require.Eventually(t, func() bool { return len(emu.Webhooks().List()) == 1 }, 20*time.Second, 50*time.Millisecond, "the role subscribes Clientbook's webhooks")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), out.String())
+	assert.Contains(t, out.String(), "clientbook connector running")
+	assert.NotContains(t, out.String(), "cb-good-key")
+	assert.NotContains(t, out.String(), "hooksecret")
 }

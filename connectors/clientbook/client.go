@@ -249,5 +249,14 @@ func (c *Client) EnsureWebhook(ctx context.Context, webhookURL, secret string, e
 	return out.ID, nil
 }
 
+// Check makes one cheap authenticated call, so a wrong key or URL is found
+// when the connector starts rather than at the first customer.
+func (c *Client) Check(ctx context.Context) error {
+	if err := c.Do(ctx, http.MethodGet, "/v1/webhooks", nil, nil); err != nil {
+		return fmt.Errorf("clientbook at %s refused or unreachable (check --clientbook-url and the API key): %w", c.cfg.BaseURL, err)
+	}
+	return nil
+}
+
 // WebhookEvents are the event types edgesync subscribes to.
 var WebhookEvents = []string{"client.created", "client.updated", "collection.updated", "activity.created", "activity.updated", "message.sent"}
