@@ -42,14 +42,14 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	if err := client.Check(ctx); err != nil {
-		return err
-	}
 	nc, js, err := connect(ctx, g, log, "edgesync-connector-clientbook")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	if err := client.Check(ctx); err != nil {
+		return err
+	}
 	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts,
 		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log))}, log)
 	if err != nil {

@@ -250,13 +250,18 @@ func (c *Client) EnsureWebhook(ctx context.Context, webhookURL, secret string, e
 }
 
 // Check makes one cheap authenticated call, so a wrong key or URL is found
-// when the connector starts rather than at the first customer.
+// when the connector starts rather than at the first customer. It gives up
+// after checkWithin: an installer waits for this answer.
 func (c *Client) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, checkWithin)
+	defer cancel()
 	if err := c.Do(ctx, http.MethodGet, "/v1/webhooks", nil, nil); err != nil {
 		return fmt.Errorf("clientbook at %s refused or unreachable (check --clientbook-url and the API key): %w", c.cfg.BaseURL, err)
 	}
 	return nil
 }
+
+const checkWithin = 10 * time.Second
 
 // WebhookEvents are the event types edgesync subscribes to.
 var WebhookEvents = []string{"client.created", "client.updated", "collection.updated", "activity.created", "activity.updated", "message.sent"}
