@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/edgesync/edgesync/projectors"
@@ -78,14 +79,19 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 type writerCmd struct {
 	edgeDB
 	PodiumDownload bool              `name:"podium-download" help:"Download Podium's new and changed customers into Edge; --no-podium-download is the upload-only option." default:"true" negatable:""`
-	PodiumStores   map[string]string `name:"podium-store" help:"Podium location uid to the Edge store that gets its new customers, e.g. <uid>=001; repeat per location."`
+	PodiumStores   map[string]string `name:"podium-store" help:"Podium location uid and the Edge store that gets its new customers, e.g. <uid>=001 (001=<uid>, as the connector takes it, works too); repeat per location."`
 	AcqLabel       string            `name:"podium-acquisition-label" help:"Label of the Podium contact attribute holding the acquisition." default:"Acquisition"`
-	CBStores       map[string]string `name:"clientbook-store" help:"Clientbook store id to the Edge store that gets its new clients, e.g. <id>=001; with one store, clients without a store go there too."`
-	CBPreferences  map[string]string `name:"clientbook-preference" help:"Clientbook preference to Edge custom field, e.g. 'Ring Size'=Key1; repeat per preference."`
+	CBStores       map[string]string `name:"clientbook-store" help:"Clientbook store id and the Edge store that gets its new clients, e.g. 001=<id> as the connector takes it (or <id>=001); with one store, clients without a store go there too."`
+	CBPreferences  map[string]string `name:"clientbook-preference" help:"Edge custom field and Clientbook preference, e.g. Key1='Ring Size' as the connector takes it (or 'Ring Size'=Key1); repeat per field."`
 	CBAcqPref      string            `name:"clientbook-acquisition-preference" help:"Clientbook preference holding the acquisition (new clients only; never overwrites Edge)." default:"Acquisition"`
 }
 
 func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	// The same settings serve the connector and the writer, whichever way
+	// round they are written: a store is three digits, a field is KeyN.
+	c.PodiumStores = keyedBy(c.PodiumStores, isStore)
+	c.CBStores = keyedBy(c.CBStores, isStore)
+	c.CBPreferences = keyedBy(c.CBPreferences, isCustomField)
 	if err := checkStores("--podium-store", slices.Collect(maps.Values(c.PodiumStores))); err != nil {
 		return err
 	}
@@ -119,4 +125,23 @@ func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 	}
 	log.Info("edge writer running", "podium_download", c.PodiumDownload && len(c.PodiumStores) > 0, "clientbook", len(c.CBStores) > 0)
 	return w.Run(ctx)
+}
+
+// keyedBy returns m with every pair turned so that the side for which
+// edgeSide is true is the value: the writer maps partner ids to Edge names.
+func keyedBy(m map[string]string, edgeSide func(string) bool) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if edgeSide(k) && !edgeSide(v) {
+			k, v = v, k
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func isStore(s string) bool { return len(s) == 3 && strings.Trim(s, "0123456789") == "" }
+
+func isCustomField(s string) bool {
+	return len(s) == 4 && strings.HasPrefix(s, "Key") && s[3] >= '1' && s[3] <= '8'
 }
