@@ -33,6 +33,11 @@ func Permanent(err error) error {
 	return permanentError{err}
 }
 
+// ErrLater is what a handler returns when it has gathered the message's
+// work for ConsumerConfig.Flush instead of doing it: the message is settled
+// when the flush reports its outcome.
+var ErrLater = errors.New("deferred to the next flush")
+
 // IsPermanent reports whether err was marked by Permanent.
 func IsPermanent(err error) bool {
 	var p permanentError
@@ -52,6 +57,14 @@ type ConsumerConfig struct {
 	Retry []time.Duration
 	// Metrics, when set, count outcomes and handling time.
 	Metrics *ConsumerMetrics
+	// Flush, when set, does the work that handlers deferred with ErrLater,
+	// so that many messages can share one partner call; it returns one
+	// outcome per deferred message, in the order they were deferred. The
+	// consumer flushes when FlushEvery messages wait (100 by default), when
+	// no message comes for FlushIdle (50ms by default), and before it stops.
+	Flush      func(ctx context.Context) []error
+	FlushEvery int
+	FlushIdle  time.Duration
 }
 
 const shutdownGrace = 10 * time.Second
@@ -109,8 +122,43 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if len(retry) == 0 {
 		retry = defaultRetry
 	}
+	flushEvery, flushIdle := cfg.FlushEvery, cfg.FlushIdle
+	if flushEvery <= 0 {
+		flushEvery = 100
+	}
+	if flushIdle <= 0 {
+		flushIdle = 50 * time.Millisecond
+	}
+	var deferred []deferredMsg
+	flush := func() {
+		if len(deferred) == 0 {
+			return
+		}
+		hctx, cancel := handlerContext(ctx)
+		defer cancel()
+		outcomes := cfg.Flush(hctx)
+		for i, d := range deferred {
+			err := errors.New("flush reported no outcome")
+			if i < len(outcomes) {
+				err = outcomes[i]
+			}
+			settle(hctx, js, cfg, retry, d.msg, err, d.start, log)
+		}
+		deferred = deferred[:0]
+	}
+	defer flush()
 	for {
-		msg, err := it.Next()
+		var msg jetstream.Msg
+		var err error
+		if len(deferred) > 0 {
+			msg, err = it.Next(jetstream.NextMaxWait(flushIdle))
+			if errors.Is(err, nats.ErrTimeout) {
+				flush()
+				continue
+			}
+		} else {
+			msg, err = it.Next()
+		}
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 			return nil
 		}
@@ -125,21 +173,40 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			log.Warn("consumer fetch failed; retrying", "consumer", cfg.Durable, "err", err)
 			continue
 		}
-		handle(ctx, js, cfg, retry, msg, h, log)
+		start := time.Now()
+		hctx, cancel := handlerContext(ctx)
+		err = h(hctx, msg)
+		if errors.Is(err, ErrLater) && cfg.Flush != nil {
+			cancel()
+			deferred = append(deferred, deferredMsg{msg, start})
+			if len(deferred) >= flushEvery {
+				flush()
+			}
+			continue
+		}
+		settle(hctx, js, cfg, retry, msg, err, start, log)
+		cancel()
 	}
 }
 
-func handle(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, retry []time.Duration, msg jetstream.Msg, h Handler, log *slog.Logger) {
-	durable := cfg.Durable
-	start := time.Now()
-	// Let an in-flight message finish when shutdown starts, within a grace
-	// period; past it the handler is cancelled and the message stays unacked.
-	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
-	defer stop()
+type deferredMsg struct {
+	msg   jetstream.Msg
+	start time.Time
+}
 
-	err := h(hctx, msg)
+// handlerContext lets an in-flight message finish when shutdown starts,
+// within a grace period; past it the handler is cancelled and the message
+// stays unacked.
+func handlerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
+	return hctx, func() { stop(); cancel() }
+}
+
+// settle acknowledges, dead-letters or schedules the redelivery of a
+// handled message, by its handler's verdict.
+func settle(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, retry []time.Duration, msg jetstream.Msg, err error, start time.Time, log *slog.Logger) {
+	durable := cfg.Durable
 	outcome := "done"
 	defer func() { cfg.Metrics.observe(durable, outcome, time.Since(start).Seconds()) }()
 	switch {
@@ -148,7 +215,7 @@ func handle(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, ret
 			log.Warn("ack failed; the message will be redelivered and skipped as already applied", "consumer", durable, "subject", msg.Subject(), "err", aerr)
 		}
 	case IsPermanent(err):
-		if derr := DeadLetter(hctx, js, durable, msg, err); derr != nil {
+		if derr := DeadLetter(ctx, js, durable, msg, err); derr != nil {
 			log.Error("dead-letter failed; will redeliver", "consumer", durable, "subject", msg.Subject(), "reason", err, "err", derr)
 			outcome = "retry"
 			_ = msg.NakWithDelay(retry[0])

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,4 +63,68 @@ func TestDeadLetterAndReplay(t *testing.T) {
 	dead, err = streams.DeadLetters(ctx, srv.JS, 0)
 	require.NoError(t, err)
 	assert.Empty(t, dead)
+}
+
+// Handlers may defer their work to a flush that serves many messages with
+// one call; each message is still settled on its own: done, dead-lettered
+// or redelivered, by the outcome the flush reports for it.
+func TestDeferredMessagesAreSettledByTheFlush(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	_, err := streams.NewPublisher(srv.NC, srv.JS, 10).Publish(ctx, testMsgs(25, 0))
+	require.NoError(t, err)
+
+	var mu sync.Mutex
+	var batch []string
+	var flushes []int
+	failedOnce := false
+	h := func(_ context.Context, msg jetstream.Msg) error {
+		mu.Lock()
+		defer mu.Unlock()
+		batch = append(batch, msg.Subject())
+		return streams.ErrLater
+	}
+	flush := func(context.Context) []error {
+		mu.Lock()
+		defer mu.Unlock()
+		flushes = append(flushes, len(batch))
+		out := make([]error, len(batch))
+		for i, subj := range batch {
+			switch {
+			case subj == "edge.customer.001.000003":
+				out[i] = streams.Permanent(errors.New("refused"))
+			case subj == "edge.customer.001.000004" && !failedOnce:
+				failedOnce, out[i] = true, errors.New("partner down")
+			}
+		}
+		batch = nil
+		return out
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		_ = streams.Consume(cctx, srv.JS, streams.ConsumerConfig{Durable: "batched", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
+			Retry: []time.Duration{20 * time.Millisecond}, Flush: flush, FlushEvery: 10}, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		close(done)
+	}()
+	require.Eventually(t, func() bool {
+		n, err := streams.Pending(ctx, srv.JS, streams.StreamEdge, "batched")
+		return err == nil && n == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	cancel()
+	<-done
+
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for _, n := range flushes {
+		assert.LessOrEqual(t, n, 10, "a flush serves at most FlushEvery messages")
+		total += n
+	}
+	assert.Equal(t, 26, total, "25 messages, one of them redelivered after its flush failed")
+	assert.Less(t, len(flushes), 10, "messages share flushes")
+	dead, err := streams.DeadLetters(ctx, srv.JS, 0)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	assert.Equal(t, "edge.customer.001.000003", dead[0].Subject)
 }
