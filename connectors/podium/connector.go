@@ -55,7 +55,29 @@ type Connector struct {
 	log    *slog.Logger
 
 	applied, skipped, stale atomic.Int64
+
+	// The activity events waiting for the next flush (see flush): their
+	// state as it will be saved, and the customers they invite, so later
+	// events of the same batch see both. Only the consumer's goroutine
+	// touches them.
+	batch   []deferredActivity
+	pending map[string]pushed
+	invited map[string]time.Time
 }
+
+// deferredActivity is one activity event whose operations wait for a flush.
+type deferredActivity struct {
+	env         schemas.Envelope
+	key         string
+	next        pushed
+	ops         []projectors.PodiumOp
+	customerKey string // set when the event invites a review
+}
+
+// feedBatch is how many data-feed events one call carries: Podium accepts
+// "a single event or a list of events" and documents no bound, so edgesync
+// keeps lists small enough that one refused event costs little to isolate.
+const feedBatch = 100
 
 // NewConnector returns a connector. The streams and buckets must exist; it
 // creates the acquisition attribute in Podium when none is configured.
@@ -83,7 +105,8 @@ func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, c
 	if cfg.DataFeed == "" {
 		log.Warn("no Podium data feed configured (--podium-data-feed): purchases, appointment and service job timeline entries and products are not sent")
 	}
-	return &Connector{client: client, js: js, links: links, state: state, cfg: cfg, log: log}, nil
+	return &Connector{client: client, js: js, links: links, state: state, cfg: cfg, log: log,
+		pending: map[string]pushed{}, invited: map[string]time.Time{}}, nil
 }
 
 // Subjects are the Edge subjects the connector consumes for an account.
@@ -103,6 +126,7 @@ func Subjects(opts projectors.PodiumOptions) []string {
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
+		Flush: c.flush, FlushEvery: feedBatch,
 	}, c.Handle, c.log)
 }
 
@@ -129,6 +153,9 @@ func stateKey(entity schemas.Entity, key string) string {
 }
 
 func (c *Connector) load(ctx context.Context, key string) (pushed, bool, error) {
+	if p, ok := c.pending[key]; ok {
+		return p, true, nil
+	}
 	return streams.GetJSON[pushed](ctx, c.state, key)
 }
 
@@ -298,6 +325,9 @@ func (c *Connector) person(ctx context.Context, customerKey string) (projectors.
 	if err != nil || !ok {
 		return projectors.PodiumPerson{}, err
 	}
+	if at, ok := c.invited[customerKey]; ok && at.After(p.LastInvite) {
+		p.LastInvite = at
+	}
 	return projectors.PodiumPerson{Known: true, Identifier: p.Identifier, Name: p.Name, Phone: p.Phone, Email: p.Email, LastInvite: p.LastInvite}, nil
 }
 
@@ -335,57 +365,116 @@ func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env s
 		}
 		return err
 	}
-	sent, err := c.apply(ctx, env, res.Ops)
-	if err != nil {
-		return err
-	}
+	// The operations wait for the next flush, which sends the data-feed
+	// events of many activities in one call.
 	next.Hash, next.Status = res.Hash, res.Status
-	if err := c.save(ctx, key, next); err != nil {
-		return err
-	}
+	d := deferredActivity{env: env, key: key, next: next, ops: res.Ops}
 	if res.Invites && customerKey != "" {
-		if err := c.recordInvite(ctx, customerKey, env.Time); err != nil {
-			return err
-		}
+		d.customerKey = customerKey
+		c.invited[customerKey] = env.Time
 	}
-	c.count(sent)
-	return nil
+	c.batch = append(c.batch, d)
+	c.pending[key] = next
+	return streams.ErrLater
 }
 
-// apply runs data-feed and review-invite operations.
-func (c *Connector) apply(ctx context.Context, env schemas.Envelope, ops []projectors.PodiumOp) (sent bool, err error) {
-	for _, op := range ops {
-		switch op.Kind {
-		case projectors.PodiumSkip:
-			c.log.Debug("podium: nothing to send", "key", env.Key, "reason", op.Reason)
-		case projectors.PodiumFeed:
-			if c.cfg.DataFeed == "" {
-				continue
+// flush sends the deferred activities' data-feed events in lists and their
+// review invitations, saves their state, and reports each one's outcome.
+// A list Podium refuses is sent again one event at a time, so only the
+// activity whose event is bad is dead-lettered.
+func (c *Connector) flush(ctx context.Context) []error {
+	batch := c.batch
+	defer func() { c.batch, c.pending, c.invited = nil, map[string]pushed{}, map[string]time.Time{} }()
+	errs := make([]error, len(batch))
+	sent := make([]bool, len(batch))
+	var events []projectors.PodiumFeedEvent
+	var owners []int
+	for i, d := range batch {
+		for _, op := range d.ops {
+			if op.Kind == projectors.PodiumFeed && c.cfg.DataFeed != "" {
+				events, owners = append(events, *op.Feed), append(owners, i)
 			}
-			if err := c.client.SendFeedEvents(ctx, c.cfg.DataFeed, *op.Feed); err != nil {
-				return sent, classify(fmt.Errorf("%s event for %s: %w", op.Feed.Type, env.Key, err))
-			}
-			sent = true
-		case projectors.PodiumInvite:
-			if _, err := c.client.CreateReviewInvite(ctx, *op.Invite); err != nil {
-				return sent, classify(fmt.Errorf("review invitation for %s: %w", env.Key, err))
-			}
-			c.log.Info("review invitation sent", "key", env.Key, "location", op.Invite.LocationUID)
-			sent = true
-		default:
-			return sent, streams.Permanent(fmt.Errorf("unexpected podium operation %d for %s", op.Kind, env.Key))
 		}
 	}
-	return sent, nil
+	for from := 0; from < len(events); from += feedBatch {
+		to := min(from+feedBatch, len(events))
+		err := c.client.SendFeedEvents(ctx, c.cfg.DataFeed, events[from:to]...)
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Refused() && to-from > 1 {
+			for j := from; j < to; j++ {
+				c.feedOutcome(batch, errs, sent, owners[j], events[j], c.client.SendFeedEvents(ctx, c.cfg.DataFeed, events[j]))
+			}
+			continue
+		}
+		for j := from; j < to; j++ {
+			c.feedOutcome(batch, errs, sent, owners[j], events[j], err)
+		}
+	}
+	// An aggregate's later event builds on its earlier one: when the
+	// earlier fails, the later is retried with it rather than saved.
+	failed := map[string]bool{}
+	for i, d := range batch {
+		if errs[i] == nil && failed[d.key] {
+			errs[i] = fmt.Errorf("%s: an earlier event of it failed in the same batch", d.env.Key)
+		}
+		if errs[i] != nil {
+			failed[d.key] = true
+			continue
+		}
+		for _, op := range d.ops {
+			switch op.Kind {
+			case projectors.PodiumFeed:
+			case projectors.PodiumSkip:
+				c.log.Debug("podium: nothing to send", "key", d.env.Key, "reason", op.Reason)
+			case projectors.PodiumInvite:
+				if _, err := c.client.CreateReviewInvite(ctx, *op.Invite); err != nil {
+					errs[i] = classify(fmt.Errorf("review invitation for %s: %w", d.env.Key, err))
+					continue
+				}
+				c.log.Info("review invitation sent", "key", d.env.Key, "location", op.Invite.LocationUID)
+				sent[i] = true
+			default:
+				errs[i] = streams.Permanent(fmt.Errorf("unexpected podium operation %d for %s", op.Kind, d.env.Key))
+			}
+		}
+		if errs[i] != nil {
+			failed[d.key] = true
+			continue
+		}
+		if err := c.save(ctx, d.key, d.next); err != nil {
+			errs[i], failed[d.key] = err, true
+			continue
+		}
+		if d.customerKey != "" {
+			if err := c.recordInvite(ctx, d.customerKey, d.env.Time); err != nil {
+				errs[i] = err
+				continue
+			}
+		}
+		c.count(sent[i])
+	}
+	return errs
+}
+
+func (c *Connector) feedOutcome(batch []deferredActivity, errs []error, sent []bool, owner int, ev projectors.PodiumFeedEvent, err error) {
+	if err != nil {
+		if errs[owner] == nil {
+			errs[owner] = classify(fmt.Errorf("%s event for %s: %w", ev.Type, batch[owner].env.Key, err))
+		}
+		return
+	}
+	sent[owner] = true
 }
 
 func (c *Connector) recordInvite(ctx context.Context, customerKey string, at time.Time) error {
 	key := stateKey(schemas.EntityCustomer, customerKey)
-	p, _, err := c.load(ctx, key)
+	p, _, err := streams.GetJSON[pushed](ctx, c.state, key)
 	if err != nil {
 		return err
 	}
-	p.LastInvite = at
+	if at.After(p.LastInvite) {
+		p.LastInvite = at
+	}
 	return c.save(ctx, key, p)
 }
 
