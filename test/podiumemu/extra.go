@@ -2,6 +2,7 @@ package podiumemu
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -293,26 +294,31 @@ func (e *Emulator) postFeedEvents(w http.ResponseWriter, r *http.Request, _ stri
 	if err := json.Unmarshal(raw, &list); err != nil {
 		list = []json.RawMessage{raw}
 	}
+	// A list is taken whole or refused whole (our choice; Podium does not say).
+	type head struct {
+		EventID string `json:"eventId"`
+		Type    string `json:"type"`
+	}
+	heads := make([]head, len(list))
+	for i, ev := range list {
+		if err := json.Unmarshal(ev, &heads[i]); err != nil || heads[i].Type == "" {
+			e.Error(w, http.StatusBadRequest, "invalid_request_values", fmt.Sprintf("event %d: each event needs a type", i))
+			return
+		}
+	}
 	var out []map[string]string
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, ev := range list {
-		var head struct {
-			EventID string `json:"eventId"`
-			Type    string `json:"type"`
-		}
-		if err := json.Unmarshal(ev, &head); err != nil || head.Type == "" {
-			e.Error(w, http.StatusBadRequest, "invalid_request_values", "each event needs a type")
-			return
-		}
-		if head.EventID != "" && e.feedSeen[head.EventID] {
+	for i, ev := range list {
+		h := heads[i]
+		if h.EventID != "" && e.feedSeen[h.EventID] {
 			e.Count("feed.duplicates")
 			continue
 		}
-		fe := FeedEvent{DataFeed: feed, UID: uuid.NewString(), EventID: head.EventID, Type: head.Type, Body: ev, ReceivedAt: e.now().UTC()}
+		fe := FeedEvent{DataFeed: feed, UID: uuid.NewString(), EventID: h.EventID, Type: h.Type, Body: ev, ReceivedAt: e.now().UTC()}
 		e.feedEvents = append(e.feedEvents, fe)
-		if head.EventID != "" {
-			e.feedSeen[head.EventID] = true
+		if h.EventID != "" {
+			e.feedSeen[h.EventID] = true
 		}
 		out = append(out, map[string]string{"uid": fe.UID, "dataFeedUid": feed})
 	}
