@@ -65,18 +65,9 @@ func uploadOnce(b *testing.B, customers int, limited bool, factor int) {
 	elapsed := time.Since(start)
 	calls := r.emu.Counter("requests")
 	contacts := r.emu.ContactCount()
-	b.ReportMetric(elapsed.Seconds(), "s-total")
 	b.ReportMetric(float64(contacts)/elapsed.Seconds(), "contacts/s")
-	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
-	line := fmt.Sprintf("initial upload of %d customers (%d contacts, %d purchases): %d calls in %s, %.0f calls/s",
-		customers, contacts, len(r.emu.FeedEvents(projectors.FeedPurchase)), calls, elapsed.Round(time.Millisecond), float64(calls)/elapsed.Seconds())
-	if limited {
-		bound := time.Duration(float64(calls) / 300 * float64(window))
-		b.ReportMetric(bound.Seconds()/elapsed.Seconds(), "of-lower-bound")
-		line += fmt.Sprintf("; at 300 per %s the lower bound is %s: %.0f%% of it; at the real pace that is %s",
-			window, bound.Round(time.Millisecond), 100*bound.Seconds()/elapsed.Seconds(), (elapsed * time.Duration(factor)).Round(time.Second))
-	}
-	fmt.Fprintln(os.Stderr, line)
+	what := fmt.Sprintf("initial upload of %d customers (%d contacts, %d purchases)", customers, contacts, len(r.emu.FeedEvents(projectors.FeedPurchase)))
+	reportUpload(b, what, calls, customers, elapsed, limited, 300, window, factor)
 	require.Zero(b, r.emu.Counter("rate_limited"), "the client never drew a 429")
 }
 
@@ -117,18 +108,25 @@ func uploadClientbookOnce(b *testing.B, customers int, limited bool, factor int)
 	elapsed := time.Since(start)
 	calls := r.emu.Counter("requests") - 2 // the webhook subscription
 	tot := r.emu.Totals()
+	what := fmt.Sprintf("clientbook initial upload of %d customers (%d clients, %d purchases, %d products, %d activities)",
+		customers, tot.Clients, tot.Purchases, tot.Products, tot.Activities)
+	reportUpload(b, what, calls, customers, elapsed, limited, clientbookemu.RateLimit, window, factor)
+	require.Equal(b, customers, tot.Clients)
+	require.Zero(b, r.emu.Counter("rate_limited"), "the client never drew a 429")
+}
+
+// reportUpload prints and reports an upload's figures; a limited run also
+// against the limit's lower bound, calls / (limit per window).
+func reportUpload(b *testing.B, what string, calls, customers int, elapsed time.Duration, limited bool, limit int, window time.Duration, factor int) {
 	b.ReportMetric(elapsed.Seconds(), "s-total")
 	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
 	b.ReportMetric(float64(calls)/float64(customers), "calls/customer")
-	line := fmt.Sprintf("clientbook initial upload of %d customers (%d clients, %d purchases, %d products, %d activities): %d calls in %s, %.0f calls/s",
-		customers, tot.Clients, tot.Purchases, tot.Products, tot.Activities, calls, elapsed.Round(time.Millisecond), float64(calls)/elapsed.Seconds())
+	line := fmt.Sprintf("%s: %d calls in %s, %.0f calls/s", what, calls, elapsed.Round(time.Millisecond), float64(calls)/elapsed.Seconds())
 	if limited {
-		bound := time.Duration(float64(calls) / clientbookemu.RateLimit * float64(window))
+		bound := time.Duration(float64(calls) / float64(limit) * float64(window))
 		b.ReportMetric(bound.Seconds()/elapsed.Seconds(), "of-lower-bound")
 		line += fmt.Sprintf("; at %d per %s the lower bound is %s: %.0f%% of it; at the real pace that is %s",
-			clientbookemu.RateLimit, window, bound.Round(time.Millisecond), 100*bound.Seconds()/elapsed.Seconds(), (elapsed * time.Duration(factor)).Round(time.Second))
+			limit, window, bound.Round(time.Millisecond), 100*bound.Seconds()/elapsed.Seconds(), (elapsed * time.Duration(factor)).Round(time.Second))
 	}
 	fmt.Fprintln(os.Stderr, line)
-	require.Equal(b, customers, tot.Clients)
-	require.Zero(b, r.emu.Counter("rate_limited"), "the client never drew a 429")
 }
