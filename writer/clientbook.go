@@ -70,11 +70,7 @@ func (w *Writer) cbClient(ctx context.Context, pe schemas.PartnerEnvelope) error
 	}
 	// Tell the connector which client a downloaded or matched customer is,
 	// so a later Edge edit updates it instead of creating a second client.
-	key, err := w.store.LinkedKey(ctx, cbPartner, "customer", ev.Person.PartnerID)
-	if err != nil || key == "" {
-		return err
-	}
-	return streams.PutLink(ctx, w.links, cbPartner, "customer", key, ev.Person.PartnerID)
+	return w.mirrorLink(ctx, cbPartner, "customer", ev.Person.PartnerID, ev.Person.PartnerID)
 }
 
 // cbCustomer finds the Edge customer of a Clientbook client.
@@ -196,11 +192,7 @@ func (w *Writer) cbActivity(ctx context.Context, pe schemas.PartnerEnvelope) err
 		return nil
 	}
 	// The connector edits this entry in place when the note changes in Edge.
-	key, err := w.store.LinkedKey(ctx, cbPartner, "note", ev.ID)
-	if err != nil || key == "" {
-		return err
-	}
-	return streams.PutLink(ctx, w.links, cbPartner, "note", key, ev.ID)
+	return w.mirrorLink(ctx, cbPartner, "note", ev.ID, ev.ID)
 }
 
 // cbMessage records a message sent in Clientbook: "Messages (emails or

@@ -180,14 +180,9 @@ func (w *Writer) podium(ctx context.Context, pe schemas.PartnerEnvelope) error {
 			keys = append(keys, podium.ReverseLinkKey(id))
 		}
 		for _, k := range keys {
-			e, err := w.links.Get(ctx, k)
-			if errors.Is(err, jetstream.ErrKeyNotFound) {
-				continue
+			if key, err := streams.GetLink(ctx, w.links, k); err != nil || key != "" {
+				return key, err
 			}
-			if err != nil {
-				return "", fmt.Errorf("read link: %w", err)
-			}
-			return string(e.Value()), nil
 		}
 		return "", nil
 	})
@@ -201,21 +196,24 @@ func (w *Writer) podium(ctx context.Context, pe schemas.PartnerEnvelope) error {
 	if err := w.apply(ctx, pe, cmds); err != nil {
 		return err
 	}
-	return w.linkForConnector(ctx, ev, match)
-}
-
-// linkForConnector tells the Podium connector which contact a downloaded or
-// matched customer is, so a later Edge edit updates that contact instead of
-// creating a second one.
-func (w *Writer) linkForConnector(ctx context.Context, ev projectors.PodiumContactEvent, match projectors.EdgeMatch) error {
+	// Tell the connector which contact a downloaded or matched customer is,
+	// so a later Edge edit updates that contact instead of creating a
+	// second one.
 	if match.Linked || len(ev.Identifiers) == 0 || !w.cfg.Podium.Download {
 		return nil
 	}
-	key, err := w.store.LinkedKey(ctx, projectors.PartnerPodium, "customer", ev.Person.PartnerID)
+	return w.mirrorLink(ctx, projectors.PartnerPodium, "customer", ev.Person.PartnerID, ev.Identifiers[0])
+}
+
+// mirrorLink copies into the links bucket the Edge link an event just
+// wrote for partnerID, as edgeKey <-> linkTo, so the partner's connector
+// finds the record Edge created or matched.
+func (w *Writer) mirrorLink(ctx context.Context, partner, entity, partnerID, linkTo string) error {
+	key, err := w.store.LinkedKey(ctx, partner, entity, partnerID)
 	if err != nil || key == "" {
 		return err
 	}
-	return podium.Link(ctx, w.links, key, ev.Identifiers[0])
+	return streams.PutLink(ctx, w.links, partner, entity, key, linkTo)
 }
 
 // match finds the Edge customer of a partner person: a link recorded in
