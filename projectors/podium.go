@@ -146,7 +146,7 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 	if body.PhoneNumber == "" && body.Email == "" {
 		return one(skip("customer %s has no valid phone or email; Podium identifies contacts by one of them", c.Key))
 	}
-	hash := hashOf(body)
+	hash := Fingerprint(body)
 	setAcq := opts.AcquisitionAttribute != "" && c.Acquisition != "" && c.Acquisition != prior.Acquisition
 	var ops []PodiumOp
 	switch {
@@ -211,7 +211,9 @@ func E164(raw string) string {
 	return ""
 }
 
-func hashOf(v any) string {
+// Fingerprint is a short hash of what would be sent to a partner: equal
+// fingerprints mean nothing changed, so no call is made.
+func Fingerprint(v any) string {
 	b, _ := json.Marshal(v)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:12])

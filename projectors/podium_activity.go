@@ -219,7 +219,7 @@ func PodiumSale(ev EventMeta, s *schemas.Sale, p PodiumPerson, prior PodiumActiv
 		pur.Lines = append(pur.Lines, PodiumPurchaseLine{Type: l.Type, ItemNumber: l.ItemKey, Description: l.Description, Quantity: l.Qty, Amount: Money(l.Amount)})
 		taken = taken || l.Type == "MERCH" || l.Type == "PICKUP"
 	}
-	hash := hashOf(pur)
+	hash := Fingerprint(pur)
 	if hash == prior.Hash {
 		res.Ops = []PodiumOp{skip("unchanged since last push")}
 		return res, true
@@ -270,7 +270,7 @@ func PodiumAppointment(ev EventMeta, a *schemas.Appointment, p PodiumPerson, pri
 	// re-delivery would look like a change.
 	hashed := *appt
 	hashed.StatusName = a.Status
-	hash := hashOf(hashed)
+	hash := Fingerprint(hashed)
 	res.Status = a.Status
 	if hash == prior.Hash {
 		res.Ops = []PodiumOp{skip("unchanged since last push")}
@@ -321,7 +321,7 @@ func PodiumService(ev EventMeta, j *schemas.ServiceJob, p PodiumPerson, prior Po
 	if j.EstimatedPrice != 0 {
 		job.EstimatedPrice = Money(j.EstimatedPrice)
 	}
-	hash := hashOf(job)
+	hash := Fingerprint(job)
 	res.Status = status
 	if hash == prior.Hash {
 		res.Ops = []PodiumOp{skip("unchanged since last push")}
@@ -366,7 +366,7 @@ func PodiumItem(ev EventMeta, it *schemas.Item, prior PodiumActivityPrior, opts 
 	}
 	prod := &PodiumProduct{XID: it.Key, ItemNumber: it.Key, Name: it.Description, Category: it.Category, Vendor: it.VendorID,
 		StyleCode: it.VendStyleCode, StockType: it.StockType, Price: Money(it.CurrentPrice), Archived: archived}
-	hash := hashOf(prod)
+	hash := Fingerprint(prod)
 	if hash == prior.Hash {
 		return one(skip("unchanged since last push"))
 	}

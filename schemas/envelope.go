@@ -121,6 +121,18 @@ func DecodeEnvelope(body []byte) (Envelope, error) {
 	return e, nil
 }
 
+// Aggregate decodes the aggregate an event carries; nil for a delete.
+func Aggregate[T any](e Envelope) (*T, error) {
+	if e.Deleted() {
+		return nil, nil
+	}
+	v := new(T)
+	if err := e.DecodeData(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // DecodeData decodes the aggregate of an envelope into v.
 func (e Envelope) DecodeData(v any) error {
 	if err := json.Unmarshal(e.Data, v); err != nil {

@@ -2,9 +2,6 @@ package clientbook
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -113,17 +110,6 @@ func (c *Connector) save(ctx context.Context, key string, p pushed) error {
 	return streams.PutJSON(ctx, c.state, key, p)
 }
 
-// hashOf fingerprints what would be sent, so an unchanged aggregate makes
-// no call.
-func hashOf(v ...any) string {
-	h := sha256.New()
-	for _, x := range v {
-		b, _ := json.Marshal(x)
-		h.Write(b)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
 // event is one Edge event being applied.
 type event struct {
 	msg   jetstream.Msg
@@ -195,16 +181,11 @@ func (c *Connector) done(ctx context.Context, ev *event, sent bool) error {
 	return nil
 }
 
-// decode reads the event's aggregate; nil for a delete.
+// decode reads the event's aggregate; nil for a delete. An aggregate that
+// does not decode never will.
 func decode[T any](env schemas.Envelope) (*T, error) {
-	if env.Deleted() {
-		return nil, nil
-	}
-	v := new(T)
-	if err := env.DecodeData(v); err != nil {
-		return nil, streams.Permanent(err)
-	}
-	return v, nil
+	v, err := schemas.Aggregate[T](env)
+	return v, streams.Permanent(err)
 }
 
 // unchanged reports whether hash was already pushed, and records it as
@@ -236,14 +217,14 @@ func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
 	}
 	body, unmapped := projectors.ClientbookClientFor(cust, c.cfg.Options)
 	c.warnAssociate(unmapped, ev.env.Key)
-	if ev.unchanged(hashOf(body)) {
+	if ev.unchanged(projectors.Fingerprint(body)) {
 		return false, nil
 	}
 	clientID := ev.prior.ClientID
 	if clientID == "" {
 		// A client made in Clientbook and downloaded (or matched) by the
 		// Edge writer: update that client instead of making a second one.
-		if clientID, err = streams.GetLink(ctx, c.links, streams.LinkKey(partner, "customer", ev.env.Key)); err != nil {
+		if clientID, err = c.linkedClient(ctx, ev.env.Key); err != nil {
 			return false, err
 		}
 	}
@@ -273,6 +254,12 @@ func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
 	return true, nil
 }
 
+// linkedClient reads the client the links bucket holds for a customer:
+// the one the connector wrote, or the one the Edge writer downloaded.
+func (c *Connector) linkedClient(ctx context.Context, customerKey string) (string, error) {
+	return streams.GetLink(ctx, c.links, streams.LinkKey(partner, "customer", customerKey))
+}
+
 // clientOf returns the Clientbook client of an Edge customer, or an error
 // to retry while the customer's own event has not been applied yet.
 func (c *Connector) clientOf(ctx context.Context, ev *event, customerKey string) (string, error) {
@@ -282,7 +269,7 @@ func (c *Connector) clientOf(ctx context.Context, ev *event, customerKey string)
 	}
 	id := p.ClientID
 	if id == "" {
-		if id, err = streams.GetLink(ctx, c.links, streams.LinkKey(partner, "customer", customerKey)); err != nil {
+		if id, err = c.linkedClient(ctx, customerKey); err != nil {
 			return "", err
 		}
 	}
@@ -305,7 +292,7 @@ func (c *Connector) wishList(ctx context.Context, ev *event) (bool, error) {
 		wl = &schemas.WishList{CustomerKey: ev.env.Key}
 	}
 	items, products := projectors.ClientbookWishes(wl, ev.prior.Wishes)
-	if ev.unchanged(hashOf(items, products)) {
+	if ev.unchanged(projectors.Fingerprint([]any{items, products})) {
 		return false, nil
 	}
 	clientID, err := c.clientOf(ctx, ev, wl.CustomerKey)
@@ -367,7 +354,7 @@ func (c *Connector) note(ctx context.Context, ev *event) (bool, error) {
 	}
 	a, unmapped := projectors.ClientbookNote(n, c.cfg.Options)
 	c.warnAssociate(unmapped, ev.env.Key)
-	if ev.unchanged(hashOf(a)) {
+	if ev.unchanged(projectors.Fingerprint(a)) {
 		return false, nil
 	}
 	clientID, err := c.clientOf(ctx, ev, n.CustomerKey)
@@ -406,7 +393,7 @@ func (c *Connector) sale(ctx context.Context, ev *event) (bool, error) {
 	}
 	p, unmapped := projectors.ClientbookSale(s, c.cfg.Options)
 	c.warnAssociate(unmapped, ev.env.Key)
-	if ev.unchanged(hashOf(p, clientID)) {
+	if ev.unchanged(projectors.Fingerprint([]any{p, clientID})) {
 		return false, nil
 	}
 	if err := c.client.UpsertPurchase(ctx, clientID, s.Key, p); err != nil {
@@ -431,7 +418,7 @@ func (c *Connector) serviceJob(ctx context.Context, ev *event) (bool, error) {
 		c.log.Debug("clientbook: no product for service job", "job", j.Key, "reason", skip)
 		return false, nil
 	}
-	if ev.unchanged(hashOf(p)) {
+	if ev.unchanged(projectors.Fingerprint(p)) {
 		return false, nil
 	}
 	if err := c.client.UpsertProduct(ctx, p); err != nil {
@@ -448,9 +435,9 @@ func (c *Connector) item(ctx context.Context, ev *event) (bool, error) {
 	p := projectors.ClientbookItem(ev.env.Key, it)
 	if it != nil && it.SoldToCustomerKey != "" {
 		// Best effort: the sale names the client too, and must not wait here.
-		p.ClientID, _ = streams.GetLink(ctx, c.links, streams.LinkKey(partner, "customer", it.SoldToCustomerKey))
+		p.ClientID, _ = c.linkedClient(ctx, it.SoldToCustomerKey)
 	}
-	if ev.unchanged(hashOf(p)) {
+	if ev.unchanged(projectors.Fingerprint(p)) {
 		return false, nil
 	}
 	if err := c.client.UpsertProduct(ctx, p); err != nil {
@@ -491,12 +478,8 @@ func (c *Connector) notification(ctx context.Context, ev *event) (bool, error) {
 		}
 	}
 	ev.next.Hash = "sent"
-	m, err := schemas.OutcomeEnvelope(partner, ev.env.ID, outcome).Msg()
-	if err != nil {
-		return false, streams.Permanent(err)
-	}
-	if _, err := c.js.PublishMsg(ctx, m); err != nil {
-		return false, fmt.Errorf("publish outcome of %s: %w", ev.env.Key, err)
+	if err := streams.PublishOutcome(ctx, c.js, partner, ev.env.ID, outcome); err != nil {
+		return false, err
 	}
 	return outcome.Status == "SENT", nil
 }

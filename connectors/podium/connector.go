@@ -215,12 +215,9 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 const linkWaitDeliveries = 5
 
 func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas.Envelope, key string, prior pushed) error {
-	var cust *schemas.Customer
-	if !env.Deleted() {
-		cust = new(schemas.Customer)
-		if err := env.DecodeData(cust); err != nil {
-			return streams.Permanent(err)
-		}
+	cust, err := schemas.Aggregate[schemas.Customer](env)
+	if err != nil {
+		return streams.Permanent(err)
 	}
 	if prior.Identifier == "" {
 		// A customer downloaded from Podium by the Edge writer is already a
@@ -335,12 +332,9 @@ func (c *Connector) person(ctx context.Context, customerKey string) (projectors.
 func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env schemas.Envelope, key string, prior pushed,
 	rule func(*T, projectors.PodiumPerson, projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool),
 	customerOf func(*T) string) error {
-	var agg *T
-	if !env.Deleted() {
-		agg = new(T)
-		if err := env.DecodeData(agg); err != nil {
-			return streams.Permanent(err)
-		}
+	agg, err := schemas.Aggregate[T](env)
+	if err != nil {
+		return streams.Permanent(err)
 	}
 	var person projectors.PodiumPerson
 	customerKey := ""
@@ -484,12 +478,9 @@ func (c *Connector) recordInvite(ctx context.Context, customerKey string, at tim
 // sends it again on redelivery: Podium's messages API has no idempotency
 // key, and a repeated text is the lesser harm than a lost one.
 func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key string, prior pushed) error {
-	var n *schemas.Notification
-	if !env.Deleted() {
-		n = new(schemas.Notification)
-		if err := env.DecodeData(n); err != nil {
-			return streams.Permanent(err)
-		}
+	n, err := schemas.Aggregate[schemas.Notification](env)
+	if err != nil {
+		return streams.Permanent(err)
 	}
 	res, failed := projectors.PodiumNotification(n, projectors.PodiumActivityPrior{Hash: prior.Hash}, c.cfg.Options)
 	next := prior
@@ -519,21 +510,10 @@ func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key 
 	if err := c.save(ctx, key, next); err != nil {
 		return err
 	}
-	if err := c.publishOutcome(ctx, env, outcome); err != nil {
+	if err := streams.PublishOutcome(ctx, c.js, projectors.PartnerPodium, env.ID, outcome); err != nil {
 		return err
 	}
 	c.count(outcome.Status == "SENT")
-	return nil
-}
-
-func (c *Connector) publishOutcome(ctx context.Context, env schemas.Envelope, o schemas.NotificationOutcome) error {
-	m, err := schemas.OutcomeEnvelope(projectors.PartnerPodium, env.ID, o).Msg()
-	if err != nil {
-		return streams.Permanent(err)
-	}
-	if _, err := c.js.PublishMsg(ctx, m); err != nil {
-		return fmt.Errorf("publish outcome of %s: %w", env.Key, err)
-	}
 	return nil
 }
 
