@@ -9,7 +9,6 @@
 package clientbookemu
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -144,13 +143,7 @@ func (e *Emulator) Handler() http.Handler {
 }
 
 func (e *Emulator) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		e.Error(w, http.StatusBadRequest, "invalid_request", "body: "+err.Error())
-		return false
-	}
-	return true
+	return e.DecodeBody(w, r, v, "invalid_request")
 }
 
 var phoneRE = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)

@@ -123,6 +123,19 @@ func (c *Core) Error(w http.ResponseWriter, status int, code, message string) {
 	WriteJSON(w, status, c.ErrorBody(status, code, message))
 }
 
+// DecodeBody reads a JSON request body of at most 1 MiB into v, refusing
+// unknown fields as the partners' specs do; a bad body is answered 400
+// with the partner's invalidCode.
+func (c *Core) DecodeBody(w http.ResponseWriter, r *http.Request, v any, invalidCode string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		c.Error(w, http.StatusBadRequest, invalidCode, "body: "+err.Error())
+		return false
+	}
+	return true
+}
+
 // statusRecorder remembers the status for counters.
 type statusRecorder struct {
 	http.ResponseWriter

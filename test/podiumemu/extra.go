@@ -103,13 +103,7 @@ func (e *Emulator) emit(eventType, location string, data any) {
 func (e *Emulator) Webhooks() *emulator.Webhooks { return e.hooks }
 
 func (e *Emulator) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		e.Error(w, http.StatusBadRequest, "invalid_request_values", "body: "+err.Error())
-		return false
-	}
-	return true
+	return e.DecodeBody(w, r, v, "invalid_request_values")
 }
 
 func (e *Emulator) listAttributes(w http.ResponseWriter, r *http.Request, _ string) {

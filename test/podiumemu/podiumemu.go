@@ -262,10 +262,7 @@ var (
 
 func (e *Emulator) decodeContact(w http.ResponseWriter, r *http.Request, create bool) (ContactBody, bool) {
 	var b ContactBody
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields() // the spec sets additionalProperties: false
-	if err := dec.Decode(&b); err != nil {
-		e.Error(w, http.StatusBadRequest, "invalid_request_values", "body: "+err.Error())
+	if !e.decode(w, r, &b) { // the spec sets additionalProperties: false
 		return b, false
 	}
 	var problems []string
