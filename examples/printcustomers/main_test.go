@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,19 +15,8 @@ import (
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
+	"github.com/edgesync/edgesync/test/syncbuf"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // Adding a connector needs no change to capture: subscribing is enough.
 func TestPrintsEveryCustomer(t *testing.T) {
@@ -48,7 +35,7 @@ func TestPrintsEveryCustomer(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := make(chan error)
 	go func() { done <- run(ctx, srv.URL(), "example", &out) }()
 	require.Eventually(t, func() bool { return strings.Count(out.String(), "\n") == 3 }, 5*time.Second, 20*time.Millisecond)

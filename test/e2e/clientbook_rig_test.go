@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
+	"github.com/edgesync/edgesync/test/syncbuf"
 	"github.com/edgesync/edgesync/webhooks"
 	"github.com/edgesync/edgesync/writer"
 )
@@ -34,34 +33,16 @@ type cbRig struct {
 	cpt    *capture.Capture
 	conn   *clientbook.Connector
 	writer *writer.Writer
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 const cbStore = "st_uptown"
-
-// syncBuffer is a log sink tests can read while roles write to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func newClientbookRig(t testing.TB, opts ...func(*projectors.ClientbookOptions, *clientbook.ClientConfig, *clientbookemu.Emulator)) *cbRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	r := &cbRig{t: t, wait: 30 * time.Second, db: edgesim.New(), srv: natstest.Start(t), emu: clientbookemu.New(), logs: &syncBuffer{}}
+	r := &cbRig{t: t, wait: 30 * time.Second, db: edgesim.New(), srv: natstest.Start(t), emu: clientbookemu.New(), logs: &syncbuf.Buffer{}}
 	r.emu.SetLimit(0)
 	r.emu.Webhooks().Backoff = 20 * time.Millisecond
 	r.emu.AddAPIKey("cb-key")
