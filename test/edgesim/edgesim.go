@@ -25,6 +25,10 @@ type DB struct {
 	commits   []commit       // version and time of each commit still retained
 	seq       map[string]int // next number per sequence ("customer/001", "note", ...)
 
+	commitCount int64    // transactions committed, journal records included
+	journal     *journal // nil: in memory only
+	path        string   // the snapshot the journal belongs to
+
 	// edgesync's own tables: the applied-events ledger, partner links and
 	// customer activity entries. Writes to them are part of a transaction.
 	ledger     map[string]time.Time
@@ -256,40 +260,64 @@ func (db *DB) Update(origin string, fn func(tx *Tx) error) (int64, error) {
 	if err := fn(tx); err != nil {
 		return 0, err
 	}
-	for _, f := range tx.onCommit {
-		f()
-	}
-	for k, n := range tx.seq {
-		db.seq[k] = n
-	}
-	if len(tx.order) == 0 {
+	if len(tx.order) == 0 && len(tx.seq) == 0 && tx.own.empty() {
 		return db.version, nil
 	}
-	db.version++
 	v := db.version
-	for _, s := range tx.order {
-		data := tx.staged[s.entity][s.key]
-		switch s.entity {
-		case schemas.EntityCustomer:
-			db.customers.put(s.key, v, origin, typed[schemas.Customer](data))
-		case schemas.EntityWishList:
-			db.wishlists.put(s.key, v, origin, typed[schemas.WishList](data))
-		case schemas.EntityNote:
-			db.notes.put(s.key, v, origin, typed[schemas.Note](data))
-		case schemas.EntitySale:
-			db.sales.put(s.key, v, origin, typed[schemas.Sale](data))
-		case schemas.EntityAppointment:
-			db.appointments.put(s.key, v, origin, typed[schemas.Appointment](data))
-		case schemas.EntityService:
-			db.services.put(s.key, v, origin, typed[schemas.ServiceJob](data))
-		case schemas.EntityItem:
-			db.items.put(s.key, v, origin, typed[schemas.Item](data))
-		case schemas.EntityNotification:
-			db.notifications.put(s.key, v, origin, typed[schemas.Notification](data))
-		}
+	if len(tx.order) > 0 {
+		v++
 	}
-	db.cleanup(v)
+	rec := record{Commit: db.commitCount + 1, Version: v, Origin: origin, Seq: tx.seq, Own: tx.own}
+	for _, s := range tx.order {
+		rec.Rows = append(rec.Rows, stagedRow{Entity: s.entity, Key: s.key, data: tx.staged[s.entity][s.key]})
+	}
+	// Durable before acknowledged: the commit reaches the journal (and its
+	// fsync) before it is visible or Update returns, as a real database's
+	// log does. A failed write leaves the database as it was.
+	if err := db.journal.append(&rec); err != nil {
+		return 0, err
+	}
+	db.apply(&rec)
 	return v, nil
+}
+
+// apply makes a committed record visible; the caller holds the lock.
+func (db *DB) apply(rec *record) {
+	db.commitCount = rec.Commit
+	db.applyOwn(rec.Own)
+	for k, n := range rec.Seq {
+		db.seq[k] = n
+	}
+	if len(rec.Rows) == 0 {
+		return
+	}
+	db.version = rec.Version
+	for _, r := range rec.Rows {
+		db.put(r.Entity, r.Key, rec.Version, rec.Origin, r.data)
+	}
+	db.cleanup(rec.Version)
+}
+
+// put stores one aggregate state; data is a typed pointer or nil for a delete.
+func (db *DB) put(e schemas.Entity, key string, v int64, origin string, data any) {
+	switch e {
+	case schemas.EntityCustomer:
+		db.customers.put(key, v, origin, typed[schemas.Customer](data))
+	case schemas.EntityWishList:
+		db.wishlists.put(key, v, origin, typed[schemas.WishList](data))
+	case schemas.EntityNote:
+		db.notes.put(key, v, origin, typed[schemas.Note](data))
+	case schemas.EntitySale:
+		db.sales.put(key, v, origin, typed[schemas.Sale](data))
+	case schemas.EntityAppointment:
+		db.appointments.put(key, v, origin, typed[schemas.Appointment](data))
+	case schemas.EntityService:
+		db.services.put(key, v, origin, typed[schemas.ServiceJob](data))
+	case schemas.EntityItem:
+		db.items.put(key, v, origin, typed[schemas.Item](data))
+	case schemas.EntityNotification:
+		db.notifications.put(key, v, origin, typed[schemas.Notification](data))
+	}
 }
 
 // cleanup records commit v and applies the retention; the caller holds the lock.

@@ -2,6 +2,7 @@ package edgesim_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -95,4 +96,66 @@ func TestTransactionsAreAtomic(t *testing.T) {
 	assert.Equal(t, before, after)
 	n, _ := db.Count(ctx, schemas.EntityCustomer)
 	assert.Zero(t, n, "nothing of a failed transaction is applied")
+}
+
+// No lost change (invariant 1): a commit is durable once Update returns. The
+// database is reopened from its files without Close or Save, as after kill -9.
+func TestCommitsSurviveACrashWithoutSave(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "edge.json")
+	spec := edgesim.Spec{Seed: 3, Stores: 1, CustomersPerStore: 5}
+	db, generated, err := edgesim.Open(path, spec)
+	require.NoError(t, err)
+	require.True(t, generated)
+	churn := edgesim.NewChurn(db, 7)
+	for range 25 {
+		_, err := churn.Step()
+		require.NoError(t, err)
+	}
+	applied, err := db.Apply(ctx, "podium", "evt-1", nil)
+	require.NoError(t, err)
+	require.True(t, applied)
+	want, _ := db.CurrentVersion(ctx)
+	wantKeys := db.CustomerKeys()
+
+	// A torn last line is a commit that never returned: it is ignored.
+	f, err := os.OpenFile(path+".journal", os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"commit":999,"vers`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	again, generated, err := edgesim.Open(path, spec)
+	require.NoError(t, err)
+	assert.False(t, generated)
+	got, _ := again.CurrentVersion(ctx)
+	assert.Equal(t, want, got)
+	assert.Equal(t, wantKeys, again.CustomerKeys())
+	assert.True(t, again.Applied("evt-1"), "the ledger is durable too")
+	for _, k := range wantKeys {
+		assert.Equal(t, db.Customer(k), again.Customer(k), k)
+	}
+	require.NoError(t, again.Close())
+	require.NoError(t, db.Close())
+}
+
+// A restore from a backup takes versions back, as restoring SQL Server does.
+func TestRestoreGoesBackToTheBackup(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, _, err := edgesim.Open(filepath.Join(dir, "edge.json"), edgesim.Spec{Seed: 3, Stores: 1, CustomersPerStore: 5})
+	require.NoError(t, err)
+	defer db.Close()
+	backup := filepath.Join(dir, "backup.json")
+	require.NoError(t, db.Save(backup))
+	before, _ := db.CurrentVersion(ctx)
+	_, err = db.Update("", func(tx *edgesim.Tx) error {
+		_, err := tx.NewCustomer("001", schemas.Customer{FirstName: "Lost"})
+		return err
+	})
+	require.NoError(t, err)
+	require.NoError(t, db.Restore(backup))
+	after, _ := db.CurrentVersion(ctx)
+	assert.Equal(t, before, after)
+	assert.Len(t, db.CustomerKeys(), 5)
 }

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/test/durable"
 )
 
 // The simulated database is durable like the real one: the demo saves it in
@@ -23,6 +25,7 @@ type persistedTable[T any] struct {
 
 type persisted struct {
 	Version       int64                                `json:"version"`
+	Commits       int64                                `json:"commits"`
 	Seq           map[string]int                       `json:"seq"`
 	Customers     persistedTable[schemas.Customer]     `json:"customers"`
 	WishLists     persistedTable[schemas.WishList]     `json:"wishlists"`
@@ -49,43 +52,86 @@ func restore[T any](t *table[T], p persistedTable[T]) {
 	t.rebuildLog()
 }
 
-// Save writes the database to path atomically.
+// Save writes the database to path atomically and durably. When path is the
+// database's own (see Open), the journal is folded in and emptied: commits
+// wait for the few milliseconds that takes.
 func (db *DB) Save(path string) error {
 	db.mu.Lock()
-	p := persisted{
-		Version: db.version, Seq: db.seq,
-		Customers: dump(db.customers), WishLists: dump(db.wishlists), Notes: dump(db.notes), Sales: dump(db.sales),
-		Appointments: dump(db.appointments), Services: dump(db.services), Items: dump(db.items), Notifications: dump(db.notifications),
-		Ledger: db.ledger, Links: db.links, Activities: db.activities,
-	}
-	body, err := json.Marshal(p)
-	db.mu.Unlock()
+	defer db.mu.Unlock()
+	body, err := json.Marshal(db.dump())
 	if err != nil {
 		return fmt.Errorf("save edge simulator: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, body, 0o600); err != nil {
+	if err := durable.WriteFile(path, body); err != nil {
 		return fmt.Errorf("save edge simulator: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("save edge simulator: %w", err)
+	if db.journal != nil && path == db.path {
+		if err := db.journal.f.Truncate(0); err != nil {
+			return fmt.Errorf("save edge simulator: empty journal: %w", err)
+		}
+		if _, err := db.journal.f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("save edge simulator: empty journal: %w", err)
+		}
 	}
 	return nil
 }
 
-// Load reads a database saved by Save. It returns an error wrapping
-// os.ErrNotExist when there is none.
+// dump copies the state for a snapshot; the caller holds the lock.
+func (db *DB) dump() persisted {
+	return persisted{
+		Version: db.version, Commits: db.commitCount, Seq: db.seq,
+		Customers: dump(db.customers), WishLists: dump(db.wishlists), Notes: dump(db.notes), Sales: dump(db.sales),
+		Appointments: dump(db.appointments), Services: dump(db.services), Items: dump(db.items), Notifications: dump(db.notifications),
+		Ledger: db.ledger, Links: db.links, Activities: db.activities,
+	}
+}
+
+// Load reads a database saved by Save, with the commits its journal holds
+// since. It returns an error wrapping os.ErrNotExist when there is none.
 func Load(path string, opts ...Option) (*DB, error) {
+	db := New(opts...)
+	if err := db.load(path); err != nil {
+		return nil, err
+	}
+	if _, err := db.replay(journalPath(path)); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// Restore replaces the whole database with the snapshot at backup, as
+// restoring a SQL Server backup does: change versions go back to the
+// backup's, and every commit since is gone.
+func (db *DB) Restore(backup string) error {
+	restored := New()
+	if err := restored.load(backup); err != nil {
+		return err
+	}
+	db.mu.Lock()
+	db.version, db.seq, db.commits = restored.version, restored.seq, nil
+	db.commitCount = max(restored.commitCount, db.commitCount) // the journal's numbering goes on
+	db.ledger, db.links, db.activities = restored.ledger, restored.links, restored.activities
+	db.customers, db.wishlists, db.notes, db.sales = restored.customers, restored.wishlists, restored.notes, restored.sales
+	db.appointments, db.services, db.items, db.notifications = restored.appointments, restored.services, restored.items, restored.notifications
+	path := db.path
+	db.mu.Unlock()
+	if path != "" {
+		return db.Save(path)
+	}
+	return nil
+}
+
+// load reads a snapshot into an empty database.
+func (db *DB) load(path string) error {
 	body, err := os.ReadFile(filepath.Clean(path))
 	if err != nil {
-		return nil, fmt.Errorf("load edge simulator: %w", err)
+		return fmt.Errorf("load edge simulator: %w", err)
 	}
 	var p persisted
 	if err := json.Unmarshal(body, &p); err != nil {
-		return nil, fmt.Errorf("load edge simulator %s: %w", path, err)
+		return fmt.Errorf("load edge simulator %s: %w", path, err)
 	}
-	db := New(opts...)
-	db.version = p.Version
+	db.version, db.commitCount = p.Version, p.Commits
 	if p.Seq != nil {
 		db.seq = p.Seq
 	}
@@ -106,7 +152,7 @@ func Load(path string, opts ...Option) (*DB, error) {
 	if p.Activities != nil {
 		db.activities = p.Activities
 	}
-	return db, nil
+	return nil
 }
 
 // LoadOrGenerate loads the database at path, or generates one from spec when

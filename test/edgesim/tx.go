@@ -12,11 +12,41 @@ import (
 
 // Tx is one transaction. Reads see the transaction's own staged writes.
 type Tx struct {
-	db       *DB
-	staged   map[schemas.Entity]map[string]any
-	order    []stagedKey
-	seq      map[string]int
-	onCommit []func() // writes to edgesync's own tables, applied only on commit
+	db     *DB
+	staged map[schemas.Entity]map[string]any
+	order  []stagedKey
+	seq    map[string]int
+	own    ownWrites // writes to edgesync's own tables, applied only on commit
+}
+
+// ownWrites are a transaction's writes to edgesync's own tables: the
+// applied-events ledger, partner links and Activity tab entries.
+type ownWrites struct {
+	Ledger     map[string]time.Time `json:"ledger,omitempty"`
+	Links      map[string]string    `json:"links,omitempty"`
+	Activities []keyedActivity      `json:"activities,omitempty"`
+}
+
+type keyedActivity struct {
+	Customer string   `json:"customer"`
+	Activity Activity `json:"activity"`
+}
+
+func (o ownWrites) empty() bool {
+	return len(o.Ledger) == 0 && len(o.Links) == 0 && len(o.Activities) == 0
+}
+
+// applyOwn applies committed own writes; the caller holds the lock.
+func (db *DB) applyOwn(o ownWrites) {
+	for k, v := range o.Ledger {
+		db.ledger[k] = v
+	}
+	for k, v := range o.Links {
+		db.links[k] = v
+	}
+	for _, a := range o.Activities {
+		db.activities[a.Customer] = append(db.activities[a.Customer], a.Activity)
+	}
 }
 
 type stagedKey struct {

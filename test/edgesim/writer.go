@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
@@ -114,7 +115,10 @@ func (db *DB) Apply(_ context.Context, origin, eventID string, cmds []projectors
 			}
 		}
 		at := tx.Now()
-		tx.onCommit = append(tx.onCommit, func() { tx.db.ledger[eventID] = at })
+		if tx.own.Ledger == nil {
+			tx.own.Ledger = map[string]time.Time{}
+		}
+		tx.own.Ledger[eventID] = at
 		applied = true
 		return nil
 	})
@@ -132,7 +136,10 @@ func (r rejected) Unwrap() error { return r.error }
 func (rejected) Permanent() bool { return true }
 
 func (tx *Tx) link(partner, entity, partnerID, value string) {
-	tx.onCommit = append(tx.onCommit, func() { tx.db.links[linkKey(partner, entity, partnerID)] = value })
+	if tx.own.Links == nil {
+		tx.own.Links = map[string]string{}
+	}
+	tx.own.Links[linkKey(partner, entity, partnerID)] = value
 }
 
 func (tx *Tx) apply(c projectors.Command, created *string, target func(string) string) error {
@@ -196,7 +203,7 @@ func (tx *Tx) apply(c projectors.Command, created *string, target func(string) s
 			return fmt.Errorf("customer %s not found", key)
 		}
 		a := c.Activity
-		tx.onCommit = append(tx.onCommit, func() { tx.db.activities[key] = append(tx.db.activities[key], a) })
+		tx.own.Activities = append(tx.own.Activities, keyedActivity{Customer: key, Activity: a})
 		return nil
 	case projectors.SetNotificationStatus:
 		n := tx.Notification(c.NotificationKey)
