@@ -3,24 +3,27 @@ package clientbookemu
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/edgesync/edgesync/test/emulator"
 )
 
-// state is what MarshalState keeps: the data, not webhooks (a connector
-// subscribes again when it starts) nor counters.
+// state is what MarshalState keeps: the data, the webhooks with the events
+// still queued for them, not counters.
 type state struct {
-	Clients     []Client      `json:"clients"`
-	Products    []Product     `json:"products"`
-	Collections []*Collection `json:"collections"`
-	Purchases   []*Purchase   `json:"purchases"`
-	Activities  []*Activity   `json:"activities"`
-	Messages    []Message     `json:"messages"`
+	Webhooks    []emulator.SavedWebhook `json:"webhooks,omitempty"`
+	Clients     []Client                `json:"clients"`
+	Products    []Product               `json:"products"`
+	Collections []*Collection           `json:"collections"`
+	Purchases   []*Purchase             `json:"purchases"`
+	Activities  []*Activity             `json:"activities"`
+	Messages    []Message               `json:"messages"`
 }
 
 // MarshalState returns the emulator's data for persistence.
 func (e *Emulator) MarshalState() ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := state{Messages: e.messages}
+	s := state{Messages: e.messages, Webhooks: e.hooks.Saved()}
 	for _, id := range e.order {
 		s.Clients = append(s.Clients, *e.clients[id])
 	}
@@ -70,5 +73,10 @@ func (e *Emulator) UnmarshalState(body []byte) error {
 		e.actOrder = append(e.actOrder, a.ID)
 	}
 	e.messages = s.Messages
+	e.hooks.Restore(s.Webhooks)
 	return nil
 }
+
+// Persist keeps the emulator's state in path from now on, written before
+// each change is acknowledged (see emulator.Core.PersistTo).
+func (e *Emulator) Persist(path string) { e.PersistTo(path, e.MarshalState, e.hooks) }

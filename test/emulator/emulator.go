@@ -37,6 +37,7 @@ type Core struct {
 	limit    *Limiter
 	counters map[string]int
 	now      func() time.Time
+	store    *Store // nil: state in memory only
 	// ErrorBody renders a partner's error body for a status and code.
 	ErrorBody func(status int, code, message string) any
 }
@@ -174,7 +175,7 @@ func (c *Core) API(scope string, next func(w http.ResponseWriter, r *http.Reques
 			c.Error(rec, http.StatusTooManyRequests, "rate_limit", "rate limit exceeded")
 			return
 		}
-		next(rec, r, account)
+		c.commitThen(rec, r, func(w http.ResponseWriter) { next(w, r, account) })
 	}
 }
 

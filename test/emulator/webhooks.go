@@ -53,6 +53,7 @@ type Webhooks struct {
 	MaxAttempts int           // 15, as Podium documents
 	Backoff     time.Duration // first retry delay, doubling; short in tests
 	now         func() time.Time
+	gate        func() error // a delivery waits for it: the change it reports must be durable
 	ctx         context.Context
 	stop        context.CancelFunc
 	wg          sync.WaitGroup
@@ -152,6 +153,76 @@ func (w *Webhooks) Delete(uid string) (Webhook, bool) {
 	return st.Webhook, true
 }
 
+// SetGate makes every delivery wait for gate to succeed first; an emulator
+// that persists passes its store's Sync, so no partner tells the world of a
+// change it could still forget.
+func (w *Webhooks) SetGate(gate func() error) {
+	w.mu.Lock()
+	w.gate = gate
+	w.mu.Unlock()
+}
+
+// SavedWebhook is a subscription with the events still queued for it.
+type SavedWebhook struct {
+	Webhook
+	Queue []SavedEvent `json:"queue,omitempty"`
+}
+
+// SavedEvent is one queued event.
+type SavedEvent struct {
+	Type string `json:"type"`
+	Body []byte `json:"body"`
+}
+
+// Saved returns every webhook and its queue, for the emulator's state.
+func (w *Webhooks) Saved() []SavedWebhook {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]SavedWebhook, 0, len(w.order))
+	for _, uid := range w.order {
+		st := w.hooks[uid]
+		sw := SavedWebhook{Webhook: st.Webhook}
+		for _, ev := range st.queue {
+			sw.Queue = append(sw.Queue, SavedEvent{Type: string(ev[0]), Body: ev[1]})
+		}
+		out = append(out, sw)
+	}
+	return out
+}
+
+// Restore brings back webhooks from Saved and resumes their deliveries.
+func (w *Webhooks) Restore(hooks []SavedWebhook) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, sw := range hooks {
+		st := &hookState{Webhook: sw.Webhook, signal: make(chan struct{}, 1)}
+		for _, ev := range sw.Queue {
+			st.queue = append(st.queue, [2][]byte{[]byte(ev.Type), ev.Body})
+		}
+		w.hooks[st.UID] = st
+		w.order = append(w.order, st.UID)
+		w.wg.Add(1)
+		go w.run(st)
+		w.poke(st)
+	}
+}
+
+// MoveURL points every webhook that delivers to from at to instead, as a
+// DNS change does for a receiver that moved; it returns how many moved.
+func (w *Webhooks) MoveURL(from, to string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, st := range w.hooks {
+		if st.URL == from {
+			st.URL = to
+			n++
+			w.poke(st)
+		}
+	}
+	return n
+}
+
 // Emit queues an event of a location for every webhook subscribed to its
 // type that belongs to that location or to the organization. Events are
 // queued even for disabled webhooks, as Podium documents.
@@ -229,12 +300,17 @@ func (w *Webhooks) deliverHead(st *hookState) bool {
 		return false
 	}
 	ev := st.queue[0]
-	url, secret := st.URL, st.Secret
 	w.mu.Unlock()
 
 	delay := w.Backoff
 	for attempt := 1; ; attempt++ {
-		status := w.post(url, secret, ev[1])
+		w.mu.Lock()
+		url, secret, gate := st.URL, st.Secret, w.gate // MoveURL may change them between attempts
+		w.mu.Unlock()
+		status := 0
+		if gate == nil || gate() == nil {
+			status = w.post(url, secret, ev[1])
+		}
 		w.mu.Lock()
 		w.deliveries = append(w.deliveries, Delivery{Webhook: st.UID, EventType: string(ev[0]), Body: ev[1], Status: status, Attempt: attempt, At: w.now()})
 		if status >= 200 && status < 300 {

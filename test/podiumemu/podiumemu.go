@@ -580,14 +580,21 @@ type state struct {
 	FeedEvents []FeedEvent       `json:"feedEvents"`
 	Messages   []Message         `json:"messages"`
 	Invites    []ReviewInvite    `json:"reviewInvites"`
+	// Webhooks and their undelivered events: Podium delivers what it
+	// queued even after an outage on either side.
+	Webhooks []emulator.SavedWebhook `json:"webhooks,omitempty"`
 }
+
+// Persist keeps the emulator's state in path from now on, written before
+// each change is acknowledged (see emulator.Core.PersistTo).
+func (e *Emulator) Persist(path string) { e.PersistTo(path, e.MarshalState, e.hooks) }
 
 // MarshalState returns the emulator's data for persistence.
 func (e *Emulator) MarshalState() ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := state{Org: e.org, Locations: e.locations, AttrDefs: e.attrDefs, Feeds: e.feeds, FeedEvents: e.feedEvents,
-		Messages: e.messages, Invites: e.invites}
+		Messages: e.messages, Invites: e.invites, Webhooks: e.hooks.Saved()}
 	for _, uid := range e.order {
 		s.Contacts = append(s.Contacts, *e.contacts[uid])
 	}
@@ -619,5 +626,6 @@ func (e *Emulator) UnmarshalState(body []byte) error {
 		e.order = append(e.order, c.UID)
 		e.reindex(&c)
 	}
+	e.hooks.Restore(s.Webhooks)
 	return nil
 }
