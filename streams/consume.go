@@ -49,8 +49,11 @@ type ConsumerConfig struct {
 	Durable string   // also the DLQ subject token: dlq.<durable>.<subject>
 	Stream  string   // EDGE or PARTNER
 	Filters []string // subjects this consumer cares about
-	// AckWait is how long a handler may take before redelivery; 2m by default,
-	// longer than the API client's whole retry budget.
+	// AckWait is how long a message may go unacknowledged before JetStream
+	// redelivers it; 30s by default. A handler still working tells the server
+	// so every AckWait/3, so the ack wait does not bound a slow partner call;
+	// it bounds how long a crashed consumer's messages wait before another
+	// process gets them.
 	AckWait time.Duration
 	// Retry delays for redeliveries after a transient failure, by attempt;
 	// the last one repeats.
@@ -69,16 +72,47 @@ type ConsumerConfig struct {
 
 const shutdownGrace = 10 * time.Second
 
+// pullBatch is how many messages a consumer buffers ahead. Each one's ack
+// wait runs from delivery, so the buffer must drain well within the ack
+// wait even at a partner's real rate limit (32 calls at Clientbook's 2 a
+// second: 16 s).
+const pullBatch = 32
+
+func (cfg ConsumerConfig) ackWait() time.Duration {
+	if cfg.AckWait > 0 {
+		return cfg.AckWait
+	}
+	return 30 * time.Second
+}
+
+// inProgress tells JetStream every interval, until the returned stop is
+// called, that msgs are still being worked on.
+func inProgress(interval time.Duration, msgs ...jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, m := range msgs {
+					_ = m.InProgress()
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 var defaultRetry = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
 
 // EnsureConsumer creates or updates the durable consumer. A new consumer
 // starts from the last message of every subject: the current state of every
 // aggregate, which is what a new connector needs to backfill.
 func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig) (jetstream.Consumer, error) {
-	ackWait := cfg.AckWait
-	if ackWait == 0 {
-		ackWait = 2 * time.Minute
-	}
+	ackWait := cfg.ackWait()
 	cc := jetstream.ConsumerConfig{
 		Durable:        cfg.Durable,
 		Description:    "edgesync " + cfg.Durable,
@@ -108,7 +142,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(256))
+	it, err := cons.Messages(jetstream.PullMaxMessages(pullBatch))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", cfg.Durable, err)
 	}
@@ -136,7 +170,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		}
 		hctx, cancel := handlerContext(ctx)
 		defer cancel()
+		held := make([]jetstream.Msg, len(deferred))
+		for i, d := range deferred {
+			held[i] = d.msg
+		}
+		stopBeat := inProgress(cfg.ackWait()/3, held...)
 		outcomes := cfg.Flush(hctx)
+		stopBeat()
 		for i, d := range deferred {
 			err := errors.New("flush reported no outcome")
 			if i < len(outcomes) {
@@ -175,7 +215,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		}
 		start := time.Now()
 		hctx, cancel := handlerContext(ctx)
+		stopBeat := inProgress(cfg.ackWait()/3, msg)
 		err = h(hctx, msg)
+		stopBeat()
 		if errors.Is(err, ErrLater) && cfg.Flush != nil {
 			cancel()
 			deferred = append(deferred, deferredMsg{msg, start})
