@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -56,15 +57,21 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 		return err
 	}
 	srv := &http.Server{Addr: c.Addr, Handler: gw.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	// Bind first, so "listening" is only said once it is true and a taken
+	// port fails the role at once.
+	l, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("webhook gateway: %w", err)
+	}
 	errc := make(chan error, 1)
 	go func() {
-		log.Info("webhook gateway listening", "addr", c.Addr, "tls", c.TLSCert != "", "routes", routes)
 		if c.TLSCert != "" {
-			errc <- srv.ListenAndServeTLS(c.TLSCert, c.TLSKey)
+			errc <- srv.ServeTLS(l, c.TLSCert, c.TLSKey)
 		} else {
-			errc <- srv.ListenAndServe()
+			errc <- srv.Serve(l)
 		}
 	}()
+	log.Info("webhook gateway listening", "addr", l.Addr().String(), "tls", c.TLSCert != "", "routes", routes)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("webhook gateway: %w", err)

@@ -6,10 +6,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -63,14 +66,24 @@ func (versionCmd) Run() error {
 
 func main() {
 	var c cli
-	kctx := kong.Parse(&c,
+	parser, err := kong.New(&c,
 		kong.Name("edgesync"),
 		kong.Description("Change-data-capture from The Edge point of sale to Podium and Clientbook, on NATS JetStream.\n\n"+
 			"Every flag can also be set by an environment variable: --nats-url is EDGESYNC_NATS_URL, and so on."),
 		kong.DefaultEnvars("EDGESYNC"),
-		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "edgesync:", err)
+		os.Exit(2)
+	}
+	kctx, err := parser.Parse(os.Args[1:])
+	if err == nil {
+		err = checkMapFlags(kctx)
+	}
+	if err != nil {
+		usageError(kctx, err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log := c.Globals.logger()
@@ -80,4 +93,41 @@ func main() {
 		log.Error("edgesync failed", "command", kctx.Command(), "err", err)
 		os.Exit(1)
 	}
+}
+
+// usageError prints what is wrong on one line and where the help is, not
+// the whole help text, which would push the error off the screen.
+func usageError(kctx *kong.Context, err error) {
+	var perr *kong.ParseError
+	if errors.As(err, &perr) && perr.Context != nil {
+		kctx = perr.Context
+	}
+	cmd := "edgesync"
+	if kctx != nil {
+		if sel := kctx.Selected(); sel != nil {
+			cmd = "edgesync " + sel.FullPath()
+			cmd = strings.Replace(cmd, "edgesync edgesync", "edgesync", 1)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "edgesync: error: %v\nRun '%s --help' for usage.\n", err, cmd)
+	os.Exit(2)
+}
+
+// checkMapFlags refuses a map flag with an empty side (--podium-location
+// 001=): kong accepts it, and the role would then sync a store to nowhere.
+func checkMapFlags(kctx *kong.Context) error {
+	for _, f := range kctx.Flags() {
+		v := f.Target
+		if v.Kind() != reflect.Map {
+			continue
+		}
+		iter := v.MapRange()
+		for iter.Next() {
+			k, val := fmt.Sprint(iter.Key().Interface()), fmt.Sprint(iter.Value().Interface())
+			if strings.TrimSpace(k) == "" || strings.TrimSpace(val) == "" {
+				return fmt.Errorf("--%s %q: want KEY=VALUE with both sides set", f.Name, k+"="+val)
+			}
+		}
+	}
+	return nil
 }

@@ -88,6 +88,14 @@ func TestBinary(t *testing.T) {
 			[]string{"edge", "check", "--edge-mapping", "/nonexistent.json"}, "no such file"},
 		{"bad duration", nil, []string{"demo", "--duration", "soon"}, "--duration"},
 		{"missing podium secrets", nil, []string{"connector", "podium"}, "missing flags"},
+		{"empty location uid", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
+			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "001="}, `--podium-location "001=": want KEY=VALUE with both sides set`},
+		{"empty clientbook store", []string{"EDGESYNC_CLIENTBOOK_API_KEY=topsecret"},
+			[]string{"connector", "clientbook", "--clientbook-store", "=st_1"}, `--clientbook-store "=st_1"`},
+		{"empty associate", []string{"EDGESYNC_CLIENTBOOK_API_KEY=topsecret"},
+			[]string{"connector", "clientbook", "--clientbook-associate", "12="}, `--clientbook-associate "12="`},
+		{"empty preference", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"},
+			[]string{"writer", "--clientbook-preference", "Key1="}, `--clientbook-preference "Key1="`},
 		{"bad store in location map", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
 			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "1=abc"}, "must be three digits"},
 		{"unreachable nats", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
@@ -101,6 +109,13 @@ func TestBinary(t *testing.T) {
 			assert.Contains(t, all, tt.want)
 			for _, secret := range []string{"topsecret", "rt-secret", "natspw", "dbsecret"} {
 				assert.False(t, strings.Contains(all, secret), "secret %q printed", secret)
+			}
+			// A usage error is one line and a pointer, not the help text.
+			assert.NotContains(t, all, "Usage:")
+			if code == 2 {
+				lines := strings.Split(strings.TrimSpace(stderr), "\n")
+				assert.Len(t, lines, 2, stderr)
+				assert.Contains(t, lines[len(lines)-1], "--help' for usage.")
 			}
 		})
 	}
