@@ -29,6 +29,7 @@ func startClientbook(cfg Config) (*clientbookemu.Emulator, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("demo: clientbook emulator state: %w", err)
 	}
+	emu.Persist(filepath.Join(cfg.Dir, cbFile))
 	emu.AddAPIKey(cbAPIKey)
 	emu.Start()
 	return emu, nil

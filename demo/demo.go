@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -29,7 +31,9 @@ import (
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/clientbookemu"
+	"github.com/edgesync/edgesync/test/durable"
 	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/test/emulator"
 	"github.com/edgesync/edgesync/test/podiumemu"
 	"github.com/edgesync/edgesync/webhooks"
 	"github.com/edgesync/edgesync/writer"
@@ -89,22 +93,30 @@ type Summary struct {
 	CBEdits         int    // changes a simulated Clientbook user made in Clientbook
 	CBPending       uint64 // clientbook consumer backlog at the end
 	Elapsed         time.Duration
-	Generated       bool // the simulator was generated, not loaded
+	Generated       bool     // the simulator was generated, not loaded
+	PodiumEffects   Effects  // Podium's contacts checked one by one against Edge
+	CBEffects       Effects  // Clientbook's clients checked one by one against Edge
+	Unread          []string // figures the summary could not read, with why
+	Stuck           string   // what the end-of-run drain was still waiting for when it gave up
 }
 
-// InSync reports whether Podium and Clientbook hold exactly the customers
-// they should: Podium those set to synchronize, Clientbook all of them.
+// InSync reports whether every check holds: Podium holds exactly the
+// customers set to synchronize and Clientbook all of them, each once, with
+// nothing pending, nothing dead-lettered and every figure actually read.
 func (s Summary) InSync() bool {
-	return s.SyncedCustomers == s.PodiumContacts && s.Pending == 0 && s.EdgeCustomers == s.Clientbook.Clients && s.CBPending == 0
+	return len(s.Unread) == 0 && s.Stuck == "" && s.SyncedCustomers == s.PodiumContacts && s.Pending == 0 &&
+		s.EdgeCustomers == s.Clientbook.Clients && s.CBPending == 0 && s.DeadLetters == 0 &&
+		s.PodiumEffects.Clean() && s.CBEffects.Clean()
 }
 
 const (
-	simFile    = "edge-simulator.json"
-	podiumFile = "podium-emulator.json"
-	cbFile     = "clientbook-emulator.json"
-	cbAPIKey   = "demo-clientbook-key"
-	cbStore    = "st_" // + Edge store
-	clientID   = "edgesync-demo"
+	simFile     = "edge-simulator.json"
+	podiumFile  = "podium-emulator.json"
+	cbFile      = "clientbook-emulator.json"
+	gatewayFile = "gateway-url"
+	cbAPIKey    = "demo-clientbook-key"
+	cbStore     = "st_" // + Edge store
+	clientID    = "edgesync-demo"
 	// The demo's OAuth secrets are fixed so a restarted emulator accepts the
 	// refresh token the connector holds; they protect nothing.
 	clientSecret = "demo-secret"
@@ -145,10 +157,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return Summary{}, err
 	}
 
-	db, generated, err := edgesim.LoadOrGenerate(filepath.Join(cfg.Dir, simFile), cfg.Spec)
+	db, generated, err := edgesim.Open(filepath.Join(cfg.Dir, simFile), cfg.Spec)
 	if err != nil {
 		return Summary{}, err
 	}
+	defer db.Close()
 	emu, err := startPodium(cfg)
 	if err != nil {
 		return Summary{}, err
@@ -210,7 +223,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	gwSrv := httptest.NewServer(gw.Handler())
+	gwSrv, err := serveGateway(cfg.Dir, gw.Handler(), emu.Webhooks(), cbEmu.Webhooks())
+	if err != nil {
+		return Summary{}, err
+	}
 	defer gwSrv.Close()
 	stores := map[string]string{}
 	for store, loc := range opts.Locations {
@@ -248,9 +264,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	// Let everything that happened reach Podium, unless the user interrupted.
 	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), cfg.DrainTimeout)
 	defer cancelDrain()
+	var stuck string
 	if ctx.Err() == nil {
 		for range 2 { // outbound, inbound, then outbound again
-			drain(drainCtx, db, cpt, js, emu, cbEmu)
+			stuck = drain(drainCtx, db, cpt, js, emu, cbEmu)
 		}
 	}
 	stopRoles()
@@ -280,15 +297,34 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	for _, fe := range emu.FeedEvents("") {
 		sum.PodiumFeed[fe.Type]++
 	}
-	sum.Pending, _ = streams.Pending(drainCtx, js, streams.StreamEdge, podium.Durable)
-	sum.CBPending, _ = streams.Pending(drainCtx, js, streams.StreamEdge, clientbook.Durable)
-	if sts, err := streams.Status(drainCtx, js); err == nil {
+	sum.PodiumEffects, sum.CBEffects = PodiumEffects(db, emu), ClientbookEffects(db, cbEmu)
+	sum.Stuck = stuck
+	// The drain may have used up its time: the figures get their own.
+	readCtx, cancelRead := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancelRead()
+	unread := func(what string, err error) { sum.Unread = append(sum.Unread, what+": "+err.Error()) }
+	if sum.Pending, err = streams.Pending(readCtx, js, streams.StreamEdge, podium.Durable); err != nil {
+		unread("podium pending", err)
+	}
+	if sum.CBPending, err = streams.Pending(readCtx, js, streams.StreamEdge, clientbook.Durable); err != nil {
+		unread("clientbook pending", err)
+	}
+	if sts, err := streams.Status(readCtx, js); err != nil {
+		unread("stream status", err)
+	} else {
+		found := map[string]bool{}
 		for _, s := range sts {
+			found[s.Name] = true
 			switch s.Name {
 			case streams.StreamEdge:
 				sum.EdgeMessages = s.Messages
 			case streams.StreamDLQ:
 				sum.DeadLetters = s.Messages
+			}
+		}
+		for _, name := range []string{streams.StreamEdge, streams.StreamDLQ} {
+			if !found[name] {
+				unread("stream "+name, errors.New("not found"))
 			}
 		}
 	}
@@ -316,6 +352,7 @@ func startPodium(cfg Config) (*podiumemu.Emulator, error) {
 	default:
 		return nil, fmt.Errorf("demo: podium emulator state: %w", err)
 	}
+	emu.Persist(filepath.Join(cfg.Dir, podiumFile))
 	emu.Tokens().RegisterClient(clientID, clientSecret, "demo-account",
 		[]string{"read_contacts", "write_contacts", "read_locations", "write_messages", "write_reviews", "write_data_feed_event"}, refreshToken)
 	emu.Start()
@@ -327,16 +364,44 @@ func saveState(cfg Config, file string, marshal func() ([]byte, error)) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(cfg.Dir, file)
-	if err := os.WriteFile(path+".tmp", body, 0o600); err != nil {
+	if err := durable.WriteFile(filepath.Join(cfg.Dir, file), body); err != nil {
 		return fmt.Errorf("demo: save %s: %w", file, err)
 	}
-	return os.Rename(path+".tmp", path)
+	return nil
 }
 
-// live makes changes in Edge and prints status until ctx ends. The
-// simulator is saved every few seconds: like a real database it must not
-// forget committed changes when the process dies.
+// serveGateway serves the webhook gateway at the address it had in the
+// last run, as a store's public webhook address stays the same across
+// restarts. When that port is taken, it serves on a new one and moves the
+// partners' webhooks there, as a DNS change would.
+func serveGateway(dir string, h http.Handler, hooks ...*emulator.Webhooks) (*httptest.Server, error) {
+	addrFile := filepath.Join(dir, gatewayFile)
+	prev, _ := os.ReadFile(addrFile)
+	srv := httptest.NewUnstartedServer(h)
+	if len(prev) > 0 {
+		if l, err := net.Listen("tcp", strings.TrimPrefix(string(prev), "http://")); err == nil {
+			srv.Listener.Close()
+			srv.Listener = l
+		}
+	}
+	srv.Start()
+	if len(prev) > 0 && string(prev) != srv.URL {
+		for _, suffix := range []string{"/webhooks/podium", "/webhooks/clientbook"} {
+			for _, w := range hooks {
+				w.MoveURL(string(prev)+suffix, srv.URL+suffix)
+			}
+		}
+	}
+	if err := durable.WriteFile(addrFile, []byte(srv.URL)); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("demo: save gateway address: %w", err)
+	}
+	return srv, nil
+}
+
+// live makes changes in Edge and prints status until ctx ends. Every
+// commit is in the simulator's journal before it returns; every few seconds
+// the journal is folded into the snapshot, as a database checkpoints its log.
 func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture, emu *podiumemu.Emulator, cbEmu *clientbookemu.Emulator,
 	js jetstream.JetStream, out io.Writer, log *slog.Logger, locations map[string]string) (int, int, int) {
 	var churnC <-chan time.Time
@@ -410,25 +475,51 @@ func podiumUser(emu *podiumemu.Emulator, n int, locations map[string]string) boo
 }
 
 // drain waits until capture has reached the database's current version,
-// Podium has delivered its webhooks and no consumer has anything pending.
-func drain(ctx context.Context, db *edgesim.DB, cpt *capture.Capture, js jetstream.JetStream, emu *podiumemu.Emulator, cbEmu *clientbookemu.Emulator) {
+// both partners have delivered their webhooks and no consumer has anything
+// pending. It returns what it was still waiting for when ctx ended, or "".
+func drain(ctx context.Context, db *edgesim.DB, cpt *capture.Capture, js jetstream.JetStream, emu *podiumemu.Emulator, cbEmu *clientbookemu.Emulator) string {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		cur, _ := db.CurrentVersion(ctx)
-		pending, err := streams.Pending(ctx, js, streams.StreamEdge, podium.Durable)
-		inbound, err2 := streams.Pending(ctx, js, streams.StreamPartner, writer.Durable)
-		cbPending, err3 := streams.Pending(ctx, js, streams.StreamEdge, clientbook.Durable)
-		if err == nil && err2 == nil && err3 == nil && pending == 0 && inbound == 0 && cbPending == 0 &&
-			emu.Webhooks().Pending() == 0 && cbEmu.Webhooks().Pending() == 0 && capturedAll(ctx, cpt, cur) {
-			return
+		waiting := drained(ctx, db, cpt, js, emu, cbEmu)
+		if waiting == "" {
+			return ""
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return waiting
 		case <-t.C:
 		}
 	}
+}
+
+// drained returns what is not caught up yet, or "".
+func drained(ctx context.Context, db *edgesim.DB, cpt *capture.Capture, js jetstream.JetStream, emu *podiumemu.Emulator, cbEmu *clientbookemu.Emulator) string {
+	for _, c := range []struct{ stream, consumer string }{
+		{streams.StreamEdge, podium.Durable}, {streams.StreamPartner, writer.Durable}, {streams.StreamEdge, clientbook.Durable},
+	} {
+		n, err := streams.Pending(ctx, js, c.stream, c.consumer)
+		if err != nil {
+			return fmt.Sprintf("consumer %s: %v", c.consumer, err)
+		}
+		if n > 0 {
+			return fmt.Sprintf("consumer %s: %d pending", c.consumer, n)
+		}
+	}
+	if n := emu.Webhooks().Pending(); n > 0 {
+		return fmt.Sprintf("Podium: %d webhook events undelivered", n)
+	}
+	if n := cbEmu.Webhooks().Pending(); n > 0 {
+		return fmt.Sprintf("Clientbook: %d webhook events undelivered", n)
+	}
+	cur, err := db.CurrentVersion(ctx)
+	if err != nil {
+		return "Edge current version: " + err.Error()
+	}
+	if !capturedAll(ctx, cpt, cur) {
+		return fmt.Sprintf("capture has not reached Edge version %d", cur)
+	}
+	return ""
 }
 
 func capturedAll(ctx context.Context, cpt *capture.Capture, cur int64) bool {
@@ -478,7 +569,15 @@ func WriteSummary(w io.Writer, s Summary) {
 		s.Clientbook.Purchases, s.Clientbook.Products, s.Clientbook.Activities, s.Clientbook.Messages)
 	fmt.Fprintf(w, "Changes made in Podium's app: %d; in Clientbook's app: %d; partner changes written to Edge: %d (new contact methods, customers, notes, wishes, activity; never overwriting)\n",
 		s.PodiumEdits, s.CBEdits, s.WrittenToEdge)
-	fmt.Fprintf(w, "Pending: podium %d, clientbook %d; dead letters: %d\n", s.Pending, s.CBPending, s.DeadLetters)
+	fmt.Fprintf(w, "Pending: podium %d, clientbook %d; dead letters: %d%s\n", s.Pending, s.CBPending, s.DeadLetters,
+		map[bool]string{true: " (see `edgesync dlq list`)"}[s.DeadLetters > 0])
+	fmt.Fprintf(w, "Checked record by record against Edge: Podium %s; Clientbook %s\n", s.PodiumEffects, s.CBEffects)
+	if s.Stuck != "" {
+		fmt.Fprintf(w, "Not caught up at the end: %s\n", s.Stuck)
+	}
+	for _, u := range s.Unread {
+		fmt.Fprintf(w, "Could not read %s\n", u)
+	}
 	if s.InSync() {
 		fmt.Fprintln(w, "RESULT: in sync")
 	} else {

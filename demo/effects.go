@@ -1,0 +1,154 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/test/clientbookemu"
+	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/test/podiumemu"
+)
+
+// Effects compares what a partner holds with what Edge holds, computed from
+// the simulator's and the emulator's own records and nothing the pipeline
+// remembers (no links bucket, no projection state): a pipeline bug cannot
+// hide behind its own bookkeeping.
+type Effects struct {
+	Lost       int // Edge customers the partner should hold and does not
+	Duplicated int // partner records beyond the first for one Edge customer
+	Unmatched  int // partner records no Edge customer accounts for (a change that never came back)
+}
+
+func (e Effects) String() string {
+	return fmt.Sprintf("%d lost, %d duplicated, %d unmatched", e.Lost, e.Duplicated, e.Unmatched)
+}
+
+// Clean reports whether nothing was lost, doubled or left unmatched.
+func (e Effects) Clean() bool { return e.Lost == 0 && e.Duplicated == 0 && e.Unmatched == 0 }
+
+// customerIndex finds Edge customers by the identities a partner record
+// carries: the Edge writer's own link table, then email and phone.
+type customerIndex struct {
+	db      *edgesim.DB
+	byValue map[string]string
+	want    map[string]bool // customers the partner should hold
+}
+
+func newCustomerIndex(db *edgesim.DB, want func(*schemas.Customer) bool) customerIndex {
+	ix := customerIndex{db: db, byValue: map[string]string{}, want: map[string]bool{}}
+	for _, k := range db.CustomerKeys() {
+		c := db.Customer(k)
+		if want(c) {
+			ix.want[k] = true
+		}
+		for _, m := range c.ContactMethods {
+			if v := identity(m.Method, m.Value); v != "" {
+				if _, taken := ix.byValue[v]; !taken {
+					ix.byValue[v] = k
+				}
+			}
+		}
+	}
+	return ix
+}
+
+func identity(method, value string) string {
+	switch method {
+	case schemas.MethodEmail:
+		return "e:" + strings.ToLower(strings.TrimSpace(value))
+	case schemas.MethodPhone:
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, value)
+		if len(digits) > 10 {
+			digits = digits[len(digits)-10:]
+		}
+		if digits == "" {
+			return ""
+		}
+		return "p:" + digits
+	}
+	return ""
+}
+
+// find returns the Edge customer of a partner record, or "".
+func (ix customerIndex) find(partner string, ids []string, emails, phones []string) string {
+	for _, id := range ids {
+		if k, _ := ix.db.LinkedKey(context.Background(), partner, "customer", id); k != "" {
+			return k
+		}
+	}
+	for _, e := range emails {
+		if k := ix.byValue[identity(schemas.MethodEmail, e)]; k != "" {
+			return k
+		}
+	}
+	for _, p := range phones {
+		if k := ix.byValue[identity(schemas.MethodPhone, p)]; k != "" {
+			return k
+		}
+	}
+	return ""
+}
+
+func (ix customerIndex) tally(keys []string) Effects {
+	var e Effects
+	seen := map[string]int{}
+	for _, k := range keys {
+		if k == "" || !ix.want[k] {
+			e.Unmatched++
+			continue
+		}
+		seen[k]++
+	}
+	for k := range ix.want {
+		switch n := seen[k]; {
+		case n == 0:
+			e.Lost++
+		case n > 1:
+			e.Duplicated += n - 1
+		}
+	}
+	return e
+}
+
+// PodiumEffects checks Podium's contacts against the customers set to
+// synchronize.
+func PodiumEffects(db *edgesim.DB, emu *podiumemu.Emulator) Effects {
+	ix := newCustomerIndex(db, func(c *schemas.Customer) bool { return c.SyncEnabled && !c.Inactive })
+	var keys []string
+	for _, c := range emu.Contacts() {
+		ids := []string{c.UID}
+		for _, conv := range c.Conversations {
+			ids = append(ids, conv.UID)
+		}
+		keys = append(keys, ix.find("podium", ids, c.Emails, c.PhoneNumbers))
+	}
+	return ix.tally(keys)
+}
+
+// ClientbookEffects checks Clientbook's clients against every customer.
+func ClientbookEffects(db *edgesim.DB, emu *clientbookemu.Emulator) Effects {
+	ix := newCustomerIndex(db, func(*schemas.Customer) bool { return true })
+	var keys []string
+	for _, c := range emu.Clients() {
+		if c.ExternalID != "" {
+			keys = append(keys, c.ExternalID)
+			continue
+		}
+		var emails, phones []string
+		for _, m := range c.Emails {
+			emails = append(emails, m.Value)
+		}
+		for _, m := range c.Phones {
+			phones = append(phones, m.Value)
+		}
+		keys = append(keys, ix.find("clientbook", []string{c.ID}, emails, phones))
+	}
+	return ix.tally(keys)
+}
