@@ -36,6 +36,7 @@ type Config struct {
 // Checkpoint is what capture stores per site and entity in KV.
 type Checkpoint struct {
 	Version int64     `json:"version"`
+	Epoch   int64     `json:"epoch,omitempty"` // one more at each restore of the database behind the checkpoint
 	At      time.Time `json:"at"`
 }
 
@@ -52,6 +53,7 @@ type Stats struct {
 type Capture struct {
 	src ChangeSource
 	pub *streams.Publisher
+	js  jetstream.JetStream
 	kv  jetstream.KeyValue
 	cfg Config
 	log *slog.Logger
@@ -87,7 +89,7 @@ func New(ctx context.Context, src ChangeSource, nc *nats.Conn, js jetstream.JetS
 		return nil, fmt.Errorf("capture: open bucket %s: %w (run `edgesync streams init`)", streams.BucketCheckpoints, err)
 	}
 	return &Capture{
-		src: src, pub: streams.NewPublisher(nc, js, cfg.Batch), kv: kv, cfg: cfg, log: log,
+		src: src, pub: streams.NewPublisher(nc, js, cfg.Batch), js: js, kv: kv, cfg: cfg, log: log,
 		stats: Stats{Published: make(map[schemas.Entity]int64)},
 	}, nil
 }
@@ -159,8 +161,8 @@ func (c *Capture) LoadCheckpoint(ctx context.Context, e schemas.Entity) (Checkpo
 	return cp, true, nil
 }
 
-func (c *Capture) saveCheckpoint(ctx context.Context, e schemas.Entity, v int64) error {
-	body, _ := json.Marshal(Checkpoint{Version: v, At: c.cfg.Now().UTC()})
+func (c *Capture) saveCheckpoint(ctx context.Context, e schemas.Entity, v, epoch int64) error {
+	body, _ := json.Marshal(Checkpoint{Version: v, Epoch: epoch, At: c.cfg.Now().UTC()})
 	if _, err := c.kv.Put(ctx, c.checkpointKey(e), body); err != nil {
 		return fmt.Errorf("save checkpoint %d: %w", v, err)
 	}
@@ -177,40 +179,43 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 		return err
 	}
 	if !ok {
-		return c.snapshot(ctx, e, until, reasonInitial)
+		return c.snapshot(ctx, e, until, reasonInitial, 0)
 	}
 	minValid, err := c.src.MinValidVersion(ctx, e)
 	if err != nil {
 		return fmt.Errorf("read min valid version: %w", err)
 	}
 	if cp.Version > until {
-		c.log.Error("the database is behind the checkpoint (restored from a backup?); taking a new snapshot",
-			"entity", e, "checkpoint", cp.Version, "current_version", until)
-		return c.snapshot(ctx, e, until, reasonBehind)
+		// Versions went back: every state from now on may reuse a version
+		// already published with other data, so it starts a new epoch, and
+		// what the restore took away is published as deleted.
+		c.log.Error("the database is behind the checkpoint (restored from a backup?); taking a new snapshot in a new epoch",
+			"entity", e, "checkpoint", cp.Version, "current_version", until, "epoch", cp.Epoch+1)
+		return c.snapshot(ctx, e, until, reasonBehind, cp.Epoch+1)
 	}
 	if cp.Version < minValid {
 		c.log.Warn("checkpoint is older than the change retention; taking a new snapshot",
 			"entity", e, "checkpoint", cp.Version, "min_valid_version", minValid)
-		return c.snapshot(ctx, e, until, reasonExpired)
+		return c.snapshot(ctx, e, until, reasonExpired, cp.Epoch)
 	}
 	if until <= cp.Version {
 		return nil
 	}
-	b := c.newBatch(e)
+	b := c.newBatch(e, cp.Epoch)
 	if err := c.src.Changes(ctx, e, cp.Version, until, func(r Row) error { return b.add(ctx, r) }); err != nil {
 		return fmt.Errorf("read changes since %d: %w", cp.Version, err)
 	}
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
-	return c.saveCheckpoint(ctx, e, until)
+	return c.saveCheckpoint(ctx, e, until, cp.Epoch)
 }
 
 // snapshot publishes every aggregate of e as of the cycle's version until.
 // A source's snapshot may be taken later and hold newer rows; they are left
 // to the next cycle's changes, so every entity of a cycle is cut at the same
 // version and a customer always precedes the sales and jobs that name it.
-func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, until int64, reason string) error {
+func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, until int64, reason string, epoch int64) error {
 	c.mu.Lock()
 	c.stats.Snapshots++
 	if reason != reasonInitial {
@@ -218,24 +223,73 @@ func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, until int64, r
 	}
 	c.mu.Unlock()
 	c.cfg.Metrics.snapshot(e, reason)
-	b := c.newBatch(e)
+	b := c.newBatch(e, epoch)
+	var held map[string]bool // after a restore: the keys the database still has
+	if reason == reasonBehind {
+		held = make(map[string]bool)
+	}
 	prog := newProgress(c.log, e, c.count(ctx, e), c.cfg.Now)
 	at, err := c.src.Snapshot(ctx, e, func(r Row) error {
 		prog.tick()
 		if r.Version > until {
 			return nil
 		}
+		if held != nil {
+			held[r.Key] = true
+		}
 		return b.add(ctx, r)
 	})
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
+	if held != nil {
+		if err := c.publishRestoreDeletes(ctx, b, e, until, held); err != nil {
+			return err
+		}
+	}
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
 	prog.done()
-	return c.saveCheckpoint(ctx, e, min(at, until))
+	return c.saveCheckpoint(ctx, e, min(at, until), epoch)
 }
+
+// publishRestoreDeletes publishes as deleted, at version until of the new
+// epoch, every aggregate of e this site published whose latest state in the
+// stream is not a deletion and which the restored database no longer holds:
+// each connector then applies its rule for an aggregate deleted in Edge.
+func (c *Capture) publishRestoreDeletes(ctx context.Context, b *batch, e schemas.Entity, until int64, held map[string]bool) error {
+	source := c.source()
+	var gone []string
+	err := streams.LastPerSubject(ctx, c.js, streams.StreamEdge, schemas.EdgePrefix+"."+string(e)+".>", func(subject string, h nats.Header) error {
+		if h.Get(schemas.HeaderSource) != source || h.Get(schemas.HeaderType) == schemas.EdgeEventType(e, true) {
+			return nil
+		}
+		subj, err := schemas.ParseEdgeSubject(subject)
+		if err != nil {
+			return nil // not ours to judge; no consumer could have used it either
+		}
+		if !held[subj.Key()] {
+			gone = append(gone, subj.Key())
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("find what the restore removed: %w", err)
+	}
+	if len(gone) > 0 {
+		c.log.Warn("the restored database no longer holds aggregates that were published; publishing them as deleted",
+			"entity", e, "count", len(gone))
+	}
+	for _, key := range gone {
+		if err := b.add(ctx, Row{Entity: e, Key: key, Version: until, Deleted: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Capture) source() string { return "edgesync/capture/" + c.cfg.Site }
 
 // count asks the source for a row count when it can give one, for the ETA.
 func (c *Capture) count(ctx context.Context, e schemas.Entity) int64 {
@@ -255,16 +309,17 @@ func (c *Capture) count(ctx context.Context, e schemas.Entity) int64 {
 type batch struct {
 	c      *Capture
 	entity schemas.Entity
+	epoch  int64
 	msgs   []*nats.Msg
 	size   int
 }
 
-func (c *Capture) newBatch(e schemas.Entity) *batch {
+func (c *Capture) newBatch(e schemas.Entity, epoch int64) *batch {
 	size := c.cfg.Batch
 	if size <= 0 || size > streams.MaxBatch {
 		size = streams.MaxBatch
 	}
-	return &batch{c: c, entity: e, size: size, msgs: make([]*nats.Msg, 0, size)}
+	return &batch{c: c, entity: e, epoch: epoch, size: size, msgs: make([]*nats.Msg, 0, size)}
 }
 
 func (b *batch) add(ctx context.Context, r Row) error {
@@ -272,12 +327,10 @@ func (b *batch) add(ctx context.Context, r Row) error {
 	if !r.Deleted {
 		data = r.Data
 	}
-	env, err := schemas.NewEdgeEnvelope("edgesync/capture/"+b.c.cfg.Site, r.Entity, r.Key, r.Version, r.Origin, b.c.cfg.Now(), data)
-	if err != nil {
-		return err
-	}
-	subj, _ := schemas.EdgeSubjectFor(r.Entity, r.Key) // checked by NewEdgeEnvelope
-	m, err := env.Msg(subj.String())
+	m, err := schemas.EdgeEvent{
+		Source: b.c.source(), Entity: r.Entity, Key: r.Key, Version: r.Version, Epoch: b.epoch, Origin: r.Origin,
+		Time: b.c.cfg.Now(), Data: data,
+	}.Msg()
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -140,4 +141,45 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// LastPerSubject calls fn with the subject and headers of the newest
+// message of every subject of stream that matches filter, without reading
+// the bodies. Capture uses it after a restore of the Edge database to find
+// the aggregates the stream knows and the database no longer holds.
+func LastPerSubject(ctx context.Context, js jetstream.JetStream, stream, filter string, fn func(subject string, h nats.Header) error) error {
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy, HeadersOnly: true,
+	})
+	if err != nil {
+		return fmt.Errorf("read last of %s on %s: %w", filter, stream, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read last of %s on %s: %w", filter, stream, err)
+	}
+	if info.NumPending == 0 {
+		return nil
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("read last of %s on %s: %w", filter, stream, err)
+	}
+	defer it.Stop()
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return fmt.Errorf("read last of %s on %s: %w", filter, stream, err)
+		}
+		if err := fn(msg.Subject(), msg.Headers()); err != nil {
+			return err
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("read last of %s on %s: %w", filter, stream, err)
+		}
+		if md.NumPending == 0 {
+			return nil
+		}
+	}
 }

@@ -92,6 +92,7 @@ func (c *Connector) Stats() Stats {
 // pushed is what the connector remembers per aggregate, in the projection bucket.
 type pushed struct {
 	Version  int64  `json:"version"`
+	Epoch    int64  `json:"epoch,omitempty"` // capture epoch of Version
 	Hash     string `json:"hash,omitempty"`
 	ClientID string `json:"clientId,omitempty"` // customers
 	Wishes   []int  `json:"wishes,omitempty"`   // wish lists: the wishes in the collection
@@ -133,12 +134,13 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if ev.prior, err = c.load(ctx, ev.key); err != nil {
 		return err
 	}
-	if env.Version <= ev.prior.Version {
+	if !env.Supersedes(ev.prior.Epoch, ev.prior.Version) {
 		c.stale.Add(1)
 		return nil
 	}
 	ev.next = ev.prior
 	ev.next.Version = env.Version
+	ev.next.Epoch = env.Epoch
 	if env.Origin == partner {
 		// Written into Edge from Clientbook: Clientbook already has it.
 		c.log.Debug("clientbook: not echoing a change that came from Clientbook", "subject", msg.Subject())

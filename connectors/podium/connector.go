@@ -138,6 +138,7 @@ func (c *Connector) Stats() Stats {
 // pushed is what the connector remembers per aggregate, in the projection bucket.
 type pushed struct {
 	Version     int64     `json:"version"`
+	Epoch       int64     `json:"epoch,omitempty"` // capture epoch of Version
 	Identifier  string    `json:"identifier,omitempty"`
 	Hash        string    `json:"hash,omitempty"`
 	Status      string    `json:"status,omitempty"`
@@ -178,7 +179,7 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	if env.Version <= prior.Version {
+	if !env.Supersedes(prior.Epoch, prior.Version) {
 		c.stale.Add(1)
 		return nil
 	}
@@ -239,6 +240,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 	res := projectors.PodiumCustomer(env.Origin, cust, projectors.PodiumPrior{Identifier: prior.Identifier, Hash: prior.Hash, Acquisition: prior.Acquisition}, c.cfg.Options)
 	next := prior
 	next.Version = env.Version
+	next.Epoch = env.Epoch
 	sent := false
 	for _, op := range res.Ops {
 		switch op.Kind {
@@ -347,6 +349,7 @@ func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env s
 	}
 	next := prior
 	next.Version = env.Version
+	next.Epoch = env.Epoch
 	if env.Origin == projectors.PartnerPodium {
 		c.skipped.Add(1)
 		return c.save(ctx, key, next)
@@ -485,6 +488,7 @@ func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key 
 	res, failed := projectors.PodiumNotification(n, projectors.PodiumActivityPrior{Hash: prior.Hash}, c.cfg.Options)
 	next := prior
 	next.Version = env.Version
+	next.Epoch = env.Epoch
 	outcome := schemas.NotificationOutcome{NotificationKey: env.Key, At: env.Time}
 	switch op := res.Ops[0]; {
 	case failed != "":
