@@ -92,6 +92,8 @@ type tableOps interface {
 	live() int
 	rebuildLog()
 	minValidVersion() int64
+	putAny(key string, version int64, origin string, data any)
+	decode(b []byte) (any, error)
 }
 
 func (db *DB) table(e schemas.Entity) (tableOps, error) {
@@ -300,23 +302,8 @@ func (db *DB) apply(rec *record) {
 
 // put stores one aggregate state; data is a typed pointer or nil for a delete.
 func (db *DB) put(e schemas.Entity, key string, v int64, origin string, data any) {
-	switch e {
-	case schemas.EntityCustomer:
-		db.customers.put(key, v, origin, typed[schemas.Customer](data))
-	case schemas.EntityWishList:
-		db.wishlists.put(key, v, origin, typed[schemas.WishList](data))
-	case schemas.EntityNote:
-		db.notes.put(key, v, origin, typed[schemas.Note](data))
-	case schemas.EntitySale:
-		db.sales.put(key, v, origin, typed[schemas.Sale](data))
-	case schemas.EntityAppointment:
-		db.appointments.put(key, v, origin, typed[schemas.Appointment](data))
-	case schemas.EntityService:
-		db.services.put(key, v, origin, typed[schemas.ServiceJob](data))
-	case schemas.EntityItem:
-		db.items.put(key, v, origin, typed[schemas.Item](data))
-	case schemas.EntityNotification:
-		db.notifications.put(key, v, origin, typed[schemas.Notification](data))
+	if t, err := db.table(e); err == nil {
+		t.putAny(key, v, origin, data)
 	}
 }
 

@@ -32,9 +32,10 @@ type record struct {
 // stagedRow is one aggregate's new state; data is a typed pointer, nil for
 // a delete.
 type stagedRow struct {
-	Entity schemas.Entity `json:"entity"`
-	Key    string         `json:"key"`
-	data   any
+	Entity schemas.Entity  `json:"entity"`
+	Key    string          `json:"key"`
+	data   any             // when committed
+	raw    json.RawMessage // when read back from the journal
 }
 
 type stagedRowJSON struct {
@@ -56,36 +57,14 @@ func (r *stagedRow) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	r.Entity, r.Key = j.Entity, j.Key
-	if len(j.Data) == 0 || string(j.Data) == "null" {
-		r.data = nil
-		return nil
-	}
-	var err error
-	switch j.Entity {
-	case schemas.EntityCustomer:
-		r.data, err = decodeAs[schemas.Customer](j.Data)
-	case schemas.EntityWishList:
-		r.data, err = decodeAs[schemas.WishList](j.Data)
-	case schemas.EntityNote:
-		r.data, err = decodeAs[schemas.Note](j.Data)
-	case schemas.EntitySale:
-		r.data, err = decodeAs[schemas.Sale](j.Data)
-	case schemas.EntityAppointment:
-		r.data, err = decodeAs[schemas.Appointment](j.Data)
-	case schemas.EntityService:
-		r.data, err = decodeAs[schemas.ServiceJob](j.Data)
-	case schemas.EntityItem:
-		r.data, err = decodeAs[schemas.Item](j.Data)
-	case schemas.EntityNotification:
-		r.data, err = decodeAs[schemas.Notification](j.Data)
-	default:
-		return fmt.Errorf("unknown entity %q", j.Entity)
-	}
-	return err
+	r.Entity, r.Key, r.raw = j.Entity, j.Key, j.Data
+	return nil
 }
 
 func decodeAs[T any](b []byte) (*T, error) {
+	if len(b) == 0 || string(b) == "null" {
+		return nil, nil
+	}
 	v := new(T)
 	return v, json.Unmarshal(b, v)
 }
@@ -154,6 +133,16 @@ func (db *DB) replay(path string) (int, error) {
 		}
 		if rec.Commit <= db.commitCount {
 			continue // already in the snapshot
+		}
+		for i := range rec.Rows {
+			row := &rec.Rows[i]
+			t, err := db.table(row.Entity)
+			if err == nil {
+				row.data, err = t.decode(row.raw)
+			}
+			if err != nil {
+				return n, fmt.Errorf("edge simulator journal %s line %d: %w", path, line, err)
+			}
 		}
 		db.apply(&rec)
 		n++

@@ -54,6 +54,20 @@ func (t *table[T]) put(key string, version int64, origin string, data *T) {
 	t.log = append(t.log, logEntry{version: version, key: key})
 }
 
+// putAny is put for a state held as any: a *T, or nil for a delete.
+func (t *table[T]) putAny(key string, version int64, origin string, data any) {
+	t.put(key, version, origin, typed[T](data))
+}
+
+// decode reads a state written to the journal.
+func (t *table[T]) decode(b []byte) (any, error) {
+	v, err := decodeAs[T](b)
+	if v == nil || err != nil {
+		return nil, err // an untyped nil: a delete
+	}
+	return v, nil
+}
+
 func (t *table[T]) toRow(key string, r *row[T]) capture.Row {
 	out := capture.Row{Entity: t.entity, Key: key, Version: r.Version, Origin: r.Origin, Deleted: r.Deleted}
 	if !r.Deleted {
