@@ -63,7 +63,7 @@ type Capture struct {
 }
 
 // New returns a capture reading src. The streams and buckets must exist.
-func New(ctx context.Context, src ChangeSource, nc *nats.Conn, js jetstream.JetStream, cfg Config, log *slog.Logger) (*Capture, error) {
+func New(ctx context.Context, src ChangeSource, js jetstream.JetStream, cfg Config, log *slog.Logger) (*Capture, error) {
 	if cfg.Site == "" {
 		return nil, errors.New("capture: a site name is required")
 	}
@@ -89,7 +89,7 @@ func New(ctx context.Context, src ChangeSource, nc *nats.Conn, js jetstream.JetS
 		return nil, fmt.Errorf("capture: open bucket %s: %w (run `edgesync streams init`)", streams.BucketCheckpoints, err)
 	}
 	return &Capture{
-		src: src, pub: streams.NewPublisher(nc, js, cfg.Batch), js: js, kv: kv, cfg: cfg, log: log,
+		src: src, pub: streams.NewPublisher(js, cfg.Batch), js: js, kv: kv, cfg: cfg, log: log,
 		stats: Stats{Published: make(map[schemas.Entity]int64)},
 	}, nil
 }
@@ -202,6 +202,7 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 		return nil
 	}
 	b := c.newBatch(e, cp.Epoch)
+	defer b.drain()
 	if err := c.src.Changes(ctx, e, cp.Version, until, func(r Row) error { return b.add(ctx, r) }); err != nil {
 		return fmt.Errorf("read changes since %d: %w", cp.Version, err)
 	}
@@ -224,6 +225,7 @@ func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, until int64, r
 	c.mu.Unlock()
 	c.cfg.Metrics.snapshot(e, reason)
 	b := c.newBatch(e, epoch)
+	defer b.drain()
 	var held map[string]bool // after a restore: the keys the database still has
 	if reason == reasonBehind {
 		held = make(map[string]bool)
@@ -306,19 +308,22 @@ func (c *Capture) count(ctx context.Context, e schemas.Entity) int64 {
 
 // batch collects the messages of one entity and publishes them in atomic
 // batches, so memory stays bounded by the batch size whatever the table size.
+// One batch is in flight while the next is encoded: encoding overlaps the
+// server's fsync. Never two in flight: if the older one met a duplicate and
+// fell back to single publishes, it could store older states after the newer
+// batch's, and the stream's last message per subject would be stale.
 type batch struct {
-	c      *Capture
-	entity schemas.Entity
-	epoch  int64
-	msgs   []*nats.Msg
-	size   int
+	c        *Capture
+	entity   schemas.Entity
+	epoch    int64
+	msgs     []*nats.Msg
+	size     int
+	inFlight *streams.InFlight
+	sent     int // messages of the batch in flight
 }
 
 func (c *Capture) newBatch(e schemas.Entity, epoch int64) *batch {
-	size := c.cfg.Batch
-	if size <= 0 || size > streams.MaxBatch {
-		size = streams.MaxBatch
-	}
+	size := c.pub.BatchSize()
 	return &batch{c: c, entity: e, epoch: epoch, size: size, msgs: make([]*nats.Msg, 0, size)}
 }
 
@@ -336,25 +341,53 @@ func (b *batch) add(ctx context.Context, r Row) error {
 	}
 	b.msgs = append(b.msgs, m)
 	if len(b.msgs) >= b.size {
-		return b.flush(ctx)
+		return b.send(ctx)
 	}
 	return nil
 }
 
-func (b *batch) flush(ctx context.Context) error {
+// send waits for the batch in flight, then starts publishing the one
+// collected.
+func (b *batch) send(ctx context.Context) error {
+	if err := b.wait(); err != nil {
+		return err
+	}
 	if len(b.msgs) == 0 {
 		return nil
 	}
-	n := len(b.msgs)
-	res, err := b.c.pub.Publish(ctx, b.msgs)
+	b.inFlight, b.sent = b.c.pub.Go(ctx, b.msgs), len(b.msgs)
+	b.msgs = make([]*nats.Msg, 0, b.size)
+	return nil
+}
+
+// wait returns once the batch in flight, if any, is acknowledged.
+func (b *batch) wait() error {
+	if b.inFlight == nil {
+		return nil
+	}
+	res, err := b.inFlight.Wait()
+	n := b.sent
+	b.inFlight, b.sent = nil, 0
 	b.c.mu.Lock()
 	b.c.stats.Published[b.entity] += int64(res.Stored)
 	b.c.stats.Duplicates += int64(res.Duplicates)
 	b.c.mu.Unlock()
 	b.c.cfg.Metrics.published(b.entity, res.Stored, res.Duplicates)
-	b.msgs = b.msgs[:0]
 	if err != nil {
 		return fmt.Errorf("publish %d events: %w", n, err)
 	}
 	return nil
+}
+
+// drain waits for the batch in flight after a failure, so that no publish of
+// a failed cycle overlaps the next cycle's. Its error is the failure's echo.
+func (b *batch) drain() { _ = b.wait() }
+
+// flush publishes everything collected and returns once the stream has
+// acknowledged all of it: only then may the checkpoint move.
+func (b *batch) flush(ctx context.Context) error {
+	if err := b.send(ctx); err != nil {
+		return err
+	}
+	return b.wait()
 }

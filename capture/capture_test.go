@@ -27,7 +27,7 @@ func smallSpec() edgesim.Spec {
 
 func newCapture(t *testing.T, srv *natstest.Server, db *edgesim.DB) *capture.Capture {
 	t.Helper()
-	c, err := capture.New(context.Background(), db, srv.NC, srv.JS, capture.Config{Site: "test", Batch: 64}, quiet)
+	c, err := capture.New(context.Background(), db, srv.JS, capture.Config{Site: "test", Batch: 64}, quiet)
 	require.NoError(t, err)
 	return c
 }
@@ -92,7 +92,7 @@ func TestRestartResumesFromCheckpoint(t *testing.T) {
 func TestRunStopsOnCancel(t *testing.T) {
 	srv := natstest.Start(t)
 	db := edgesim.New()
-	c, err := capture.New(context.Background(), db, srv.NC, srv.JS, capture.Config{Site: "s", PollInterval: 10 * time.Millisecond}, quiet)
+	c, err := capture.New(context.Background(), db, srv.JS, capture.Config{Site: "s", PollInterval: 10 * time.Millisecond}, quiet)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -104,7 +104,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	srv := natstest.Start(t)
 	for _, cfg := range []capture.Config{{}, {Site: "a.b"}, {Site: "s", Entities: []schemas.Entity{"bogus"}}} {
-		_, err := capture.New(context.Background(), edgesim.New(), srv.NC, srv.JS, cfg, quiet)
+		_, err := capture.New(context.Background(), edgesim.New(), srv.JS, cfg, quiet)
 		assert.Error(t, err, "%+v", cfg)
 	}
 }
@@ -121,7 +121,7 @@ func TestDatabaseBehindCheckpointTriggersResnapshot(t *testing.T) {
 	require.NoError(t, newCapture(t, srv, db).Cycle(ctx))
 
 	reg := prometheus.NewRegistry()
-	c, err := capture.New(ctx, backup, srv.NC, srv.JS, capture.Config{Site: "test", Metrics: capture.NewMetrics(reg)}, quiet)
+	c, err := capture.New(ctx, backup, srv.JS, capture.Config{Site: "test", Metrics: capture.NewMetrics(reg)}, quiet)
 	require.NoError(t, err)
 	require.NoError(t, c.Cycle(ctx))
 	assert.EqualValues(t, len(schemas.Entities), c.Stats().Resnapshots)
@@ -189,7 +189,7 @@ func TestSnapshotsOfACycleShareOneVersion(t *testing.T) {
 	db := edgesim.New()
 	require.NoError(t, edgesim.Generate(db, smallSpec()))
 	src := &interleaved{DB: db}
-	c, err := capture.New(ctx, src, srv.NC, srv.JS, capture.Config{Site: "test"}, quiet)
+	c, err := capture.New(ctx, src, srv.JS, capture.Config{Site: "test"}, quiet)
 	require.NoError(t, err)
 	require.NoError(t, c.Cycle(ctx))
 	require.NoError(t, c.Cycle(ctx))

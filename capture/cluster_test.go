@@ -36,7 +36,7 @@ func TestClusterSurvivesLosingAServer(t *testing.T) {
 
 	db := edgesim.New()
 	require.NoError(t, edgesim.Generate(db, edgesim.Spec{Seed: 3, Stores: 2, CustomersPerStore: 100, SalesPerCustomer: 1, ItemsPerStore: 10}))
-	c, err := capture.New(ctx, db, nc, js, capture.Config{Site: "cluster", Batch: 50}, quiet)
+	c, err := capture.New(ctx, db, js, capture.Config{Site: "cluster", Batch: 50}, quiet)
 	require.NoError(t, err)
 	require.NoError(t, c.Cycle(ctx))
 

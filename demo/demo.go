@@ -184,7 +184,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		capCfg.Metrics = capture.NewMetrics(cfg.Metrics)
 		consumerMetrics = streams.NewConsumerMetrics(cfg.Metrics)
 	}
-	cpt, err := capture.New(ctx, db, nc, js, capCfg, log)
+	cpt, err := capture.New(ctx, db, js, capCfg, log)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -23,7 +23,7 @@ import (
 func TestDeadLetterAndReplay(t *testing.T) {
 	ctx := context.Background()
 	srv := natstest.Start(t)
-	_, err := streams.NewPublisher(srv.NC, srv.JS, 10).Publish(ctx, testMsgs(3, 0))
+	_, err := streams.NewPublisher(srv.JS, 10).Publish(ctx, testMsgs(3, 0))
 	require.NoError(t, err)
 
 	var fixed atomic.Bool
@@ -71,7 +71,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 func TestDeferredMessagesAreSettledByTheFlush(t *testing.T) {
 	ctx := context.Background()
 	srv := natstest.Start(t)
-	_, err := streams.NewPublisher(srv.NC, srv.JS, 10).Publish(ctx, testMsgs(25, 0))
+	_, err := streams.NewPublisher(srv.JS, 10).Publish(ctx, testMsgs(25, 0))
 	require.NoError(t, err)
 
 	var mu sync.Mutex

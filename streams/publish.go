@@ -2,22 +2,15 @@ package streams
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
-// JetStream's atomic batch headers (ADR-50).
 const (
-	hdrBatchID     = "Nats-Batch-Id"
-	hdrBatchSeq    = "Nats-Batch-Sequence"
-	hdrBatchCommit = "Nats-Batch-Commit"
-
 	// errCodeBatchDuplicate: a batch holds a Nats-Msg-Id the stream has
 	// already stored; the server rejects the whole batch.
 	errCodeBatchDuplicate = 10201
@@ -32,24 +25,26 @@ type PublishResult struct {
 	Duplicates int // messages the stream already had (same Nats-Msg-Id)
 }
 
-// Publisher publishes groups of messages as atomic batches. With fsync on
-// every write, one batch costs one fsync instead of one per message: that is
-// how edgesync keeps durability and still moves tens of thousands of events a
-// second.
+// Publisher publishes groups of messages as atomic batches (ADR-50). With
+// fsync on every write, one batch costs one fsync instead of one per message:
+// that is how edgesync keeps durability and still moves tens of thousands of
+// events a second.
 type Publisher struct {
-	nc    *nats.Conn
 	js    jetstream.JetStream
 	batch int
 }
 
 // NewPublisher returns a Publisher that cuts groups into batches of at most
 // batch messages (MaxBatch when batch is 0 or larger than MaxBatch).
-func NewPublisher(nc *nats.Conn, js jetstream.JetStream, batch int) *Publisher {
+func NewPublisher(js jetstream.JetStream, batch int) *Publisher {
 	if batch <= 0 || batch > MaxBatch {
 		batch = MaxBatch
 	}
-	return &Publisher{nc: nc, js: js, batch: batch}
+	return &Publisher{js: js, batch: batch}
 }
+
+// BatchSize is the most messages one atomic batch holds.
+func (p *Publisher) BatchSize() int { return p.batch }
 
 // Publish stores msgs in order and returns once the stream has acknowledged
 // all of them. Each message should carry a Nats-Msg-Id: a batch that meets a
@@ -69,44 +64,48 @@ func (p *Publisher) Publish(ctx context.Context, msgs []*nats.Msg) (PublishResul
 	return total, nil
 }
 
-type batchAck struct {
-	Error *jetstream.APIError `json:"error,omitempty"`
-	Seq   uint64              `json:"seq"`
-	Count int                 `json:"count"`
+// InFlight is a publish on its way to the stream.
+type InFlight struct {
+	done chan struct{}
+	res  PublishResult
+	err  error
 }
 
+// Wait returns once the stream has acknowledged every message of the publish,
+// or the publish failed.
+func (p *InFlight) Wait() (PublishResult, error) {
+	<-p.done
+	return p.res, p.err
+}
+
+// Go starts Publish in the background, so the caller can prepare the next
+// messages while these are sent and fsynced. msgs must not be touched until
+// Wait returns. Order is the caller's to keep: a publish started after
+// another may be stored before it, so wait for one before starting the next.
+func (p *Publisher) Go(ctx context.Context, msgs []*nats.Msg) *InFlight {
+	pend := &InFlight{done: make(chan struct{})}
+	go func() {
+		defer close(pend.done)
+		pend.res, pend.err = p.Publish(ctx, msgs)
+	}()
+	return pend
+}
+
+// noAckFirst: the streams are provisioned with atomic publish allowed, so
+// the commit's acknowledgement is the only one worth a round trip.
+var noAckFirst = jetstreamext.BatchFlowControl{AckFirst: false}
+
 func (p *Publisher) publishBatch(ctx context.Context, msgs []*nats.Msg) (PublishResult, error) {
-	id := nuid.Next()
-	last := len(msgs) - 1
-	for i, m := range msgs {
-		m.Header.Set(hdrBatchID, id)
-		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		if i < last {
-			if err := p.nc.PublishMsg(m); err != nil {
-				return PublishResult{}, fmt.Errorf("publish batch %s to %s: %w", id, m.Subject, err)
-			}
-		}
+	if len(msgs) == 0 {
+		return PublishResult{}, nil
 	}
-	commit := msgs[last]
-	commit.Header.Set(hdrBatchCommit, "1")
-	reply, err := p.nc.RequestMsgWithContext(ctx, commit)
-	for _, m := range msgs {
-		m.Header.Del(hdrBatchID)
-		m.Header.Del(hdrBatchSeq)
-		m.Header.Del(hdrBatchCommit)
+	_, err := jetstreamext.PublishMsgBatch(ctx, p.js, msgs, noAckFirst)
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeBatchDuplicate {
+		return p.publishEach(ctx, msgs)
 	}
 	if err != nil {
-		return PublishResult{}, fmt.Errorf("commit batch %s of %d: %w", id, len(msgs), err)
-	}
-	var ack batchAck
-	if err := json.Unmarshal(reply.Data, &ack); err != nil {
-		return PublishResult{}, fmt.Errorf("commit batch %s: decode ack: %w", id, err)
-	}
-	if ack.Error != nil {
-		if ack.Error.ErrorCode == errCodeBatchDuplicate {
-			return p.publishEach(ctx, msgs)
-		}
-		return PublishResult{}, fmt.Errorf("commit batch %s of %d: %w", id, len(msgs), ack.Error)
+		return PublishResult{}, fmt.Errorf("commit batch of %d to %s: %w", len(msgs), msgs[0].Subject, err)
 	}
 	return PublishResult{Stored: len(msgs)}, nil
 }

@@ -78,7 +78,7 @@ func testMsgs(n, from int) []*nats.Msg {
 func TestPublisherBatchesAndDropsDuplicates(t *testing.T) {
 	ctx := context.Background()
 	srv := natstest.Start(t)
-	p := streams.NewPublisher(srv.NC, srv.JS, 100)
+	p := streams.NewPublisher(srv.JS, 100)
 
 	res, err := p.Publish(ctx, testMsgs(250, 0))
 	require.NoError(t, err)

@@ -84,7 +84,7 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 	}
 	defer nc.Close()
 	reg := metricsRegistry(ctx, g.Metrics, log)
-	cpt, err := capture.New(ctx, db, nc, js, capture.Config{
+	cpt, err := capture.New(ctx, db, js, capture.Config{
 		Site: c.Site, PollInterval: c.Poll, Entities: entities, Metrics: capture.NewMetrics(reg),
 	}, log)
 	if err != nil {

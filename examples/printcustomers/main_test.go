@@ -29,7 +29,7 @@ func TestPrintsEveryCustomer(t *testing.T) {
 		})
 		require.NoError(t, err)
 	}
-	c, err := capture.New(context.Background(), db, srv.NC, srv.JS, capture.Config{Site: "ex"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := capture.New(context.Background(), db, srv.JS, capture.Config{Site: "ex"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	require.NoError(t, c.Cycle(context.Background()))
 

@@ -10,11 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/clientbook"
-	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/test/podiumemu"
 )
 
 func envInt(b *testing.B, name string, def int) int {
@@ -51,11 +49,11 @@ func BenchmarkPodiumInitialUpload(b *testing.B) {
 
 func uploadOnce(b *testing.B, customers int, limited bool, factor int) {
 	window := time.Minute / time.Duration(factor)
-	r := newPodiumRigB(b, func(o *projectors.PodiumOptions, c *podium.ClientConfig, e *podiumemu.Emulator) {
-		o.Tier = projectors.TierClienteling
+	r := newPodiumRigB(b, func(s *rigSetup) {
+		s.podium.Tier = projectors.TierClienteling
 		if limited {
-			e.SetLimitWindow(300, window)
-			c.RatePerMinute, c.RateWindow = 300, window
+			s.emu.SetLimitWindow(300, window)
+			s.client.RatePerMinute, s.client.RateWindow = 300, window
 		}
 	})
 	spec := edgesim.Spec{Seed: 5, Stores: 1, CustomersPerStore: customers, SalesPerCustomer: 1.5}

@@ -62,7 +62,7 @@ func newClientbookRig(t testing.TB, opts ...func(*projectors.ClientbookOptions, 
 	}
 	client, err := clientbook.NewClient(cc, log)
 	require.NoError(t, err)
-	r.cpt, err = capture.New(ctx, r.db, r.srv.NC, r.srv.JS, capture.Config{Site: "e2e", PollInterval: 20 * time.Millisecond}, log)
+	r.cpt, err = capture.New(ctx, r.db, r.srv.JS, capture.Config{Site: "e2e", PollInterval: 20 * time.Millisecond}, log)
 	require.NoError(t, err)
 	r.conn, err = clientbook.NewConnector(ctx, r.srv.JS, client, clientbook.Config{Options: o}, log)
 	require.NoError(t, err)

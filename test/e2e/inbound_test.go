@@ -34,8 +34,8 @@ type inbound struct {
 }
 
 func newInbound(t *testing.T, download bool, wrap func(streams.Handler) streams.Handler) *inbound {
-	r := newPodiumRig(t, func(_ *projectors.PodiumOptions, _ *podium.ClientConfig, e *podiumemu.Emulator) {
-		e.Webhooks().Backoff = 20 * time.Millisecond
+	r := newPodiumRig(t, func(s *rigSetup) {
+		s.emu.Webhooks().Backoff = 20 * time.Millisecond
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

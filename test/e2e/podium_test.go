@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
@@ -179,7 +178,7 @@ func TestPodiumItemsByTier(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.tier, func(t *testing.T) {
-			r := newPodiumRig(t, func(o *projectors.PodiumOptions, _ *podium.ClientConfig, _ *podiumemu.Emulator) { o.Tier = tt.tier })
+			r := newPodiumRig(t, func(s *rigSetup) { s.podium.Tier = tt.tier })
 			r.edge("", items)
 			r.settle()
 			got := map[string]bool{}
@@ -192,8 +191,8 @@ func TestPodiumItemsByTier(t *testing.T) {
 }
 
 func TestPodiumReviewInvitations(t *testing.T) {
-	r := newPodiumRig(t, func(o *projectors.PodiumOptions, _ *podium.ClientConfig, _ *podiumemu.Emulator) {
-		o.ReviewCooldown = 30 * 24 * time.Hour
+	r := newPodiumRig(t, func(s *rigSetup) {
+		s.podium.ReviewCooldown = 30 * 24 * time.Hour
 	})
 	var ada, elsewhere string
 	sell := func(customer, store string) func(tx *edgesim.Tx) error {
@@ -254,9 +253,9 @@ func TestPodiumTextsAndOutcomes(t *testing.T) {
 // under the emulator's sliding window. The window is shrunk to two seconds
 // so the test runs in seconds; the arithmetic is the per-minute one.
 func TestPodiumSteadyLoadNeverDraws429(t *testing.T) {
-	r := newPodiumRig(t, func(_ *projectors.PodiumOptions, c *podium.ClientConfig, e *podiumemu.Emulator) {
-		e.SetLimitWindow(30, 2*time.Second)
-		c.RatePerMinute, c.RateWindow = 30, 2*time.Second
+	r := newPodiumRig(t, func(s *rigSetup) {
+		s.emu.SetLimitWindow(30, 2*time.Second)
+		s.client.RatePerMinute, s.client.RateWindow = 30, 2*time.Second
 	})
 	r.edge("", func(tx *edgesim.Tx) error {
 		for i := range 60 {

@@ -41,7 +41,15 @@ type podiumRig struct {
 	loc  string // Store 001's location; store 002 has none
 }
 
-type rigOption func(*projectors.PodiumOptions, *podium.ClientConfig, *podiumemu.Emulator)
+// rigSetup is what an option may change before the rig starts.
+type rigSetup struct {
+	podium  *projectors.PodiumOptions
+	client  *podium.ClientConfig
+	emu     *podiumemu.Emulator
+	capture *capture.Config
+}
+
+type rigOption func(*rigSetup)
 
 func newPodiumRig(t *testing.T, opts ...rigOption) *podiumRig { return newPodiumRigB(t, opts...) }
 
@@ -60,13 +68,14 @@ func newPodiumRigB(t testing.TB, opts ...rigOption) *podiumRig {
 		ExcludeCategories: []int{150}, ExcludeStockTypes: []string{"MEMO", "CONSIGNMENT", "TRADE"}, ReviewWindow: 48 * time.Hour}
 	cc := podium.ClientConfig{BaseURL: url, TokenURL: url + "/oauth/token", ClientID: "cid", ClientSecret: "secret", RefreshToken: rt,
 		RatePerMinute: -1, Timeout: 2 * time.Second, RetryFor: 30 * time.Second}
+	capCfg := capture.Config{Site: "e2e", PollInterval: 20 * time.Millisecond}
 	for _, o := range opts {
-		o(&po, &cc, r.emu)
+		o(&rigSetup{podium: &po, client: &cc, emu: r.emu, capture: &capCfg})
 	}
 	log := logger()
 	client, err := podium.NewClient(cc, log)
 	require.NoError(t, err)
-	r.cpt, err = capture.New(ctx, r.db, r.srv.NC, r.srv.JS, capture.Config{Site: "e2e", PollInterval: 20 * time.Millisecond}, log)
+	r.cpt, err = capture.New(ctx, r.db, r.srv.JS, capCfg, log)
 	require.NoError(t, err)
 	r.conn, err = podium.NewConnector(ctx, r.srv.JS, client, podium.Config{Options: po, DataFeed: r.emu.AddDataFeed("edgesync"), AcquisitionLabel: "Acquisition"}, log)
 	require.NoError(t, err)

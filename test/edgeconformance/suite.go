@@ -7,6 +7,8 @@ package edgeconformance
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -48,7 +50,7 @@ type fixture struct {
 }
 
 func (f *fixture) newCapture() *capture.Capture {
-	c, err := capture.New(context.Background(), f.h.Source(), f.srv.NC, f.srv.JS, capture.Config{Site: "conformance", Batch: 7}, quiet)
+	c, err := capture.New(context.Background(), f.h.Source(), f.srv.JS, capture.Config{Site: "conformance", Batch: 7}, quiet)
 	require.NoError(f.t, err)
 	return c
 }
@@ -82,6 +84,25 @@ func customer(t *testing.T, env schemas.Envelope) schemas.Customer {
 	var c schemas.Customer
 	require.NoError(t, env.DecodeData(&c))
 	return c
+}
+
+// crashingSource is a source whose reader dies after a number of snapshot
+// rows: crash closes capture's connection, as a killed process's would be.
+type crashingSource struct {
+	capture.ChangeSource
+	after int
+	crash func()
+}
+
+func (s crashingSource) Snapshot(ctx context.Context, e schemas.Entity, fn func(capture.Row) error) (int64, error) {
+	n := 0
+	return s.ChangeSource.Snapshot(ctx, e, func(r capture.Row) error {
+		if n++; n == s.after {
+			s.crash()
+			return errors.New("killed")
+		}
+		return fn(r)
+	})
 }
 
 // Run runs every case; newHarness returns a fresh, empty database each time.
@@ -184,6 +205,35 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 			f.cycle()
 			assert.Len(t, f.events(), published)
 			assert.EqualValues(t, published, f.cap.Stats().Duplicates)
+		}},
+		{"a crash with a batch in flight loses and duplicates nothing", func(t *testing.T, f *fixture) {
+			const customers = 30 // batches of 7: the crashes fall with one batch in flight and the next half full
+			for i := range customers {
+				_, err := f.h.NewCustomer(ctx, "001", fmt.Sprintf("Crash%02d", i), fmt.Sprintf("crash%02d@example.com", i))
+				f.must(err)
+			}
+			for _, after := range []int{9, 15, 22, 29} {
+				nc, err := f.srv.Connect("crashing capture")
+				f.must(err)
+				js, err := jetstream.New(nc)
+				f.must(err)
+				src := crashingSource{ChangeSource: f.h.Source(), after: after, crash: nc.Close}
+				c, err := capture.New(ctx, src, js, capture.Config{Site: "conformance", Batch: 7}, quiet)
+				f.must(err)
+				require.Error(t, c.Cycle(ctx), "the process died after %d rows", after)
+			}
+			f.cycle() // the process that survives
+			seen := map[string]int{}
+			for _, e := range f.events() {
+				seen[e.ID]++
+			}
+			assert.Len(t, seen, customers, "every customer reached the stream")
+			for id, n := range seen {
+				assert.Equal(t, 1, n, "%s stored once", id)
+			}
+			st := f.cap.Stats()
+			assert.EqualValues(t, customers, st.Published[schemas.EntityCustomer]+st.Duplicates)
+			assert.Positive(t, st.Duplicates, "what the killed processes stored is dropped as duplicate")
 		}},
 		{"a checkpoint older than the min valid version triggers a new snapshot", func(t *testing.T, f *fixture) {
 			k, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
