@@ -23,7 +23,7 @@ type Config struct {
 	Site string
 	// Entities to capture; all of schemas.Entities when empty.
 	Entities []schemas.Entity
-	// PollInterval between cycles; 1s when zero.
+	// PollInterval between cycles; 250ms when zero.
 	PollInterval time.Duration
 	// Batch is the atomic publish batch size; streams.MaxBatch when zero.
 	Batch int
@@ -79,7 +79,7 @@ func New(ctx context.Context, src ChangeSource, js jetstream.JetStream, cfg Conf
 		}
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
+		cfg.PollInterval = 250 * time.Millisecond
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -181,10 +181,6 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 	if !ok {
 		return c.snapshot(ctx, e, until, reasonInitial, 0)
 	}
-	minValid, err := c.src.MinValidVersion(ctx, e)
-	if err != nil {
-		return fmt.Errorf("read min valid version: %w", err)
-	}
 	if cp.Version > until {
 		// Versions went back: every state from now on may reuse a version
 		// already published with other data, so it starts a new epoch, and
@@ -193,13 +189,20 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 			"entity", e, "checkpoint", cp.Version, "current_version", until, "epoch", cp.Epoch+1)
 		return c.snapshot(ctx, e, until, reasonBehind, cp.Epoch+1)
 	}
+	if until == cp.Version {
+		// Nothing changed: an idle poll costs the database one query, the
+		// current version, however many tables are tracked. The retention
+		// cannot have passed a checkpoint at the current version.
+		return nil
+	}
+	minValid, err := c.src.MinValidVersion(ctx, e)
+	if err != nil {
+		return fmt.Errorf("read min valid version: %w", err)
+	}
 	if cp.Version < minValid {
 		c.log.Warn("checkpoint is older than the change retention; taking a new snapshot",
 			"entity", e, "checkpoint", cp.Version, "min_valid_version", minValid)
 		return c.snapshot(ctx, e, until, reasonExpired, cp.Epoch)
-	}
-	if until <= cp.Version {
-		return nil
 	}
 	b := c.newBatch(e, cp.Epoch)
 	defer b.drain()

@@ -14,7 +14,7 @@ type demoCmd struct {
 	Dir               string        `help:"Data directory (JetStream store, simulator and emulator state). Run again on it to resume." default:"edgesync-demo" type:"path"`
 	Duration          time.Duration `help:"Run this long, then drain and print a summary; 0 runs until Ctrl-C." default:"0"`
 	ChurnEvery        time.Duration `help:"Make one live Edge change (new customer, edited contact method, sale, ...) per interval; 0 for none." default:"100ms"`
-	Poll              time.Duration `help:"Capture poll interval." default:"500ms"`
+	Poll              time.Duration `help:"Capture poll interval." default:"250ms"`
 	PodiumRate        int           `help:"Podium requests per minute, for the emulator and the client. Real Podium allows 300." default:"6000"`
 	NATSPort          int           `name:"nats-port" help:"Port of the embedded NATS, so other processes (examples/printcustomers) can connect; 0 picks one." default:"4222"`
 	NATSLazySync      bool          `name:"nats-lazy-sync" help:"Let the embedded JetStream fsync every 2 minutes instead of before each acknowledgement: faster, but a power cut can lose acknowledged events."`
