@@ -64,10 +64,14 @@ type ConsumerConfig struct {
 	// so that many messages can share one partner call; it returns one
 	// outcome per deferred message, in the order they were deferred. The
 	// consumer flushes when FlushEvery messages wait (100 by default), when
-	// no message comes for FlushIdle (50ms by default), and before it stops.
+	// the first of them has waited FlushWait (5ms by default), and before it
+	// stops. The wait runs from the first deferred message, not from the
+	// last: under a steady trickle an idle timer would never fire. It is short
+	// because gathering needs no waiting: a capture cycle's events arrive
+	// together, and a backlog keeps the pull buffer full.
 	Flush      func(ctx context.Context) []error
 	FlushEvery int
-	FlushIdle  time.Duration
+	FlushWait  time.Duration
 }
 
 const shutdownGrace = 10 * time.Second
@@ -156,12 +160,12 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if len(retry) == 0 {
 		retry = defaultRetry
 	}
-	flushEvery, flushIdle := cfg.FlushEvery, cfg.FlushIdle
+	flushEvery, flushWait := cfg.FlushEvery, cfg.FlushWait
 	if flushEvery <= 0 {
 		flushEvery = 100
 	}
-	if flushIdle <= 0 {
-		flushIdle = 50 * time.Millisecond
+	if flushWait <= 0 {
+		flushWait = 5 * time.Millisecond
 	}
 	var deferred []deferredMsg
 	flush := func() {
@@ -191,7 +195,12 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		var msg jetstream.Msg
 		var err error
 		if len(deferred) > 0 {
-			msg, err = it.Next(jetstream.NextMaxWait(flushIdle))
+			wait := time.Until(deferred[0].start.Add(flushWait))
+			if wait <= 0 {
+				flush()
+				continue
+			}
+			msg, err = it.Next(jetstream.NextMaxWait(wait))
 			if errors.Is(err, nats.ErrTimeout) {
 				flush()
 				continue

@@ -128,3 +128,50 @@ func TestDeferredMessagesAreSettledByTheFlush(t *testing.T) {
 	require.Len(t, dead, 1)
 	assert.Equal(t, "edge.customer.001.000003", dead[0].Subject)
 }
+
+// Gathered messages are flushed once the first of them has waited FlushWait,
+// even while new ones keep coming: under a steady trickle (one message every
+// 10 ms here) an idle timer would never fire and each message would wait
+// until FlushEvery had gathered.
+func TestATrickleIsFlushedWithoutWaitingForAFullList(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	var mu sync.Mutex
+	gathered, flushes := 0, 0
+	h := func(context.Context, jetstream.Msg) error {
+		mu.Lock()
+		defer mu.Unlock()
+		gathered++
+		return streams.ErrLater
+	}
+	flush := func(context.Context) []error {
+		mu.Lock()
+		defer mu.Unlock()
+		out := make([]error, gathered)
+		gathered = 0
+		flushes++
+		return out
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		_ = streams.Consume(cctx, srv.JS, streams.ConsumerConfig{Durable: "trickle", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
+			Flush: flush, FlushEvery: 100, FlushWait: 30 * time.Millisecond}, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		close(done)
+	}()
+	pub := streams.NewPublisher(srv.JS, 1)
+	for i := range 50 {
+		_, err := pub.Publish(ctx, testMsgs(1, i))
+		require.NoError(t, err)
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.Eventually(t, func() bool {
+		n, err := streams.Pending(ctx, srv.JS, streams.StreamEdge, "trickle")
+		return err == nil && n == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	assert.GreaterOrEqual(t, flushes, 5, "50 messages over half a second are not held for a list of 100")
+}
