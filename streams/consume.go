@@ -64,14 +64,16 @@ type ConsumerConfig struct {
 	// so that many messages can share one partner call; it returns one
 	// outcome per deferred message, in the order they were deferred. The
 	// consumer flushes when FlushEvery messages wait (100 by default), when
-	// the first of them has waited FlushWait (5ms by default), and before it
-	// stops. The wait runs from the first deferred message, not from the
-	// last: under a steady trickle an idle timer would never fire. It is short
-	// because gathering needs no waiting: a capture cycle's events arrive
-	// together, and a backlog keeps the pull buffer full.
-	Flush      func(ctx context.Context) []error
-	FlushEvery int
-	FlushWait  time.Duration
+	// no message has come for FlushIdle (5ms by default), when the first of
+	// them has waited FlushMaxWait (1s by default), and before it stops.
+	// FlushIdle is short because a list needs no waiting to fill: a capture
+	// cycle's events arrive together and a backlog keeps the pull buffer
+	// full. FlushMaxWait bounds the wait under a trickle faster than
+	// FlushIdle, where the idle timer alone would never fire.
+	Flush        func(ctx context.Context) []error
+	FlushEvery   int
+	FlushIdle    time.Duration
+	FlushMaxWait time.Duration
 }
 
 const shutdownGrace = 10 * time.Second
@@ -160,12 +162,15 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if len(retry) == 0 {
 		retry = defaultRetry
 	}
-	flushEvery, flushWait := cfg.FlushEvery, cfg.FlushWait
+	flushEvery, flushIdle, flushMaxWait := cfg.FlushEvery, cfg.FlushIdle, cfg.FlushMaxWait
 	if flushEvery <= 0 {
 		flushEvery = 100
 	}
-	if flushWait <= 0 {
-		flushWait = 5 * time.Millisecond
+	if flushIdle <= 0 {
+		flushIdle = 5 * time.Millisecond
+	}
+	if flushMaxWait <= 0 {
+		flushMaxWait = time.Second
 	}
 	var deferred []deferredMsg
 	flush := func() {
@@ -195,7 +200,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		var msg jetstream.Msg
 		var err error
 		if len(deferred) > 0 {
-			wait := time.Until(deferred[0].start.Add(flushWait))
+			wait := min(flushIdle, time.Until(deferred[0].start.Add(flushMaxWait)))
 			if wait <= 0 {
 				flush()
 				continue

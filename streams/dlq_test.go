@@ -129,10 +129,10 @@ func TestDeferredMessagesAreSettledByTheFlush(t *testing.T) {
 	assert.Equal(t, "edge.customer.001.000003", dead[0].Subject)
 }
 
-// Gathered messages are flushed once the first of them has waited FlushWait,
-// even while new ones keep coming: under a steady trickle (one message every
-// 10 ms here) an idle timer would never fire and each message would wait
-// until FlushEvery had gathered.
+// Gathered messages are flushed once the first of them has waited
+// FlushMaxWait, even while new ones keep coming: under a steady trickle (one
+// message every 10 ms here, faster than FlushIdle) the idle timer never
+// fires, and each message would wait until FlushEvery had gathered.
 func TestATrickleIsFlushedWithoutWaitingForAFullList(t *testing.T) {
 	ctx := context.Background()
 	srv := natstest.Start(t)
@@ -156,7 +156,7 @@ func TestATrickleIsFlushedWithoutWaitingForAFullList(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		_ = streams.Consume(cctx, srv.JS, streams.ConsumerConfig{Durable: "trickle", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
-			Flush: flush, FlushEvery: 100, FlushWait: 30 * time.Millisecond}, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			Flush: flush, FlushEvery: 100, FlushIdle: time.Second, FlushMaxWait: 30 * time.Millisecond}, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		close(done)
 	}()
 	pub := streams.NewPublisher(srv.JS, 1)
