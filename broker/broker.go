@@ -106,6 +106,9 @@ func (e *Embedded) Connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// InboxPrefix is the reply-subject prefix of a role user's connections.
+func InboxPrefix(user string) string { return "_INBOX_" + user }
+
 // Shutdown stops the server and waits for it to finish writing.
 func (e *Embedded) Shutdown() {
 	e.srv.Shutdown()
@@ -117,10 +120,16 @@ type ConnectConfig struct {
 	URL       string // nats://host:4222, comma-separated for a cluster
 	Name      string // client name shown in server monitoring
 	CredsFile string // JWT + seed file (NGS, operator mode)
-	NKeyFile  string // nkey seed file
-	TLSCert   string // client certificate for mutual TLS
-	TLSKey    string
-	TLSCA     string // CA bundle to verify the server
+	// User and Password log in as one of deploy/nats-server.conf's role
+	// users. The connection's reply subjects then start with _INBOX_<user>,
+	// the only inbox that user may subscribe to, so no role can read
+	// another's replies.
+	User     string
+	Password string
+	NKeyFile string // nkey seed file
+	TLSCert  string // client certificate for mutual TLS
+	TLSKey   string
+	TLSCA    string // CA bundle to verify the server
 }
 
 // Connect dials an external NATS. The returned error never contains
@@ -144,6 +153,9 @@ func Connect(ctx context.Context, cfg ConnectConfig, log *slog.Logger) (*nats.Co
 	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password), nats.CustomInboxPrefix(InboxPrefix(cfg.User)))
 	}
 	if cfg.NKeyFile != "" {
 		o, err := nats.NkeyOptionFromSeed(cfg.NKeyFile)

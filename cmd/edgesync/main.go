@@ -44,6 +44,8 @@ type Globals struct {
 	NATSURL     string `name:"nats-url" help:"NATS server URL(s), comma-separated." default:"nats://127.0.0.1:4222"`
 	NATSCreds   string `name:"nats-creds" help:"NATS credentials file (JWT + seed)." type:"existingfile"`
 	NATSNKey    string `name:"nats-nkey" help:"NATS nkey seed file." type:"existingfile"`
+	NATSUser    string `name:"nats-user" help:"NATS user of this role (deploy/nats-server.conf: capture, connector-podium, ...)."`
+	NATSPass    string `name:"nats-password" help:"Password of --nats-user (prefer EDGESYNC_NATS_PASSWORD)."`
 	NATSTLSCert string `name:"nats-tls-cert" help:"Client certificate for mutual TLS." type:"existingfile"`
 	NATSTLSKey  string `name:"nats-tls-key" help:"Client key for mutual TLS." type:"existingfile"`
 	NATSTLSCA   string `name:"nats-tls-ca" help:"CA bundle that signs the NATS server certificate." type:"existingfile"`

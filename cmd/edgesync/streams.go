@@ -64,7 +64,7 @@ func connect(ctx context.Context, g *Globals, log *slog.Logger, name string) (*n
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	nc, err := broker.Connect(cctx, broker.ConnectConfig{
-		URL: g.NATSURL, Name: name, CredsFile: g.NATSCreds, NKeyFile: g.NATSNKey,
+		URL: g.NATSURL, Name: name, CredsFile: g.NATSCreds, NKeyFile: g.NATSNKey, User: g.NATSUser, Password: g.NATSPass,
 		TLSCert: g.NATSTLSCert, TLSKey: g.NATSTLSKey, TLSCA: g.NATSTLSCA,
 	}, log)
 	if err != nil {

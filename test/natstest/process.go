@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
+
+	"github.com/edgesync/edgesync/test/syncbuf"
 )
 
 var serverBinary struct {
@@ -54,27 +55,52 @@ func freePort(t testing.TB) int {
 // memory. It returns the client URL; the server stops when the test ends.
 func StartProcess(t testing.TB) string {
 	t.Helper()
+	return StartProcessConf(t, func(port int, storeDir string) string {
+		return fmt.Sprintf("listen: 127.0.0.1:%d\njetstream { store_dir: %q, sync_interval: always }\n", port, storeDir)
+	}, nil)
+}
+
+// StartProcessConf runs nats-server as a separate process with the
+// configuration conf returns for its port and JetStream directory, and env
+// added to its environment (a configuration's $VARIABLES). It returns the
+// client URL once the port answers; the server stops when the test ends.
+func StartProcessConf(t testing.TB, conf func(port int, storeDir string) string, env []string) string {
+	t.Helper()
 	bin, err := buildServer()
 	require.NoError(t, err)
 	dir := t.TempDir()
 	port := freePort(t)
-	conf := filepath.Join(dir, "nats.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(
-		"listen: 127.0.0.1:%d\njetstream { store_dir: %q, sync_interval: always }\n", port, filepath.Join(dir, "js"))), 0o600))
-	cmd := exec.Command(bin, "-c", conf)
+	path := filepath.Join(dir, "nats.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf(port, filepath.Join(dir, "js"))), 0o600))
+	cmd := exec.Command(bin, "-c", path)
+	cmd.Env = append(os.Environ(), env...)
+	var out syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		_, _ = cmd.Process.Wait()
+		<-exited
 	})
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	require.Eventually(t, func() bool {
-		nc, err := nats.Connect(url)
+		select {
+		case <-exited:
+			return true
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return false
 		}
-		nc.Close()
+		c.Close()
 		return true
 	}, 15*time.Second, 50*time.Millisecond, "nats-server did not start")
-	return url
+	select {
+	case <-exited:
+		t.Fatalf("nats-server exited: %s", out.String())
+	default:
+	}
+	return "nats://" + addr
 }
