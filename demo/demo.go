@@ -29,6 +29,7 @@ import (
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/status"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/durable"
@@ -55,6 +56,7 @@ type Config struct {
 	Out          io.Writer     // status lines and the summary
 	Log          *slog.Logger
 	Metrics      prometheus.Registerer // when set, receives the roles' metrics
+	StatusAddr   string                // when set, serve the status page there
 }
 
 // DefaultConfig is what `edgesync demo` runs.
@@ -155,6 +157,17 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	if err := streams.Provision(ctx, js, streams.DefaultConfig()); err != nil {
 		return Summary{}, err
+	}
+
+	if cfg.StatusAddr != "" {
+		l, err := net.Listen("tcp", cfg.StatusAddr)
+		if err != nil {
+			return Summary{}, fmt.Errorf("demo: status page: %w", err)
+		}
+		page := &http.Server{Handler: status.Handler(status.NewReader(js), 2*time.Second, log), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = page.Serve(l) }()
+		defer page.Close()
+		fmt.Fprintf(out, "edgesync demo: status page at http://%s/\n", l.Addr())
 	}
 
 	db, generated, err := edgesim.Open(filepath.Join(cfg.Dir, simFile), cfg.Spec)

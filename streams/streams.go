@@ -23,6 +23,7 @@ const (
 	BucketCheckpoints = "edgesync-checkpoints"
 	BucketLinks       = "edgesync-links"
 	BucketProjection  = "edgesync-projection"
+	BucketStatus      = "edgesync-status"
 )
 
 // Config sets how streams and buckets are provisioned.
@@ -121,6 +122,8 @@ func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
 		{Bucket: BucketCheckpoints, Description: "capture checkpoints per source and entity", History: 5, Storage: c.storage(), Replicas: c.Replicas},
 		{Bucket: BucketLinks, Description: "Edge key <-> partner id", History: 1, Storage: c.storage(), Replicas: c.Replicas},
 		{Bucket: BucketProjection, Description: "per-connector hash of what was last pushed", History: 1, Storage: c.storage(), Replicas: c.Replicas},
+		// A report older than a day is of a role that is gone.
+		{Bucket: BucketStatus, Description: "each connector's latest report for the status page", History: 1, TTL: 24 * time.Hour, Storage: c.storage(), Replicas: c.Replicas},
 	}
 }
 

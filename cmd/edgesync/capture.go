@@ -11,7 +11,9 @@ import (
 
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/edgesql"
+	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/streams"
 )
 
 // edgeDB holds the flags that reach The Edge's database.
@@ -83,7 +85,8 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 		return err
 	}
 	defer nc.Close()
-	reg := metricsRegistry(ctx, g.Metrics, log)
+	reg := metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Stream(js, streams.StreamEdge),
+		health.Check{Name: "edge database", Fn: func(ctx context.Context) error { _, err := db.CurrentVersion(ctx); return err }})
 	cpt, err := capture.New(ctx, db, js, capture.Config{
 		Site: c.Site, PollInterval: c.Poll, Entities: entities, Metrics: capture.NewMetrics(reg),
 	}, log)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgesync/edgesync/connectors/clientbook"
+	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/streams"
 )
@@ -51,7 +52,7 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 		return err
 	}
 	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts,
-		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log))}, log)
+		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, clientbook.Durable)))}, log)
 	if err != nil {
 		return err
 	}

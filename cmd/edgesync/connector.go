@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/streams"
 )
@@ -62,7 +63,7 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		Locations: c.Locations, Tier: c.Tier, ExcludeCategories: c.ExcludeCats, ExcludeVendors: c.ExcludeVend,
 		ExcludeStockTypes: c.ExcludeTypes, ReviewCooldown: c.Cooldown, ReviewWindow: c.ReviewWindow,
 	}
-	reg := metricsRegistry(ctx, g.Metrics, log)
+	reg := metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, podium.Durable))
 	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel,
 		Metrics: streams.NewConsumerMetrics(reg)}, log)
 	if err != nil {

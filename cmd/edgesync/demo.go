@@ -20,6 +20,7 @@ type demoCmd struct {
 	NATSLazySync      bool          `name:"nats-lazy-sync" help:"Let the embedded JetStream fsync every 2 minutes instead of before each acknowledgement: faster, but a power cut can lose acknowledged events."`
 	Stores            int           `help:"Stores in the generated chain (first run only)." default:"2"`
 	CustomersPerStore int           `help:"Customers per store in the generated chain (first run only)." default:"300"`
+	StatusAddr        string        `help:"Serve the status page on this address too (e.g. 127.0.0.1:8080); off when empty."`
 }
 
 func (c *demoCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
@@ -28,7 +29,7 @@ func (c *demoCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 	cfg.PodiumRate, cfg.NATSPort, cfg.LazySync = c.PodiumRate, c.NATSPort, c.NATSLazySync
 	cfg.Spec = edgesim.DemoSpec()
 	cfg.Spec.Stores, cfg.Spec.CustomersPerStore = c.Stores, c.CustomersPerStore
-	cfg.Log, cfg.Out = log, os.Stdout
+	cfg.Log, cfg.Out, cfg.StatusAddr = log, os.Stdout, c.StatusAddr
 	cfg.Metrics = metricsRegistry(ctx, g.Metrics, log)
 	sum, err := demo.Run(ctx, cfg)
 	if err != nil {

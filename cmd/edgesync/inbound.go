@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/webhooks"
@@ -51,7 +52,7 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 		return err
 	}
 	defer nc.Close()
-	cfg.Metrics = metricsRegistry(ctx, g.Metrics, log)
+	cfg.Metrics = metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Stream(js, streams.StreamPartner))
 	gw, err := webhooks.New(js, cfg, log)
 	if err != nil {
 		return err
@@ -125,7 +126,8 @@ func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 	w, err := writer.New(ctx, js, db, writer.Config{
 		Podium: projectors.MergeOptions{Download: c.PodiumDownload && len(c.PodiumStores) > 0, Stores: c.PodiumStores}, PodiumAcquisitionLabel: c.AcqLabel,
 		Clientbook: projectors.MergeOptions{Download: len(c.CBStores) > 0, Stores: c.CBStores, Preferences: c.CBPreferences, AcquisitionPreference: c.CBAcqPref},
-		Metrics:    streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log)),
+		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamPartner, writer.Durable),
+			health.Check{Name: "edge database", Fn: func(ctx context.Context) error { _, err := db.CurrentVersion(ctx); return err }})),
 	}, log)
 	if err != nil {
 		return err

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/natstest"
+	"github.com/edgesync/edgesync/test/syncbuf"
 )
 
 // buildBinary compiles edgesync once per test run.
@@ -59,6 +64,25 @@ func TestBinary(t *testing.T) {
 		assert.Contains(t, stdout, "CONSUMER")
 	})
 
+	t.Run("status page", func(t *testing.T) {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cmd := exec.Command(bin, "status", "--addr", addr)
+		cmd.Env = append(os.Environ(), "EDGESYNC_NATS_URL="+srv.URL())
+		var out syncbuf.Buffer
+		cmd.Stderr = &out
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		var code int
+		var body string
+		require.Eventually(t, func() bool { code, body = get(t, "http://"+addr+"/status.json"); return code == http.StatusOK }, 10*time.Second, 50*time.Millisecond, out.String())
+		assert.Contains(t, body, `"consumers"`)
+		assert.NotContains(t, body, `"unread"`, "every part of a provisioned pipeline can be read")
+		code, body = get(t, "http://"+addr+"/")
+		assert.Equal(t, http.StatusOK, code)
+		assert.Contains(t, body, "edgesync status")
+		assert.Contains(t, out.String(), "status page listening")
+	})
+
 	tests := []struct {
 		name string
 		env  []string
@@ -66,6 +90,7 @@ func TestBinary(t *testing.T) {
 		want string
 	}{
 		{"unknown role", nil, []string{"frobnicate"}, "unexpected argument frobnicate"},
+		{"status page refreshing too fast", nil, []string{"status", "--refresh", "10ms"}, "--refresh 10ms: at least 1s"},
 		{"replay without a selection", nil, []string{"dlq", "replay"}, "--seq N"},
 		{"gateway without a secret", nil, []string{"webhooks"}, "set --podium-webhook-secret, --clientbook-webhook-secret, or both"},
 		{"writer without a partner", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"}, []string{"writer"}, "no partner to write for"},
@@ -138,15 +163,52 @@ func TestClientbookRole(t *testing.T) {
 	assert.Contains(t, stderr, "check --clientbook-url and the API key")
 	assert.NotContains(t, stderr, "cb-wrong-key")
 
-	cmd := exec.Command(bin, args...)
+	ops := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, append(args, "--metrics-addr", ops)...)
 	cmd.Env = append(os.Environ(), "EDGESYNC_CLIENTBOOK_API_KEY=cb-good-key", "EDGESYNC_CLIENTBOOK_WEBHOOK_SECRET=hooksecret", "EDGESYNC_NATS_URL="+srv.URL())
-	var out bytes.Buffer
+	var out syncbuf.Buffer
 	cmd.Stderr = &out
 	require.NoError(t, cmd.Start())
 	require.Eventually(t, func() bool { return len(emu.Webhooks().List()) == 1 }, 20*time.Second, 50*time.Millisecond, "the role subscribes Clientbook's webhooks")
+
+	// Health next to the metrics: alive, then ready once its consumer is
+	// there, then not ready, saying why, when NATS goes away.
+	code, body := get(t, "http://"+ops+"/healthz")
+	assert.Equal(t, http.StatusOK, code, body)
+	require.Eventually(t, func() bool { code, body = get(t, "http://"+ops+"/readyz"); return code == http.StatusOK }, 10*time.Second, 50*time.Millisecond, body)
+	assert.Contains(t, body, "nats: ok")
+	assert.Contains(t, body, "consumer EDGE/clientbook: ok")
+	code, _ = get(t, "http://"+ops+"/metrics")
+	assert.Equal(t, http.StatusOK, code)
+	srv.Stop()
+	require.Eventually(t, func() bool {
+		code, body = get(t, "http://"+ops+"/readyz")
+		return code == http.StatusServiceUnavailable
+	}, 10*time.Second, 50*time.Millisecond, body)
+	assert.Contains(t, body, "not ready")
+	assert.Contains(t, body, "nats: connection is")
+	code, _ = get(t, "http://"+ops+"/healthz")
+	assert.Equal(t, http.StatusOK, code, "alive all the same")
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait(), out.String())
 	assert.Contains(t, out.String(), "clientbook connector running")
 	assert.NotContains(t, out.String(), "cb-good-key")
 	assert.NotContains(t, out.String(), "hooksecret")
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func get(t *testing.T, url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -47,6 +47,7 @@ type Client struct {
 	cfg     ClientConfig
 	hc      *http.Client
 	limiter *rate.Limiter
+	calls   *partnerapi.Calls
 	log     *slog.Logger
 }
 
@@ -71,7 +72,16 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	return &Client{cfg: cfg, hc: hc, limiter: partnerapi.NewLimiter(cfg.RatePerMinute, cfg.RateWindow), log: log}, nil
+	return &Client{cfg: cfg, hc: hc, limiter: partnerapi.NewLimiter(cfg.RatePerMinute, cfg.RateWindow), calls: partnerapi.NewCalls(), log: log}, nil
+}
+
+// Calls reads how many calls the client made in the last minute and when
+// the last succeeded or failed.
+func (c *Client) Calls() partnerapi.CallStats { return c.calls.Stats() }
+
+// LimitPerMinute is the account's request limit per minute; negative: none.
+func (c *Client) LimitPerMinute() int {
+	return partnerapi.PerMinute(c.cfg.RatePerMinute, c.cfg.RateWindow)
 }
 
 // Do calls method path with body (JSON, may be nil) and decodes the answer
@@ -95,7 +105,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, payload []byt
 	}
 	status, header, raw, err := partnerapi.Send(ctx, c.hc, partnerapi.Request{
 		Partner: "clientbook", Method: method, URL: strings.TrimRight(c.cfg.BaseURL, "/") + path, Path: path,
-		Header: http.Header{"Authorization": {"Bearer " + c.cfg.APIKey}}, Body: payload, Timeout: c.cfg.Timeout,
+		Header: http.Header{"Authorization": {"Bearer " + c.cfg.APIKey}}, Body: payload, Timeout: c.cfg.Timeout, Calls: c.calls,
 	})
 	if err != nil {
 		return 0, err

@@ -79,9 +79,24 @@ func Subjects() []string {
 
 // Run consumes until ctx ends.
 func (c *Connector) Run(ctx context.Context) error {
-	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
+	ctx, stop := context.WithCancel(ctx)
+	reported := make(chan struct{})
+	go func() { streams.Report(ctx, c.js, c.report, c.log); close(reported) }()
+	err := streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(), Metrics: c.cfg.Metrics,
 	}, c.Handle, c.log)
+	stop()
+	<-reported
+	return err
+}
+
+// report is what the status page shows of the connector beyond its stream.
+func (c *Connector) report() streams.ConnectorReport {
+	calls := c.client.Calls()
+	return streams.ConnectorReport{
+		Connector: Durable, Partner: projectors.PartnerClientbook, CallsLastMinute: calls.LastMinute, LimitPerMinute: c.client.LimitPerMinute(),
+		LastCallOK: calls.LastOK, LastFailure: calls.LastFailure, Failure: calls.Failure, Applied: c.applied.Load(), Skipped: c.skipped.Load(),
+	}
 }
 
 // Stats returns the running totals.

@@ -67,6 +67,14 @@ func NewLimiter(perMinute int, window time.Duration) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(float64(max(perMinute-burst, 1))/window.Seconds()), burst)
 }
 
+// PerMinute is a limit of n calls per window as calls per minute.
+func PerMinute(n int, window time.Duration) int {
+	if n < 0 || window <= 0 || window == time.Minute {
+		return n
+	}
+	return int(float64(n) * float64(time.Minute) / float64(window))
+}
+
 // RetryAfter reads a Retry-After header given in seconds.
 func RetryAfter(h http.Header) time.Duration {
 	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
@@ -148,6 +156,7 @@ type Request struct {
 	Header  http.Header
 	Body    []byte // JSON; nil for none
 	Timeout time.Duration
+	Calls   *Calls // when set, records the call and whether it succeeded
 }
 
 // maxAnswer bounds what is read of an answer.
@@ -176,9 +185,11 @@ func Send(ctx context.Context, hc *http.Client, r Request) (status int, header h
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		r.Calls.record(false, r.Method+" "+r.Path+": no answer")
 		return 0, nil, nil, fmt.Errorf("%s %s %s: %w", r.Partner, r.Method, r.Path, err)
 	}
 	defer resp.Body.Close()
+	r.Calls.record(resp.StatusCode < 300, fmt.Sprintf("%s %s: %s", r.Method, r.Path, resp.Status))
 	body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("%s %s %s: read answer: %w", r.Partner, r.Method, r.Path, err)

@@ -56,6 +56,7 @@ type Client struct {
 	cfg     ClientConfig
 	hc      *http.Client
 	limiter *rate.Limiter
+	calls   *partnerapi.Calls
 	log     *slog.Logger
 
 	mu           sync.Mutex
@@ -97,8 +98,9 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	if perMin == 0 {
 		perMin = 300
 	}
+	cfg.RatePerMinute = perMin
 	lim := partnerapi.NewLimiter(perMin, cfg.RateWindow)
-	return &Client{cfg: cfg, hc: hc, limiter: lim, log: log, refreshToken: cfg.RefreshToken}, nil
+	return &Client{cfg: cfg, hc: hc, limiter: lim, calls: partnerapi.NewCalls(), log: log, refreshToken: cfg.RefreshToken}, nil
 }
 
 // token returns a valid access token, refreshing it a minute before expiry.
@@ -198,6 +200,15 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (envelop
 	return env, err
 }
 
+// Calls reads how many calls the client made in the last minute and when
+// the last succeeded or failed.
+func (c *Client) Calls() partnerapi.CallStats { return c.calls.Stats() }
+
+// LimitPerMinute is the account's request limit per minute; negative: none.
+func (c *Client) LimitPerMinute() int {
+	return partnerapi.PerMinute(c.cfg.RatePerMinute, c.cfg.RateWindow)
+}
+
 // attempt makes one call and reports how long the server asked to wait.
 func (c *Client) attempt(ctx context.Context, method, path string, payload []byte, out *envelope) (time.Duration, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
@@ -209,7 +220,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, payload []byt
 	}
 	status, header, raw, err := partnerapi.Send(ctx, c.hc, partnerapi.Request{
 		Partner: "podium", Method: method, URL: strings.TrimRight(c.cfg.BaseURL, "/") + path, Path: path,
-		Header: http.Header{"Authorization": {"Bearer " + tok}, "Podium-Version": {APIVersion}}, Body: payload, Timeout: c.cfg.Timeout,
+		Header: http.Header{"Authorization": {"Bearer " + tok}, "Podium-Version": {APIVersion}}, Body: payload, Timeout: c.cfg.Timeout, Calls: c.calls,
 	})
 	if err != nil {
 		return 0, err

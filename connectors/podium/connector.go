@@ -124,10 +124,25 @@ func Subjects(opts projectors.PodiumOptions) []string {
 
 // Run consumes until ctx ends.
 func (c *Connector) Run(ctx context.Context) error {
-	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
+	ctx, stop := context.WithCancel(ctx)
+	reported := make(chan struct{})
+	go func() { streams.Report(ctx, c.js, c.report, c.log); close(reported) }()
+	err := streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
 		Flush: c.flush, FlushEvery: feedBatch,
 	}, c.Handle, c.log)
+	stop()
+	<-reported
+	return err
+}
+
+// report is what the status page shows of the connector beyond its stream.
+func (c *Connector) report() streams.ConnectorReport {
+	calls := c.client.Calls()
+	return streams.ConnectorReport{
+		Connector: Durable, Partner: projectors.PartnerPodium, CallsLastMinute: calls.LastMinute, LimitPerMinute: c.client.LimitPerMinute(),
+		LastCallOK: calls.LastOK, LastFailure: calls.LastFailure, Failure: calls.Failure, Applied: c.applied.Load(), Skipped: c.skipped.Load(),
+	}
 }
 
 // Stats returns the running totals.

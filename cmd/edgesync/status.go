@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/edgesync/edgesync/status"
+)
+
+type statusCmd struct {
+	Addr    string        `help:"Address to serve the status page on." default:":8080"`
+	Refresh time.Duration `help:"How often the page reloads itself." default:"5s"`
+}
+
+func (c *statusCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	if c.Refresh < time.Second {
+		return fmt.Errorf("--refresh %s: at least 1s", c.Refresh)
+	}
+	nc, js, err := connect(ctx, g, log, "edgesync-status-page")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	return serveStatus(ctx, c.Addr, status.Handler(status.NewReader(js), c.Refresh, log), log)
+}
+
+// serveStatus serves h on addr until ctx ends; it says where once the port
+// is bound.
+func serveStatus(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("status page: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
+	log.Info("status page listening", "url", "http://"+l.Addr().String()+"/")
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("status page: %w", err)
+	}
+	return nil
+}

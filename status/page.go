@@ -1,0 +1,96 @@
+package status
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+//go:embed page.html
+var pageFS embed.FS
+
+var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
+	"age":      age,
+	"percent":  func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
+	"rate":     func(f float64) string { return fmt.Sprintf("%.1f/s", f) },
+	"duration": duration,
+	"state":    state,
+	"limit": func(n int) string {
+		if n < 0 {
+			return "no limit"
+		}
+		return fmt.Sprintf("%d", n)
+	},
+}).ParseFS(pageFS, "page.html"))
+
+// Handler serves the page at / (it refreshes itself every refresh) and the
+// same snapshot as JSON at /status.json.
+func Handler(r *Reader, refresh time.Duration, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	read := func(req *http.Request) Snapshot {
+		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+		defer cancel()
+		return r.Read(ctx)
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, req *http.Request) {
+		s := read(req)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		err := page.Execute(w, struct {
+			Snapshot
+			Refresh int
+		}{s, int(refresh.Seconds())})
+		if err != nil {
+			log.Error("status page", "err", err)
+		}
+	})
+	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(read(req))
+	})
+	return mux
+}
+
+// state is a consumer's one-word health for the page.
+func state(c Consumer, at time.Time) string {
+	switch {
+	case c.Report != nil && at.Sub(c.Report.At) > 30*time.Second:
+		return "not reporting"
+	case c.Backlog == 0:
+		return "in sync"
+	case c.OldestAge > 5*time.Minute && c.Rate == 0:
+		return "stuck"
+	default:
+		return "catching up"
+	}
+}
+
+func age(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	if d := now.Sub(t); d > 0 {
+		return duration(d) + " ago"
+	}
+	return "just now" // written after the page read the clock
+
+}
+
+func duration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.0f s", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+}
