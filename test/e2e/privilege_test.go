@@ -223,6 +223,12 @@ func TestEachRoleHasOnlyWhatItNeeds(t *testing.T) {
 		return key != ""
 	}, 20*time.Second, 20*time.Millisecond, "the gateway and the writer work under their users")
 
+	// Each connector reports to the status page under its own user.
+	require.Eventually(t, func() bool {
+		reports, err := streams.Reports(ctx, role["admin"].js)
+		return err == nil && reports[podium.Durable].CallsLastMinute > 0 && reports[clientbook.Durable].CallsLastMinute > 0
+	}, 20*time.Second, 100*time.Millisecond, "both connectors' status reports")
+
 	// What capture reads after a restore of the Edge database, it may read.
 	var subjects []string
 	require.NoError(t, streams.LastPerSubject(ctx, role["capture"].js, streams.StreamEdge, "edge.customer.>", func(subject string, _ nats.Header) error {
@@ -253,6 +259,7 @@ func TestEachRoleHasOnlyWhatItNeeds(t *testing.T) {
 		{p, "write a checkpoint", kvPut(p, streams.BucketCheckpoints, "priv.customer")},
 		{cb, "write the Podium connector's links", kvPut(cb, streams.BucketLinks, "podium.customer.001-000001")},
 		{cb, "take over the Podium connector's consumer", consumer(cb, streams.StreamEdge, podium.Durable)},
+		{cb, "report as the Podium connector", kvPut(cb, streams.BucketStatus, streams.ReportKey(podium.Durable))},
 		{g, "publish the other partner's events", publish(g, "partner.clientbook.client.x")},
 		{g, "publish an Edge event", publish(g, edgeSubject)},
 		{g, "read the EDGE stream", consumer(g, streams.StreamEdge, "peek")},
