@@ -143,6 +143,10 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerCon
 // each aggregate's events are applied in order, until ctx ends. A message in
 // flight when ctx ends is finished or left unacknowledged, never half-done:
 // handlers get a context that outlives the cancellation by a grace period.
+//
+// While a replay consumer of this durable exists (StartReplay), its messages
+// are handled too, by the same loop and handler, and the replay consumer is
+// deleted once it has nothing left: the live flow never stops for a replay.
 func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h Handler, log *slog.Logger) error {
 	cons, err := EnsureConsumer(ctx, js, cfg)
 	if err != nil {
@@ -172,6 +176,17 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if flushMaxWait <= 0 {
 		flushMaxWait = time.Second
 	}
+
+	// The iterators feed one unbuffered channel, so each still pulls only
+	// as fast as the loop handles.
+	in := make(chan jetstream.Msg)
+	mainDone := make(chan struct{})
+	go func() { feed(ctx, it, in, cfg.Durable, log); close(mainDone) }()
+	rctx, stopReplays := context.WithCancel(ctx)
+	replayDone := make(chan struct{})
+	go func() { followReplays(rctx, js, cfg, in, log); close(replayDone) }()
+	defer func() { stopReplays(); <-replayDone }()
+
 	var deferred []deferredMsg
 	flush := func() {
 		if len(deferred) == 0 {
@@ -196,35 +211,32 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		deferred = deferred[:0]
 	}
 	defer flush()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
-		var msg jetstream.Msg
-		var err error
+		var flushDue <-chan time.Time
 		if len(deferred) > 0 {
 			wait := min(flushIdle, time.Until(deferred[0].start.Add(flushMaxWait)))
 			if wait <= 0 {
 				flush()
 				continue
 			}
-			msg, err = it.Next(jetstream.NextMaxWait(wait))
-			if errors.Is(err, nats.ErrTimeout) {
-				flush()
-				continue
-			}
-		} else {
-			msg, err = it.Next()
+			timer.Reset(wait)
+			flushDue = timer.C
 		}
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+		var msg jetstream.Msg
+		select {
+		case msg = <-in:
+		case <-flushDue:
+			flush()
+			continue
+		case <-mainDone:
 			return nil
 		}
-		if err == nil && ctx.Err() != nil {
+		timer.Stop()
+		if ctx.Err() != nil {
 			_ = msg.Nak()
-			continue
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			log.Warn("consumer fetch failed; retrying", "consumer", cfg.Durable, "err", err)
 			continue
 		}
 		start := time.Now()
@@ -242,6 +254,92 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		}
 		settle(hctx, js, cfg, retry, msg, err, start, log)
 		cancel()
+	}
+}
+
+// feed hands the iterator's messages to the loop until the iterator closes.
+func feed(ctx context.Context, it jetstream.MessagesContext, in chan<- jetstream.Msg, consumer string, log *slog.Logger) {
+	for {
+		msg, err := it.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			return
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			log.Warn("consumer fetch failed; retrying", "consumer", consumer, "err", err)
+			continue
+		}
+		select {
+		case in <- msg:
+		case <-ctx.Done():
+			_ = msg.Nak() // hand back what was buffered, until the drained iterator closes
+		}
+	}
+}
+
+// replayPoll is how often a consumer looks for a replay of itself, and how
+// often it checks a running replay for its end.
+const replayPoll = 2 * time.Second
+
+// followReplays attaches to the durable's replay consumer whenever one
+// exists, feeds its messages to in, and deletes it once it has nothing left.
+func followReplays(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, in chan<- jetstream.Msg, log *slog.Logger) {
+	name := ReplayName(cfg.Durable)
+	t := time.NewTicker(replayPoll)
+	defer t.Stop()
+	var (
+		cons jetstream.Consumer
+		it   jetstream.MessagesContext
+		fed  chan struct{}
+	)
+	detach := func() {
+		it.Stop()
+		<-fed
+		it = nil
+	}
+	defer func() {
+		if it != nil {
+			it.Drain()
+			<-fed
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if it == nil {
+			c, err := js.Consumer(ctx, cfg.Stream, name)
+			if err != nil {
+				continue // no replay: the usual case
+			}
+			if it, err = c.Messages(jetstream.PullMaxMessages(pullBatch)); err != nil {
+				log.Warn("cannot read the replay; will retry", "consumer", cfg.Durable, "replay", name, "err", err)
+				it = nil
+				continue
+			}
+			cons, fed = c, make(chan struct{})
+			go func() { feed(ctx, it, in, name, log); close(fed) }()
+			log.Info("replay started", "consumer", cfg.Durable, "replay", name)
+			continue
+		}
+		info, err := cons.Info(ctx)
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			detach()
+			log.Info("replay cancelled", "consumer", cfg.Durable, "replay", name)
+		case err != nil:
+			log.Warn("cannot read the replay's progress; will retry", "consumer", cfg.Durable, "replay", name, "err", err)
+		case info.NumPending == 0 && info.NumAckPending == 0:
+			detach()
+			if err := js.DeleteConsumer(ctx, cfg.Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				log.Warn("replay done but not deleted", "consumer", cfg.Durable, "replay", name, "err", err)
+			}
+			log.Info("replay done", "consumer", cfg.Durable, "replay", name, "messages", info.Delivered.Consumer)
+		}
 	}
 }
 

@@ -134,3 +134,24 @@ func TestPendingSeesAMessageTheMomentItIsStored(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "a message outside the filters is not pending")
 }
+
+func TestReplayFiltersStayWithinTheConsumers(t *testing.T) {
+	tests := []struct {
+		sub, filter string
+		want        bool
+	}{
+		{"edge.customer.>", "edge.customer.>", true},
+		{"edge.customer.001.>", "edge.customer.>", true},
+		{"edge.customer.001.000007", "edge.customer.>", true},
+		{"edge.customer.*.000007", "edge.customer.>", true},
+		{"edge.>", "edge.customer.>", false},
+		{"edge.sale.>", "edge.customer.>", false},
+		{"edge.customer", "edge.customer.>", false},
+		{"edge.*.001.>", "edge.customer.>", false},
+		{"edge.customer.001.x", "edge.customer.*.x", true},
+		{"edge.customer.001.x", "edge.customer.*.y", false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, streams.Within(tt.sub, tt.filter), "%s within %s", tt.sub, tt.filter)
+	}
+}

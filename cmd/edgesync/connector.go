@@ -23,6 +23,7 @@ type connectorCmd struct {
 }
 
 type podiumCmd struct {
+	Name         string            `help:"Connector name: its durable consumer and the prefix of its state; another Podium account runs under another name (outbound only)." default:"podium"`
 	BaseURL      string            `name:"podium-base-url" help:"Podium API base URL." default:"https://api.podium.com"`
 	TokenURL     string            `name:"podium-token-url" help:"Podium OAuth token URL." default:"https://accounts.podium.com/oauth/token"`
 	ClientID     string            `name:"podium-client-id" help:"OAuth client id of the edgesync app." required:""`
@@ -63,8 +64,8 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		Locations: c.Locations, Tier: c.Tier, ExcludeCategories: c.ExcludeCats, ExcludeVendors: c.ExcludeVend,
 		ExcludeStockTypes: c.ExcludeTypes, ReviewCooldown: c.Cooldown, ReviewWindow: c.ReviewWindow,
 	}
-	reg := metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, podium.Durable))
-	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel,
+	reg := metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, c.Name))
+	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Name: c.Name, Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel,
 		Metrics: streams.NewConsumerMetrics(reg)}, log)
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ type cli struct {
 	Writer    writerCmd    `cmd:"" help:"Write partner changes into Edge by the merge rules, each event once."`
 	DLQ       dlqCmd       `cmd:"" name:"dlq" help:"Inspect and replay dead letters."`
 	Connector connectorCmd `cmd:"" help:"Run a partner connector (a durable consumer on the EDGE stream)."`
+	Replay    replayCmd    `cmd:"" help:"Replay events to a running connector (backfill, or after fixing a cause): from the start, since a time, or the latest state of each aggregate."`
 	Status    statusCmd    `cmd:"" help:"Serve the status page: each connector's lag, partner calls and upload progress, dead letters, capture checkpoints."`
 	Version   versionCmd   `cmd:"" help:"Print the version."`
 }

@@ -91,6 +91,11 @@ func TestBinary(t *testing.T) {
 	}{
 		{"unknown role", nil, []string{"frobnicate"}, "unexpected argument frobnicate"},
 		{"status page refreshing too fast", nil, []string{"status", "--refresh", "10ms"}, "--refresh 10ms: at least 1s"},
+		{"replay without a start", nil, []string{"replay", "--connector", "podium"}, "say where the replay starts, once"},
+		{"replay with two starts", nil, []string{"replay", "--connector", "podium", "--from-start", "--latest-per-subject"}, "say where the replay starts, once"},
+		{"replay of an unknown entity", nil, []string{"replay", "--connector", "podium", "--from-start", "--entity", "ring"}, `--entity: unknown entity`},
+		{"replay of a connector that never ran", []string{"EDGESYNC_NATS_URL=" + srv.URL()}, []string{"replay", "--connector", "podium", "--latest-per-subject"},
+			"its first start sends the latest state of every aggregate by itself"},
 		{"replay without a selection", nil, []string{"dlq", "replay"}, "--seq N"},
 		{"gateway without a secret", nil, []string{"webhooks"}, "set --podium-webhook-secret, --clientbook-webhook-secret, or both"},
 		{"writer without a partner", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"}, []string{"writer"}, "no partner to write for"},

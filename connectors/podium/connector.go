@@ -27,6 +27,12 @@ const customerWaitDeliveries = 10
 
 // Config configures the connector.
 type Config struct {
+	// Name is the connector's durable consumer and the prefix of its keys
+	// in the projection and links buckets; Durable when empty. A second
+	// Podium account (a new one being filled, a staging one) runs as a
+	// connector of its own name, with state of its own. The Edge writer
+	// downloads from Podium for the connector named Durable only.
+	Name    string
 	Options projectors.PodiumOptions
 	// DataFeed is the uid of the Podium data feed that receives purchases,
 	// timeline entries and products; without it those are not sent.
@@ -47,6 +53,7 @@ type Stats struct {
 
 // Connector keeps Podium equal to Edge for the subjects it consumes.
 type Connector struct {
+	name   string
 	client *Client
 	js     jetstream.JetStream
 	links  jetstream.KeyValue
@@ -105,7 +112,14 @@ func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, c
 	if cfg.DataFeed == "" {
 		log.Warn("no Podium data feed configured (--podium-data-feed): purchases, appointment and service job timeline entries and products are not sent")
 	}
-	return &Connector{client: client, js: js, links: links, state: state, cfg: cfg, log: log,
+	name := cfg.Name
+	if name == "" {
+		name = Durable
+	}
+	if err := schemas.CheckToken("connector name", name); err != nil {
+		return nil, fmt.Errorf("podium connector: %w", err)
+	}
+	return &Connector{name: name, client: client, js: js, links: links, state: state, cfg: cfg, log: log,
 		pending: map[string]pushed{}, invited: map[string]time.Time{}}, nil
 }
 
@@ -128,7 +142,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	reported := make(chan struct{})
 	go func() { streams.Report(ctx, c.js, c.report, c.log); close(reported) }()
 	err := streams.Consume(ctx, c.js, streams.ConsumerConfig{
-		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
+		Durable: c.name, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
 		Flush: c.flush, FlushEvery: feedBatch,
 	}, c.Handle, c.log)
 	stop()
@@ -140,7 +154,7 @@ func (c *Connector) Run(ctx context.Context) error {
 func (c *Connector) report() streams.ConnectorReport {
 	calls := c.client.Calls()
 	return streams.ConnectorReport{
-		Connector: Durable, Partner: projectors.PartnerPodium, CallsLastMinute: calls.LastMinute, LimitPerMinute: c.client.LimitPerMinute(),
+		Connector: c.name, Partner: projectors.PartnerPodium, CallsLastMinute: calls.LastMinute, LimitPerMinute: c.client.LimitPerMinute(),
 		LastCallOK: calls.LastOK, LastFailure: calls.LastFailure, Failure: calls.Failure, Applied: c.applied.Load(), Skipped: c.skipped.Load(),
 	}
 }
@@ -164,8 +178,8 @@ type pushed struct {
 	LastInvite  time.Time `json:"lastInvite,omitzero"`
 }
 
-func stateKey(entity schemas.Entity, key string) string {
-	return projectors.PartnerPodium + "." + string(entity) + "." + key
+func (c *Connector) stateKey(entity schemas.Entity, key string) string {
+	return c.name + "." + string(entity) + "." + key
 }
 
 func (c *Connector) load(ctx context.Context, key string) (pushed, bool, error) {
@@ -189,7 +203,7 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return streams.Permanent(err)
 	}
-	key := stateKey(subj.Entity, env.Key)
+	key := c.stateKey(subj.Entity, env.Key)
 	prior, _, err := c.load(ctx, key)
 	if err != nil {
 		return err
@@ -238,7 +252,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 	if prior.Identifier == "" {
 		// A customer downloaded from Podium by the Edge writer is already a
 		// contact: the writer left its identifier in the links bucket.
-		e, err := c.links.Get(ctx, CustomerLinkKey(env.Key))
+		e, err := c.links.Get(ctx, streams.LinkKey(c.name, "customer", env.Key))
 		switch {
 		case err == nil:
 			prior.Identifier = string(e.Value())
@@ -301,7 +315,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 		next.Name, next.Phone, next.Email = projectors.PodiumAddressee(cust)
 	}
 	if next.Identifier != "" && next.Identifier != prior.Identifier {
-		if err := Link(ctx, c.links, env.Key, next.Identifier); err != nil {
+		if err := streams.PutLink(ctx, c.links, c.name, "customer", env.Key, next.Identifier); err != nil {
 			return err
 		}
 	}
@@ -335,7 +349,7 @@ func (c *Connector) person(ctx context.Context, customerKey string) (projectors.
 	if customerKey == "" {
 		return projectors.PodiumPerson{Known: true}, nil
 	}
-	p, ok, err := c.load(ctx, stateKey(schemas.EntityCustomer, customerKey))
+	p, ok, err := c.load(ctx, c.stateKey(schemas.EntityCustomer, customerKey))
 	if err != nil || !ok {
 		return projectors.PodiumPerson{}, err
 	}
@@ -479,7 +493,7 @@ func (c *Connector) feedOutcome(batch []deferredActivity, errs []error, sent []b
 }
 
 func (c *Connector) recordInvite(ctx context.Context, customerKey string, at time.Time) error {
-	key := stateKey(schemas.EntityCustomer, customerKey)
+	key := c.stateKey(schemas.EntityCustomer, customerKey)
 	p, _, err := streams.GetJSON[pushed](ctx, c.state, key)
 	if err != nil {
 		return err
@@ -536,13 +550,6 @@ func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key 
 	return nil
 }
 
-// Link records Edge key <-> Podium contact both ways in the links bucket:
-// the connector after a push, the Edge writer after a download. Inbound
-// events use the reverse link to find the Edge customer.
-func Link(ctx context.Context, links jetstream.KeyValue, edgeKey, identifier string) error {
-	return streams.PutLink(ctx, links, projectors.PartnerPodium, "customer", edgeKey, identifier)
-}
-
 // CustomerLinkKey is the links-bucket key that maps an Edge customer to its
 // Podium contact identifier.
 func CustomerLinkKey(edgeKey string) string {
@@ -554,8 +561,10 @@ func CustomerLinkKey(edgeKey string) string {
 // contact.created webhook can reach the Edge writer before the connector
 // has stored the contact's link; the intent lets the writer recognise
 // edgesync's own push instead of downloading it as a new customer.
-func IntentKey(phoneOrEmail string) string {
-	return "podium.intent." + base64.RawURLEncoding.EncodeToString([]byte(strings.ToLower(strings.TrimSpace(phoneOrEmail))))
+func IntentKey(phoneOrEmail string) string { return intentKey(Durable, phoneOrEmail) }
+
+func intentKey(connector, phoneOrEmail string) string {
+	return connector + ".intent." + base64.RawURLEncoding.EncodeToString([]byte(strings.ToLower(strings.TrimSpace(phoneOrEmail))))
 }
 
 func (c *Connector) intend(ctx context.Context, edgeKey string, body projectors.PodiumContact) ([]string, error) {
@@ -564,7 +573,7 @@ func (c *Connector) intend(ctx context.Context, edgeKey string, body projectors.
 		if v == "" {
 			continue
 		}
-		k := IntentKey(v)
+		k := intentKey(c.name, v)
 		if _, err := c.links.PutString(ctx, k, edgeKey); err != nil {
 			return nil, fmt.Errorf("record intent for %s: %w", edgeKey, err)
 		}

@@ -226,7 +226,11 @@ func TestWriterRestartsMidStreamWithoutLoss(t *testing.T) {
 				}, logger())
 			close(done)
 		}()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(time.Minute): // well past the ack wait: a message left unacknowledged has come back by now
+			t.Fatalf("the writer handled %d events of %d and waits for more: %d of 40 customers are in Edge", n.Load(), limit, len(r.db.CustomerKeys()))
+		}
 	}
 	run(15) // stops after 15 events
 	assert.Less(t, len(r.db.CustomerKeys()), 40)

@@ -39,6 +39,7 @@ type podiumRig struct {
 	cpt  *capture.Capture
 	conn *podium.Connector
 	loc  string // Store 001's location; store 002 has none
+	opts projectors.PodiumOptions
 }
 
 // rigSetup is what an option may change before the rig starts.
@@ -72,6 +73,7 @@ func newPodiumRigB(t testing.TB, opts ...rigOption) *podiumRig {
 	for _, o := range opts {
 		o(&rigSetup{podium: &po, client: &cc, emu: r.emu, capture: &capCfg})
 	}
+	r.opts = po
 	log := logger()
 	client, err := podium.NewClient(cc, log)
 	require.NoError(t, err)

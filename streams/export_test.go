@@ -1,0 +1,4 @@
+package streams
+
+// Within is within, for the tests.
+var Within = within
