@@ -33,15 +33,17 @@ type cli struct {
 	DLQ       dlqCmd       `cmd:"" name:"dlq" help:"Inspect and replay dead letters."`
 	Connector connectorCmd `cmd:"" help:"Run a partner connector (a durable consumer on the EDGE stream)."`
 	Replay    replayCmd    `cmd:"" help:"Replay events to a running connector (backfill, or after fixing a cause): from the start, since a time, or the latest state of each aggregate."`
+	Config    configCmd    `cmd:"" help:"Check or describe the YAML configuration file (--config)."`
 	Status    statusCmd    `cmd:"" help:"Serve the status page: each connector's lag, partner calls and upload progress, dead letters, capture checkpoints."`
 	Version   versionCmd   `cmd:"" help:"Print the version."`
 }
 
 // Globals are the flags every role shares.
 type Globals struct {
-	LogLevel  slog.Level `help:"Log level: debug, info, warn, error." default:"info"`
-	LogFormat string     `help:"Log format: text or json." enum:"text,json" default:"text"`
-	Metrics   string     `name:"metrics-addr" help:"Serve Prometheus metrics on this address (e.g. :9090); off when empty."`
+	Config    kong.ConfigFlag `help:"YAML file of flag values, keyed by long flag name (deploy/edgesync.yaml); flags and EDGESYNC_ variables win over it."`
+	LogLevel  slog.Level      `help:"Log level: debug, info, warn, error." default:"info"`
+	LogFormat string          `help:"Log format: text or json." enum:"text,json" default:"text"`
+	Metrics   string          `name:"metrics-addr" help:"Serve Prometheus metrics on this address (e.g. :9090); off when empty."`
 
 	NATSURL     string `name:"nats-url" help:"NATS server URL(s), comma-separated." default:"nats://127.0.0.1:4222"`
 	NATSCreds   string `name:"nats-creds" help:"NATS credentials file (JWT + seed)." type:"existingfile"`
@@ -70,12 +72,14 @@ func (versionCmd) Run() error {
 
 func main() {
 	var c cli
+	var parser *kong.Kong
 	parser, err := kong.New(&c,
 		kong.Name("edgesync"),
 		kong.Description("Change-data-capture from The Edge point of sale to Podium and Clientbook, on NATS JetStream.\n\n"+
 			"Every flag can also be set by an environment variable: --nats-url is EDGESYNC_NATS_URL, and so on."),
 		kong.DefaultEnvars("EDGESYNC"),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Configuration(configLoader(func() map[string]any { return configSchema(parser.Model) })),
 	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "edgesync:", err)
@@ -92,7 +96,7 @@ func main() {
 	defer stop()
 	log := c.Globals.logger()
 	kctx.BindTo(ctx, (*context.Context)(nil))
-	kctx.Bind(&c.Globals, log)
+	kctx.Bind(&c.Globals, log, parser)
 	if err := kctx.Run(); err != nil {
 		log.Error("edgesync failed", "command", kctx.Command(), "err", err)
 		os.Exit(1)

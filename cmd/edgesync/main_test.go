@@ -217,3 +217,64 @@ func get(t *testing.T, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// One configuration file for every role: the shipped example is valid, a bad
+// one is explained key by key, and values come from the file unless the
+// environment or a flag says otherwise.
+func TestConfigFile(t *testing.T) {
+	bin := buildBinary(t)
+	srv := natstest.Start(t)
+	stdout, stderr, code := run(bin, nil, "config", "check", "../../deploy/edgesync.yaml")
+	require.Zero(t, code, stderr)
+	assert.Contains(t, stdout, "valid")
+
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+		return path
+	}
+	bad := write("bad.yaml", "nats-url: 42\npodium-tier: platinum\npol: 500ms\npoll: fast\npodium-location: [001]\n")
+	stdout, _, code = run(bin, nil, "config", "check", bad)
+	assert.Equal(t, 1, code)
+	for _, want := range []string{
+		"5 problem(s)",
+		"nats-url: got number, want string",
+		"podium-tier: value must be one of 'clienteling', 'clienteling-plus'",
+		"pol: not a flag of edgesync; did you mean poll?",
+		`poll: "fast" is not a duration; write it like 250ms`,
+		"podium-location: got array, want object",
+	} {
+		assert.Contains(t, stdout, want)
+	}
+	_, stderr, code = run(bin, nil, "--config", bad, "streams", "status")
+	assert.Equal(t, 2, code, "a role refuses a bad file before it starts")
+	assert.Contains(t, stderr, "--config: 5 problem(s)")
+	_, stderr, code = run(bin, nil, "config", "check", write("notyaml.yaml", "nats-url: [unclosed\n"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "not YAML")
+
+	good := write("good.yaml", "nats-url: "+srv.URL()+"\n")
+	elsewhere := write("elsewhere.yaml", "nats-url: nats://127.0.0.1:1\n")
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		ok   bool
+	}{
+		{"the file's value", nil, []string{"--config", good, "streams", "status"}, true},
+		{"the environment wins over the file", []string{"EDGESYNC_NATS_URL=" + srv.URL()}, []string{"--config", elsewhere, "streams", "status"}, true},
+		{"a flag wins over the file", nil, []string{"--config", elsewhere, "--nats-url", srv.URL(), "streams", "status"}, true},
+		{"the file named by EDGESYNC_CONFIG", []string{"EDGESYNC_CONFIG=" + elsewhere}, []string{"streams", "status"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := run(bin, tt.env, tt.args...)
+			if tt.ok {
+				assert.Zero(t, code, stderr)
+			} else {
+				assert.Contains(t, stderr, "127.0.0.1:1")
+			}
+		})
+	}
+}
