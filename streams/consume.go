@@ -74,6 +74,9 @@ type ConsumerConfig struct {
 	FlushEvery   int
 	FlushIdle    time.Duration
 	FlushMaxWait time.Duration
+	// Report, when set, is put in the status bucket every few seconds while
+	// the consumer runs (see Report).
+	Report func() ConnectorReport
 }
 
 const shutdownGrace = 10 * time.Second
@@ -182,6 +185,12 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	in := make(chan jetstream.Msg)
 	mainDone := make(chan struct{})
 	go func() { feed(ctx, it, in, cfg.Durable, log); close(mainDone) }()
+	if cfg.Report != nil {
+		rctx, stopReports := context.WithCancel(ctx)
+		reported := make(chan struct{})
+		go func() { Report(rctx, js, cfg.Report, log); close(reported) }()
+		defer func() { stopReports(); <-reported }()
+	}
 	rctx, stopReplays := context.WithCancel(ctx)
 	replayDone := make(chan struct{})
 	go func() { followReplays(rctx, js, cfg, in, log); close(replayDone) }()

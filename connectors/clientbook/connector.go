@@ -79,15 +79,9 @@ func Subjects() []string {
 
 // Run consumes until ctx ends.
 func (c *Connector) Run(ctx context.Context) error {
-	ctx, stop := context.WithCancel(ctx)
-	reported := make(chan struct{})
-	go func() { streams.Report(ctx, c.js, c.report, c.log); close(reported) }()
-	err := streams.Consume(ctx, c.js, streams.ConsumerConfig{
-		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(), Metrics: c.cfg.Metrics,
+	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
+		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(), Metrics: c.cfg.Metrics, Report: c.report,
 	}, c.Handle, c.log)
-	stop()
-	<-reported
-	return err
 }
 
 // report is what the status page shows of the connector beyond its stream.

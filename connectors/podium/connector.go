@@ -138,16 +138,10 @@ func Subjects(opts projectors.PodiumOptions) []string {
 
 // Run consumes until ctx ends.
 func (c *Connector) Run(ctx context.Context) error {
-	ctx, stop := context.WithCancel(ctx)
-	reported := make(chan struct{})
-	go func() { streams.Report(ctx, c.js, c.report, c.log); close(reported) }()
-	err := streams.Consume(ctx, c.js, streams.ConsumerConfig{
+	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: c.name, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
-		Flush: c.flush, FlushEvery: feedBatch,
+		Flush: c.flush, FlushEvery: feedBatch, Report: c.report,
 	}, c.Handle, c.log)
-	stop()
-	<-reported
-	return err
 }
 
 // report is what the status page shows of the connector beyond its stream.
