@@ -2,21 +2,26 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/test/syncbuf"
@@ -277,4 +282,35 @@ func TestConfigFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// `edgesync replay` against a running consumer: it starts the replay, the
+// consumer follows it, and the command says when it is done.
+func TestReplayCommand(t *testing.T) {
+	bin := buildBinary(t)
+	srv := natstest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range 50 {
+		_, err := srv.JS.Publish(ctx, fmt.Sprintf("edge.customer.001.%06d", i), []byte(`{}`))
+		require.NoError(t, err)
+	}
+	var handled atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		_ = streams.Consume(ctx, srv.JS, streams.ConsumerConfig{Durable: "podium", Stream: streams.StreamEdge, Filters: []string{"edge.customer.>"}},
+			func(context.Context, jetstream.Msg) error { handled.Add(1); return nil }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool { return handled.Load() == 50 }, 20*time.Second, 20*time.Millisecond, "the live consumer")
+
+	stdout, stderr, code := run(bin, []string{"EDGESYNC_NATS_URL=" + srv.URL()}, "replay", "--connector", "podium", "--from-start", "--subject", "edge.customer.001.>")
+	require.Zero(t, code, stderr)
+	assert.Contains(t, stdout, "replay of podium started: 50 events")
+	assert.Contains(t, stdout, "replay of podium done: 50 events")
+	assert.EqualValues(t, 100, handled.Load(), "every event again, through the same handler")
+	_, stderr, code = run(bin, []string{"EDGESYNC_NATS_URL=" + srv.URL()}, "replay", "--connector", "podium", "--cancel")
+	assert.NotZero(t, code)
+	assert.Contains(t, stderr, "no replay of podium is running")
 }
