@@ -148,3 +148,31 @@ func TestRolesRunInContainers(t *testing.T) {
 	assert.Contains(t, body, `"consumers"`)
 	assert.NotContains(t, body, `"unread"`, "it reads the whole pipeline across the network")
 }
+
+// deploy/compose.yaml is a valid Compose file that names only the images
+// `go tool task images` builds, and refuses to start without the NATS
+// passwords it needs.
+func TestComposeFile(t *testing.T) {
+	compose, err := exec.LookPath("docker-compose")
+	if err != nil {
+		t.Skip("*** SKIPPED: docker-compose is not installed: deploy/compose.yaml is not checked")
+	}
+	check := func(env ...string) (string, error) {
+		cmd := exec.Command(compose, "-f", "../../deploy/compose.yaml", "--profile", "podium", "--profile", "clientbook", "config")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := check("EDGESYNC_NATS_ADMIN_PASSWORD=a", "EDGESYNC_NATS_CAPTURE_PASSWORD=b", "EDGESYNC_NATS_WRITER_PASSWORD=c")
+	require.NoError(t, err, out)
+	for _, line := range strings.Split(out, "\n") {
+		if img, ok := strings.CutPrefix(strings.TrimSpace(line), "image: "); ok {
+			assert.Contains(t, []string{"edgesync:local", "edgesync-nats:local"}, img, "nothing is pulled from a registry")
+		}
+	}
+	for _, role := range []string{"capture", "connector-podium", "connector-clientbook", "webhooks-podium", "webhooks-clientbook", "writer"} {
+		assert.Contains(t, out, role+":", "a container for %s", role)
+	}
+	_, err = check()
+	assert.Error(t, err, "the NATS passwords are required")
+}
