@@ -155,15 +155,8 @@ func (r *Reader) consumers(ctx context.Context, stream string, reports map[strin
 // oldestAge is the age of the first unacknowledged message the consumer's
 // filters match.
 func (r *Reader) oldestAge(ctx context.Context, str jetstream.Stream, info *jetstream.ConsumerInfo) time.Duration {
-	filters := info.Config.FilterSubjects
-	if info.Config.FilterSubject != "" {
-		filters = append(filters, info.Config.FilterSubject)
-	}
-	if len(filters) == 0 {
-		filters = []string{">"}
-	}
 	var oldest time.Time
-	for _, f := range filters {
+	for _, f := range streams.Filters(info.Config) {
 		m, err := str.GetMsg(ctx, info.AckFloor.Stream+1, jetstream.WithGetMsgSubject(f))
 		if err != nil {
 			continue

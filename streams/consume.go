@@ -448,13 +448,7 @@ func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string
 	if n := info.NumPending + uint64(info.NumAckPending); n > 0 {
 		return n, nil
 	}
-	filters := info.Config.FilterSubjects
-	if info.Config.FilterSubject != "" {
-		filters = append(filters, info.Config.FilterSubject)
-	}
-	if len(filters) == 0 {
-		filters = []string{">"}
-	}
+	filters := Filters(info.Config)
 	str, err := js.Stream(ctx, stream)
 	if err != nil {
 		return 0, fmt.Errorf("stream %s: %w", stream, err)
@@ -472,6 +466,19 @@ func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string
 		}
 	}
 	return 0, nil
+}
+
+// Filters are the subjects a consumer reads: its filters, or every subject
+// of its stream when it has none.
+func Filters(cfg jetstream.ConsumerConfig) []string {
+	filters := append([]string{}, cfg.FilterSubjects...)
+	if cfg.FilterSubject != "" {
+		filters = append(filters, cfg.FilterSubject)
+	}
+	if len(filters) == 0 {
+		filters = []string{">"}
+	}
+	return filters
 }
 
 // copyHeaders copies the event's own headers, not JetStream's control headers

@@ -53,10 +53,10 @@ func StartReplay(ctx context.Context, js jetstream.JetStream, cfg ReplayConfig) 
 	if _, err := js.Consumer(ctx, cfg.Stream, ReplayName(cfg.Durable)); err == nil {
 		return 0, fmt.Errorf("a replay of %s is already running: wait for it to finish, or cancel it with `edgesync replay --connector %s --cancel`", cfg.Durable, cfg.Durable)
 	}
-	own := main.CachedInfo().Config.FilterSubjects
-	if f := main.CachedInfo().Config.FilterSubject; f != "" {
-		own = append(own, f)
-	}
+	// The replay reads within the durable's subjects, and acknowledges and
+	// redelivers as the durable does.
+	durable := main.CachedInfo().Config
+	own := Filters(durable)
 	filters := own
 	if len(cfg.Filters) > 0 {
 		filters = nil
@@ -71,10 +71,10 @@ func StartReplay(ctx context.Context, js jetstream.JetStream, cfg ReplayConfig) 
 		Durable:        ReplayName(cfg.Durable),
 		Description:    "edgesync replay of " + cfg.Durable + "; deleted by the consumer when done",
 		FilterSubjects: filters,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
-		MaxDeliver:     -1,
-		MaxAckPending:  1000,
+		AckPolicy:      durable.AckPolicy,
+		AckWait:        durable.AckWait,
+		MaxDeliver:     durable.MaxDeliver,
+		MaxAckPending:  durable.MaxAckPending,
 	}
 	switch cfg.From {
 	case FromStart:
