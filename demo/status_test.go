@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -18,15 +17,9 @@ import (
 
 	"github.com/edgesync/edgesync/demo"
 	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/test/syncbuf"
 )
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // chromiumText loads url in headless Chromium (Debian's chromium package)
 // and returns the text of the page it rendered.
@@ -56,8 +49,8 @@ func TestStatusPageInABrowser(t *testing.T) {
 	cfg.PollInterval = 100 * time.Millisecond
 	cfg.StatusEvery = 0
 	cfg.Spec = edgesim.Spec{Seed: 3, Stores: 1, CustomersPerStore: 30, SalesPerCustomer: 1}
-	cfg.NATSPort = freePort(t)
-	cfg.StatusAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg.NATSPort = natstest.FreePort(t)
+	cfg.StatusAddr = fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
 	cfg.Out = &out
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

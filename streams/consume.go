@@ -75,7 +75,7 @@ type ConsumerConfig struct {
 	FlushIdle    time.Duration
 	FlushMaxWait time.Duration
 	// Report, when set, is put in the status bucket every few seconds while
-	// the consumer runs (see Report).
+	// the consumer runs, for the status page.
 	Report func() ConnectorReport
 }
 
@@ -188,7 +188,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if cfg.Report != nil {
 		rctx, stopReports := context.WithCancel(ctx)
 		reported := make(chan struct{})
-		go func() { Report(rctx, js, cfg.Report, log); close(reported) }()
+		go func() { runReports(rctx, js, cfg.Report, log); close(reported) }()
 		defer func() { stopReports(); <-reported }()
 	}
 	rctx, stopReplays := context.WithCancel(ctx)

@@ -32,10 +32,10 @@ func ReportKey(connector string) string { return "connector." + connector }
 // reportEvery is how often a connector reports.
 const reportEvery = 5 * time.Second
 
-// Report puts the connector's report in the status bucket now and every few
-// seconds until ctx ends. A report that cannot be stored is logged once: the
+// runReports puts the connector's report in the status bucket now and every
+// few seconds until ctx ends (Consume runs it for ConsumerConfig.Report). A report that cannot be stored is logged once: the
 // status page then shows the connector's report as old, nothing else fails.
-func Report(ctx context.Context, js jetstream.JetStream, report func() ConnectorReport, log *slog.Logger) {
+func runReports(ctx context.Context, js jetstream.JetStream, report func() ConnectorReport, log *slog.Logger) {
 	kv, err := js.KeyValue(ctx, BucketStatus)
 	if err != nil {
 		log.Warn("no status reports: the status bucket is missing (run `edgesync streams init`)", "bucket", BucketStatus, "err", err)

@@ -46,6 +46,14 @@ func (e edgeDB) openChecked(ctx context.Context) (*edgesql.DB, edgesql.Report, e
 	return db, r, nil
 }
 
+// edgeReady is the readiness check of a role that needs the Edge database.
+func edgeReady(db *edgesql.DB) health.Check {
+	return health.Check{Name: "edge database", Fn: func(ctx context.Context) error {
+		_, err := db.CurrentVersion(ctx)
+		return err
+	}}
+}
+
 // checkStores rejects store codes that are not three digits.
 func checkStores(flag string, stores []string) error {
 	for _, s := range stores {
@@ -86,7 +94,7 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 	}
 	defer nc.Close()
 	reg := metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Stream(js, streams.StreamEdge),
-		health.Check{Name: "edge database", Fn: func(ctx context.Context) error { _, err := db.CurrentVersion(ctx); return err }})
+		edgeReady(db))
 	cpt, err := capture.New(ctx, db, js, capture.Config{
 		Site: c.Site, PollInterval: c.Poll, Entities: entities, Metrics: capture.NewMetrics(reg),
 	}, log)

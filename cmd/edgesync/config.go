@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"reflect"
 	"sort"
@@ -77,7 +78,7 @@ func valueSchema(t reflect.Type) map[string]any {
 		return map[string]any{"type": "string", "pattern": durationPattern}
 	case t == reflect.TypeOf(time.Time{}):
 		return map[string]any{"type": "string", "format": "date-time"}
-	case t.String() == "slog.Level":
+	case t == reflect.TypeOf(slog.Level(0)):
 		return map[string]any{"type": "string", "enum": []any{"debug", "info", "warn", "error", "DEBUG", "INFO", "WARN", "ERROR"}}
 	}
 	switch t.Kind() {

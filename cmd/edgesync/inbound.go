@@ -127,7 +127,7 @@ func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		Podium: projectors.MergeOptions{Download: c.PodiumDownload && len(c.PodiumStores) > 0, Stores: c.PodiumStores}, PodiumAcquisitionLabel: c.AcqLabel,
 		Clientbook: projectors.MergeOptions{Download: len(c.CBStores) > 0, Stores: c.CBStores, Preferences: c.CBPreferences, AcquisitionPreference: c.CBAcqPref},
 		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamPartner, writer.Durable),
-			health.Check{Name: "edge database", Fn: func(ctx context.Context) error { _, err := db.CurrentVersion(ctx); return err }})),
+			edgeReady(db))),
 	}, log)
 	if err != nil {
 		return err

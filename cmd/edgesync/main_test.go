@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -70,7 +69,7 @@ func TestBinary(t *testing.T) {
 	})
 
 	t.Run("status page", func(t *testing.T) {
-		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		addr := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
 		cmd := exec.Command(bin, "status", "--addr", addr)
 		cmd.Env = append(os.Environ(), "EDGESYNC_NATS_URL="+srv.URL())
 		var out syncbuf.Buffer
@@ -173,7 +172,7 @@ func TestClientbookRole(t *testing.T) {
 	assert.Contains(t, stderr, "check --clientbook-url and the API key")
 	assert.NotContains(t, stderr, "cb-wrong-key")
 
-	ops := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ops := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
 	cmd := exec.Command(bin, append(args, "--metrics-addr", ops)...)
 	cmd.Env = append(os.Environ(), "EDGESYNC_CLIENTBOOK_API_KEY=cb-good-key", "EDGESYNC_CLIENTBOOK_WEBHOOK_SECRET=hooksecret", "EDGESYNC_NATS_URL="+srv.URL())
 	var out syncbuf.Buffer
@@ -204,13 +203,6 @@ func TestClientbookRole(t *testing.T) {
 	assert.Contains(t, out.String(), "clientbook connector running")
 	assert.NotContains(t, out.String(), "cb-good-key")
 	assert.NotContains(t, out.String(), "hooksecret")
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func get(t *testing.T, url string) (int, string) {

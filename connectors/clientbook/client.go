@@ -47,7 +47,7 @@ type Client struct {
 	cfg     ClientConfig
 	hc      *http.Client
 	limiter *rate.Limiter
-	calls   *partnerapi.Calls
+	calls   partnerapi.Calls
 	log     *slog.Logger
 }
 
@@ -72,7 +72,7 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	return &Client{cfg: cfg, hc: hc, limiter: partnerapi.NewLimiter(cfg.RatePerMinute, cfg.RateWindow), calls: partnerapi.NewCalls(), log: log}, nil
+	return &Client{cfg: cfg, hc: hc, limiter: partnerapi.NewLimiter(cfg.RatePerMinute, cfg.RateWindow), log: log}, nil
 }
 
 // Calls reads how many calls the client made in the last minute and when
@@ -105,7 +105,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, payload []byt
 	}
 	status, header, raw, err := partnerapi.Send(ctx, c.hc, partnerapi.Request{
 		Partner: "clientbook", Method: method, URL: strings.TrimRight(c.cfg.BaseURL, "/") + path, Path: path,
-		Header: http.Header{"Authorization": {"Bearer " + c.cfg.APIKey}}, Body: payload, Timeout: c.cfg.Timeout, Calls: c.calls,
+		Header: http.Header{"Authorization": {"Bearer " + c.cfg.APIKey}}, Body: payload, Timeout: c.cfg.Timeout, Calls: &c.calls,
 	})
 	if err != nil {
 		return 0, err

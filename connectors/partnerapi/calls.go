@@ -7,18 +7,15 @@ import (
 
 // Calls keeps what the status page shows of a partner client: how many
 // calls it made in the last minute, and when the last one succeeded or
-// failed. A Client shares one with every request it sends.
+// failed. A Client shares one with every request it sends; the zero value
+// is an empty record.
 type Calls struct {
 	mu       sync.Mutex
 	recent   []time.Time // calls of the last minute, oldest first
 	lastOK   time.Time
 	lastFail time.Time
 	failure  string
-	now      func() time.Time
 }
-
-// NewCalls returns an empty record.
-func NewCalls() *Calls { return &Calls{now: time.Now} }
 
 // CallStats is a moment's reading of Calls.
 type CallStats struct {
@@ -34,7 +31,7 @@ func (c *Calls) record(ok bool, failure string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
+	now := time.Now()
 	c.recent = append(c.trim(now), now)
 	if ok {
 		c.lastOK = now
@@ -56,6 +53,6 @@ func (c *Calls) trim(now time.Time) []time.Time {
 func (c *Calls) Stats() CallStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.recent = c.trim(c.now())
+	c.recent = c.trim(time.Now())
 	return CallStats{LastMinute: len(c.recent), LastOK: c.lastOK, LastFailure: c.lastFail, Failure: c.failure}
 }

@@ -56,7 +56,7 @@ type Client struct {
 	cfg     ClientConfig
 	hc      *http.Client
 	limiter *rate.Limiter
-	calls   *partnerapi.Calls
+	calls   partnerapi.Calls
 	log     *slog.Logger
 
 	mu           sync.Mutex
@@ -100,7 +100,7 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	}
 	cfg.RatePerMinute = perMin
 	lim := partnerapi.NewLimiter(perMin, cfg.RateWindow)
-	return &Client{cfg: cfg, hc: hc, limiter: lim, calls: partnerapi.NewCalls(), log: log, refreshToken: cfg.RefreshToken}, nil
+	return &Client{cfg: cfg, hc: hc, limiter: lim, log: log, refreshToken: cfg.RefreshToken}, nil
 }
 
 // token returns a valid access token, refreshing it a minute before expiry.
@@ -220,7 +220,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, payload []byt
 	}
 	status, header, raw, err := partnerapi.Send(ctx, c.hc, partnerapi.Request{
 		Partner: "podium", Method: method, URL: strings.TrimRight(c.cfg.BaseURL, "/") + path, Path: path,
-		Header: http.Header{"Authorization": {"Bearer " + tok}, "Podium-Version": {APIVersion}}, Body: payload, Timeout: c.cfg.Timeout, Calls: c.calls,
+		Header: http.Header{"Authorization": {"Bearer " + tok}, "Podium-Version": {APIVersion}}, Body: payload, Timeout: c.cfg.Timeout, Calls: &c.calls,
 	})
 	if err != nil {
 		return 0, err

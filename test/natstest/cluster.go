@@ -27,7 +27,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	routePorts := make([]int, n)
 	for i := range routePorts {
-		routePorts[i] = freePort(t)
+		routePorts[i] = FreePort(t)
 	}
 	var routes []string
 	for _, p := range routePorts {
@@ -38,7 +38,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		opts := &server.Options{
 			ServerName: fmt.Sprintf("n%d", i+1),
 			Host:       "127.0.0.1",
-			Port:       freePort(t),
+			Port:       FreePort(t),
 			JetStream:  true,
 			StoreDir:   filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i+1)),
 			SyncAlways: true,

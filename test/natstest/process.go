@@ -41,7 +41,8 @@ func buildServer() (string, error) {
 	return serverBinary.path, serverBinary.err
 }
 
-func freePort(t testing.TB) int {
+// FreePort is a loopback TCP port nothing listens on at the moment.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -69,7 +70,7 @@ func StartProcessConf(t testing.TB, conf func(port int, storeDir string) string,
 	bin, err := buildServer()
 	require.NoError(t, err)
 	dir := t.TempDir()
-	port := freePort(t)
+	port := FreePort(t)
 	path := filepath.Join(dir, "nats.conf")
 	require.NoError(t, os.WriteFile(path, []byte(conf(port, filepath.Join(dir, "js"))), 0o600))
 	cmd := exec.Command(bin, "-c", path)
