@@ -36,16 +36,9 @@ func TestDeadLetterAndReplay(t *testing.T) {
 		return nil
 	}
 	run := func() {
-		cctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			_ = streams.Consume(cctx, srv.JS, streams.ConsumerConfig{Durable: "test", Stream: streams.StreamEdge, Filters: []string{"edge.>"}}, h,
-				slog.New(slog.NewTextHandler(io.Discard, nil)))
-			close(done)
-		}()
+		stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "test", Stream: streams.StreamEdge, Filters: []string{"edge.>"}}, h)
 		time.Sleep(300 * time.Millisecond)
-		cancel()
-		<-done
+		stop()
 	}
 	run()
 	assert.EqualValues(t, 2, handled.Load())
@@ -100,19 +93,10 @@ func TestDeferredMessagesAreSettledByTheFlush(t *testing.T) {
 		batch = nil
 		return out
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		_ = streams.Consume(cctx, srv.JS, streams.ConsumerConfig{Durable: "batched", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
-			Retry: []time.Duration{20 * time.Millisecond}, Flush: flush, FlushEvery: 10}, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		close(done)
-	}()
-	require.Eventually(t, func() bool {
-		n, err := streams.Pending(ctx, srv.JS, streams.StreamEdge, "batched")
-		return err == nil && n == 0
-	}, 10*time.Second, 20*time.Millisecond)
-	cancel()
-	<-done
+	stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "batched", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
+		Retry: []time.Duration{20 * time.Millisecond}, Flush: flush, FlushEvery: 10}, h)
+	waitDrained(t, srv.JS, "batched")
+	stop()
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -152,26 +136,36 @@ func TestATrickleIsFlushedWithoutWaitingForAFullList(t *testing.T) {
 		flushes++
 		return out
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		_ = streams.Consume(cctx, srv.JS, streams.ConsumerConfig{Durable: "trickle", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
-			Flush: flush, FlushEvery: 100, FlushIdle: time.Second, FlushMaxWait: 30 * time.Millisecond}, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		close(done)
-	}()
+	stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "trickle", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
+		Flush: flush, FlushEvery: 100, FlushIdle: time.Second, FlushMaxWait: 30 * time.Millisecond}, h)
 	pub := streams.NewPublisher(srv.JS, 1)
 	for i := range 50 {
 		_, err := pub.Publish(ctx, testMsgs(1, i))
 		require.NoError(t, err)
 		time.Sleep(10 * time.Millisecond)
 	}
-	require.Eventually(t, func() bool {
-		n, err := streams.Pending(ctx, srv.JS, streams.StreamEdge, "trickle")
-		return err == nil && n == 0
-	}, 10*time.Second, 20*time.Millisecond)
-	cancel()
-	<-done
+	waitDrained(t, srv.JS, "trickle")
+	stop()
 	mu.Lock()
 	defer mu.Unlock()
 	assert.GreaterOrEqual(t, flushes, 5, "50 messages over half a second are not held for a list of 100")
+}
+
+// startConsumer runs Consume until the returned stop is called.
+func startConsumer(js jetstream.JetStream, cfg streams.ConsumerConfig, h streams.Handler) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		_ = streams.Consume(ctx, js, cfg, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		close(done)
+	}()
+	return func() { cancel(); <-done }
+}
+
+// waitDrained waits until a durable on EDGE has nothing pending.
+func waitDrained(t *testing.T, js jetstream.JetStream, durable string) {
+	require.Eventually(t, func() bool {
+		n, err := streams.Pending(context.Background(), js, streams.StreamEdge, durable)
+		return err == nil && n == 0
+	}, 10*time.Second, 20*time.Millisecond)
 }
