@@ -18,20 +18,33 @@ import (
 )
 
 func startClientbook(cfg Config) (*clientbookemu.Emulator, error) {
+	emu, err := openClientbook(cfg.Dir, cfg.CBRate, cbAPIKey)
+	if err != nil {
+		return nil, err
+	}
+	emu.Start()
+	return emu, nil
+}
+
+// openClientbook returns the Clientbook emulator kept in dir, not yet
+// serving, accepting apiKey.
+func openClientbook(dir string, rate int, apiKey string) (*clientbookemu.Emulator, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("clientbook emulator: data directory: %w", err)
+	}
 	emu := clientbookemu.New()
-	emu.SetLimit(cfg.CBRate)
-	body, err := os.ReadFile(filepath.Join(cfg.Dir, cbFile))
+	emu.SetLimit(rate)
+	body, err := os.ReadFile(filepath.Join(dir, cbFile))
 	switch {
 	case err == nil:
 		if err := emu.UnmarshalState(body); err != nil {
 			return nil, err
 		}
 	case !errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("demo: clientbook emulator state: %w", err)
+		return nil, fmt.Errorf("clientbook emulator state: %w", err)
 	}
-	emu.Persist(filepath.Join(cfg.Dir, cbFile))
-	emu.AddAPIKey(cbAPIKey)
-	emu.Start()
+	emu.Persist(filepath.Join(dir, cbFile))
+	emu.AddAPIKey(apiKey)
 	return emu, nil
 }
 

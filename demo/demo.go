@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -118,11 +120,15 @@ const (
 	gatewayFile = "gateway-url"
 	cbAPIKey    = "demo-clientbook-key"
 	cbStore     = "st_" // + Edge store
-	clientID    = "edgesync-demo"
-	// The demo's OAuth secrets are fixed so a restarted emulator accepts the
-	// refresh token the connector holds; they protect nothing.
-	clientSecret = "demo-secret"
-	refreshToken = "demo-refresh-token"
+)
+
+// The demo's Podium OAuth client, which the emulator registers (edgesync sim
+// podium too). The secrets are fixed so a restarted emulator accepts the
+// refresh token the connector holds; they protect nothing.
+const (
+	PodiumClientID     = "edgesync-demo"
+	PodiumClientSecret = "demo-secret"
+	PodiumRefreshToken = "demo-refresh-token"
 )
 
 // Run runs the demo until cfg.Duration passes or ctx ends, then lets the
@@ -202,8 +208,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return Summary{}, err
 	}
 	client, err := podium.NewClient(podium.ClientConfig{
-		BaseURL: emu.URL(), TokenURL: emu.URL() + "/oauth/token", ClientID: clientID, ClientSecret: clientSecret,
-		RefreshToken: refreshToken, RatePerMinute: cfg.PodiumRate,
+		BaseURL: emu.URL(), TokenURL: emu.URL() + "/oauth/token", ClientID: PodiumClientID, ClientSecret: PodiumClientSecret,
+		RefreshToken: PodiumRefreshToken, RatePerMinute: cfg.PodiumRate,
 	}, log)
 	if err != nil {
 		return Summary{}, err
@@ -351,24 +357,45 @@ func count(db *edgesim.DB, e schemas.Entity) int64 {
 }
 
 func startPodium(cfg Config) (*podiumemu.Emulator, error) {
-	emu := podiumemu.New(podiumemu.WithRateLimit(cfg.PodiumRate))
-	body, err := os.ReadFile(filepath.Join(cfg.Dir, podiumFile))
+	locations := map[string]string{}
+	for n := 1; n <= max(cfg.Spec.Stores, 1); n++ {
+		locations[fmt.Sprintf("%03d", n)] = ""
+	}
+	emu, err := openPodium(cfg.Dir, cfg.PodiumRate, locations)
+	if err != nil {
+		return nil, err
+	}
+	emu.Start()
+	return emu, nil
+}
+
+// openPodium returns the Podium emulator kept in dir, not yet serving, with
+// a location "Store <store>" for each of locations (store -> uid; an empty
+// uid picks one) and the demo's OAuth client.
+func openPodium(dir string, rate int, locations map[string]string) (*podiumemu.Emulator, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("podium emulator: data directory: %w", err)
+	}
+	emu := podiumemu.New(podiumemu.WithRateLimit(rate))
+	body, err := os.ReadFile(filepath.Join(dir, podiumFile))
 	switch {
 	case err == nil:
 		if err := emu.UnmarshalState(body); err != nil {
 			return nil, err
 		}
-	case errors.Is(err, os.ErrNotExist):
-		for s := 1; s <= max(cfg.Spec.Stores, 1); s++ {
-			emu.AddLocation(fmt.Sprintf("Store %03d", s))
-		}
-	default:
-		return nil, fmt.Errorf("demo: podium emulator state: %w", err)
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("podium emulator state: %w", err)
 	}
-	emu.Persist(filepath.Join(cfg.Dir, podiumFile))
-	emu.Tokens().RegisterClient(clientID, clientSecret, "demo-account",
-		[]string{"read_contacts", "write_contacts", "read_locations", "write_messages", "write_reviews", "write_data_feed_event"}, refreshToken)
-	emu.Start()
+	for _, store := range slices.Sorted(maps.Keys(locations)) {
+		if uid := locations[store]; uid != "" {
+			emu.AddLocationUID("Store "+store, uid)
+		} else {
+			emu.AddLocation("Store " + store)
+		}
+	}
+	emu.Persist(filepath.Join(dir, podiumFile))
+	emu.Tokens().RegisterClient(PodiumClientID, PodiumClientSecret, "demo-account",
+		[]string{"read_contacts", "write_contacts", "read_locations", "write_messages", "write_reviews", "write_data_feed_event"}, PodiumRefreshToken)
 	return emu, nil
 }
 

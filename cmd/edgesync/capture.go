@@ -14,15 +14,63 @@ import (
 	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
+	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/writer"
 )
 
 // edgeDB holds the flags that reach The Edge's database.
 type edgeDB struct {
-	MSSQLDSN    string `name:"mssql-dsn" help:"go-mssqldb DSN of the Edge database, e.g. sqlserver://edgesync:PASSWORD@server?database=Edge (prefer EDGESYNC_MSSQL_DSN)." required:""`
+	MSSQLDSN    string `name:"mssql-dsn" help:"go-mssqldb DSN of the Edge database, e.g. sqlserver://edgesync:PASSWORD@server?database=Edge (prefer EDGESYNC_MSSQL_DSN)."`
 	EdgeMapping string `name:"edge-mapping" help:"JSON file naming the site's Edge tables and columns, laid over the default (schemas/edge-mapping.json)." type:"existingfile"`
+	EdgeSim     string `name:"edge-simulator" help:"URL of an Edge simulator (edgesync sim edge) to use instead of SQL Server: demos and tests only."`
+}
+
+// edgeSource is the Edge database as capture and the writer use it: SQL
+// Server, or the simulator served by edgesync sim edge.
+type edgeSource interface {
+	capture.ChangeSource
+	writer.EdgeStore
+}
+
+// source opens the Edge database for role ("capture" or "writer"), checks
+// that it is set up for that role and tells the DBA what to run when not.
+// The caller calls closeFn when done.
+func (e edgeDB) source(ctx context.Context, log *slog.Logger, role string) (src edgeSource, closeFn func(), err error) {
+	if e.EdgeSim != "" {
+		if e.MSSQLDSN != "" {
+			return nil, nil, errors.New("--mssql-dsn and --edge-simulator: choose one")
+		}
+		sim := edgesim.Dial(e.EdgeSim)
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := sim.Ready(cctx); err != nil {
+			return nil, nil, err
+		}
+		log.Warn("reading and writing the Edge simulator, not SQL Server", "url", e.EdgeSim)
+		return sim, func() {}, nil
+	}
+	db, r, err := e.openChecked(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case role == "capture" && !r.OK():
+		db.Close()
+		fmt.Fprintf(os.Stderr, "The Edge database is not ready for capture. A DBA can run:\n\n%s\n(or run `edgesync edge check --enable` as a login allowed to ALTER DATABASE)\n", r.Script())
+		return nil, nil, errors.New("change tracking is not set up")
+	case role == "writer" && len(r.OwnTables) > 0:
+		db.Close()
+		fmt.Fprintf(os.Stderr, "edgesync's ledger and link tables are missing. A DBA can run:\n\n%s\n", r.Script())
+		return nil, nil, errors.New("edgesync tables are missing (or run `edgesync edge check --enable`)")
+	}
+	log.Info("edge database ready", "database", r.Database, "retention_days", r.RetentionDays)
+	return db, func() { db.Close() }, nil
 }
 
 func (e edgeDB) open(ctx context.Context) (*edgesql.DB, error) {
+	if e.MSSQLDSN == "" {
+		return nil, errors.New("--mssql-dsn (or EDGESYNC_MSSQL_DSN) is required; --edge-simulator URL instead runs against the simulator")
+	}
 	m, err := schemas.LoadMapping(e.EdgeMapping)
 	if err != nil {
 		return nil, err
@@ -47,7 +95,7 @@ func (e edgeDB) openChecked(ctx context.Context) (*edgesql.DB, edgesql.Report, e
 }
 
 // edgeReady is the readiness check of a role that needs the Edge database.
-func edgeReady(db *edgesql.DB) health.Check {
+func edgeReady(db capture.ChangeSource) health.Check {
 	return health.Check{Name: "edge database", Fn: func(ctx context.Context) error {
 		_, err := db.CurrentVersion(ctx)
 		return err
@@ -79,15 +127,11 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 		}
 		entities = append(entities, schemas.Entity(e))
 	}
-	db, report, err := c.openChecked(ctx)
+	db, closeDB, err := c.source(ctx, log, "capture")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if !report.OK() {
-		fmt.Fprintf(os.Stderr, "The Edge database is not ready for capture. A DBA can run:\n\n%s\n(or run `edgesync edge check --enable` as a login allowed to ALTER DATABASE)\n", report.Script())
-		return errors.New("change tracking is not set up")
-	}
+	defer closeDB()
 	nc, js, err := connect(ctx, g, log, "edgesync-capture")
 	if err != nil {
 		return err
@@ -101,7 +145,7 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	log.Info("capture running", "site", c.Site, "poll", c.Poll, "database", report.Database, "retention_days", report.RetentionDays)
+	log.Info("capture running", "site", c.Site, "poll", c.Poll)
 	return cpt.Run(ctx)
 }
 
@@ -115,6 +159,9 @@ type edgeCheckCmd struct {
 }
 
 func (c *edgeCheckCmd) Run(ctx context.Context) error {
+	if c.EdgeSim != "" {
+		return errors.New("--edge-simulator: edge check reads SQL Server; the simulator needs no set-up")
+	}
 	db, err := c.open(ctx)
 	if err != nil {
 		return err

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -109,15 +108,11 @@ func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 	if len(c.PodiumStores) == 0 && len(c.CBStores) == 0 {
 		return errors.New("no partner to write for: set --podium-store, --clientbook-store, or both")
 	}
-	db, r, err := c.openChecked(ctx)
+	db, closeDB, err := c.source(ctx, log, "writer")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if len(r.OwnTables) > 0 {
-		fmt.Fprintf(os.Stderr, "edgesync's ledger and link tables are missing. A DBA can run:\n\n%s\n", r.Script())
-		return errors.New("edgesync tables are missing (or run `edgesync edge check --enable`)")
-	}
+	defer closeDB()
 	nc, js, err := connect(ctx, g, log, "edgesync-writer")
 	if err != nil {
 		return err

@@ -34,7 +34,9 @@ type cli struct {
 	Connector connectorCmd `cmd:"" help:"Run a partner connector (a durable consumer on the EDGE stream)."`
 	Replay    replayCmd    `cmd:"" help:"Replay events to a running connector (backfill, or after fixing a cause): from the start, since a time, or the latest state of each aggregate."`
 	Config    configCmd    `cmd:"" help:"Check or describe the YAML configuration file (--config)."`
+	Sim       simCmd       `cmd:"" help:"Run the Edge simulator or a partner emulator as a role of its own (demos and tests: compose's demo profile)."`
 	Status    statusCmd    `cmd:"" help:"Serve the status page: each connector's lag, partner calls and upload progress, dead letters, capture checkpoints."`
+	Probe     probeCmd     `cmd:"" help:"Ask a role's /readyz (or any URL); exit 0 on a 2xx answer: the containers' healthcheck."`
 	Version   versionCmd   `cmd:"" help:"Print the version."`
 }
 

@@ -113,7 +113,7 @@ func TestBinary(t *testing.T) {
 		{"clientbook webhook without secret", []string{"EDGESYNC_CLIENTBOOK_API_KEY=topsecret"},
 			[]string{"connector", "clientbook", "--clientbook-webhook-url", "https://example.com/webhooks/clientbook"}, "needs --clientbook-webhook-secret"},
 		{"writer with a bad store", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"}, []string{"writer", "--podium-store", "loc=12"}, "must be three digits"},
-		{"capture without a database", nil, []string{"capture"}, "missing flags: --mssql-dsn"},
+		{"capture without a database", nil, []string{"capture"}, "--mssql-dsn (or EDGESYNC_MSSQL_DSN) is required"},
 		{"capture with a bad entity", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1?database=Edge"},
 			[]string{"capture", "--entities", "customer,bogus"}, "unknown entity"},
 		{"unreachable edge database", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1?database=Edge&dial+timeout=1"},

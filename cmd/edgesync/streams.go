@@ -26,9 +26,26 @@ type streamsInitCmd struct {
 	EdgeMaxPerSubject int64         `help:"States kept per Edge aggregate; 0 keeps all." default:"16"`
 	PartnerMaxAge     time.Duration `help:"How long partner events are kept." default:"720h"`
 	DLQMaxAge         time.Duration `name:"dlq-max-age" help:"How long dead letters are kept." default:"2160h"`
+	Wait              time.Duration `help:"Try again until this much time has passed: NATS starting, a cluster electing its leader (compose starts everything at once)." default:"0"`
 }
 
 func (c *streamsInitCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	deadline := time.Now().Add(c.Wait)
+	for {
+		err := c.provision(ctx, g, log)
+		if err == nil || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("provisioning failed; trying again", "err", err, "until", deadline.Format(time.TimeOnly))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (c *streamsInitCmd) provision(ctx context.Context, g *Globals, log *slog.Logger) error {
 	nc, js, err := connect(ctx, g, log, "edgesync-streams")
 	if err != nil {
 		return err

@@ -3,7 +3,12 @@ package edgesim_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/schemas"
@@ -84,4 +89,50 @@ func (h harness) Writer() writer.EdgeStore { return h.db }
 
 func TestWriterConformance(t *testing.T) {
 	edgeconformance.RunWriter(t, func(*testing.T) edgeconformance.WriterHarness { return harness{db: edgesim.New()} })
+}
+
+// remoteHarness runs the same suites through the simulator served over
+// HTTP, as capture and the writer use it from their own processes.
+type remoteHarness struct {
+	harness
+	remote *edgesim.Remote
+}
+
+func (h remoteHarness) Source() capture.ChangeSource { return h.remote }
+func (h remoteHarness) Writer() writer.EdgeStore     { return h.remote }
+
+func served(t *testing.T) remoteHarness {
+	db := edgesim.New()
+	srv := httptest.NewServer(edgesim.NewServer(db, slog.New(slog.DiscardHandler)).Handler())
+	t.Cleanup(srv.Close)
+	return remoteHarness{harness: harness{db: db}, remote: edgesim.Dial(srv.URL)}
+}
+
+func TestConformanceOverHTTP(t *testing.T) {
+	edgeconformance.Run(t, func(t *testing.T) edgeconformance.Harness { return served(t) })
+}
+
+func TestWriterConformanceOverHTTP(t *testing.T) {
+	edgeconformance.RunWriter(t, func(t *testing.T) edgeconformance.WriterHarness { return served(t) })
+}
+
+func TestACutSnapshotIsAnErrorNeverAShortTable(t *testing.T) {
+	ctx := context.Background()
+	h := served(t)
+	for i := range 10 {
+		_, err := h.NewCustomer(ctx, "001", fmt.Sprint("C", i), fmt.Sprintf("c%d@example.com", i))
+		require.NoError(t, err)
+	}
+	require.NoError(t, h.remote.SetFaults(ctx, edgesim.ServeFaults{CutSnapshotAfter: 3}))
+	rows := 0
+	_, err := h.remote.Snapshot(ctx, schemas.EntityCustomer, func(capture.Row) error { rows++; return nil })
+	require.Error(t, err, "a cut stream must not look like a table of %d rows", rows)
+
+	rows = 0
+	at, err := h.remote.Snapshot(ctx, schemas.EntityCustomer, func(capture.Row) error { rows++; return nil })
+	require.NoError(t, err, "the fault is for one snapshot only")
+	assert.Equal(t, 10, rows)
+	cur, err := h.remote.CurrentVersion(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cur, at)
 }

@@ -76,6 +76,26 @@ func (db *DB) Save(path string) error {
 	return nil
 }
 
+// MarshalState returns the whole database as Save writes it.
+func (db *DB) MarshalState() ([]byte, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	body, err := json.Marshal(db.dump())
+	if err != nil {
+		return nil, fmt.Errorf("edge simulator state: %w", err)
+	}
+	return body, nil
+}
+
+// FromState returns an in-memory database from what MarshalState returned.
+func FromState(body []byte, opts ...Option) (*DB, error) {
+	db := New(opts...)
+	if err := db.unmarshal(body); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
 // dump copies the state for a snapshot; the caller holds the lock.
 func (db *DB) dump() persisted {
 	return persisted{
@@ -127,9 +147,16 @@ func (db *DB) load(path string) error {
 	if err != nil {
 		return fmt.Errorf("load edge simulator: %w", err)
 	}
+	if err := db.unmarshal(body); err != nil {
+		return fmt.Errorf("load edge simulator %s: %w", path, err)
+	}
+	return nil
+}
+
+func (db *DB) unmarshal(body []byte) error {
 	var p persisted
 	if err := json.Unmarshal(body, &p); err != nil {
-		return fmt.Errorf("load edge simulator %s: %w", path, err)
+		return err
 	}
 	db.version, db.commitCount = p.Version, p.Commits
 	if p.Seq != nil {

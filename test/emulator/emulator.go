@@ -5,9 +5,11 @@
 package emulator
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -25,6 +27,7 @@ type Faults struct {
 	HangFor    time.Duration // default 10s
 	ExpireAll  bool          // every issued access token is expired now (set once, then cleared)
 	RetryAfter int           // seconds in Retry-After on 429s; 1 when zero
+	Drop       int           // the next N API calls are carried out, then their connection drops mid-answer
 }
 
 // Core is the shared state of one emulator.
@@ -59,6 +62,16 @@ func NewCore(perMinute int, errorBody func(status int, code, message string) any
 // Serve serves h on a loopback port and returns its URL.
 func (c *Core) Serve(h http.Handler) string {
 	c.srv = httptest.NewServer(h)
+	return c.srv.URL
+}
+
+// ServeListener serves h on l (an address of the caller's choosing, e.g.
+// a container's port) and returns its URL.
+func (c *Core) ServeListener(l net.Listener, h http.Handler) string {
+	c.srv = httptest.NewUnstartedServer(h)
+	c.srv.Listener.Close()
+	c.srv.Listener = l
+	c.srv.Start()
 	return c.srv.URL
 }
 
@@ -175,8 +188,34 @@ func (c *Core) API(scope string, next func(w http.ResponseWriter, r *http.Reques
 			c.Error(rec, http.StatusTooManyRequests, "rate_limit", "rate limit exceeded")
 			return
 		}
-		c.commitThen(rec, r, func(w http.ResponseWriter) { next(w, r, account) })
+		if !c.takeDrop() {
+			c.commitThen(rec, r, func(w http.ResponseWriter) { next(w, r, account) })
+			return
+		}
+		// The change is made and durable, and the client never learns it:
+		// what a retry then does is the point of the fault.
+		c.Count("faults.drop")
+		buf := &bufferedResponse{header: http.Header{}}
+		c.commitThen(buf, r, func(w http.ResponseWriter) { next(w, r, account) })
+		for k, vs := range buf.header {
+			rec.Header()[k] = vs
+		}
+		rec.Header().Set("Content-Length", strconv.Itoa(buf.body.Len()))
+		rec.WriteHeader(cmp.Or(buf.status, http.StatusOK))
+		_, _ = rec.Write(buf.body.Bytes()[:buf.body.Len()/2])
+		_ = http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
 	}
+}
+
+func (c *Core) takeDrop() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.faults.Drop > 0 {
+		c.faults.Drop--
+		return true
+	}
+	return false
 }
 
 func (c *Core) injectFault(w http.ResponseWriter, r *http.Request) bool {

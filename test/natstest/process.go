@@ -41,6 +41,15 @@ func buildServer() (string, error) {
 	return serverBinary.path, serverBinary.err
 }
 
+// ServerBinary is the path of the nats-server this module depends on,
+// built once per test binary.
+func ServerBinary(t testing.TB) string {
+	t.Helper()
+	bin, err := buildServer()
+	require.NoError(t, err)
+	return bin
+}
+
 // FreePort is a loopback TCP port nothing listens on at the moment.
 func FreePort(t testing.TB) int {
 	t.Helper()

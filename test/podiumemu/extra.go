@@ -387,15 +387,18 @@ func (e *Emulator) deleteWebhook(w http.ResponseWriter, r *http.Request, _ strin
 }
 
 // AddDataFeed creates a data feed and returns its uid.
-func (e *Emulator) AddDataFeed(name string) string {
+func (e *Emulator) AddDataFeed(name string) string { return e.AddDataFeedUID(name, uuid.NewString()) }
+
+// AddDataFeedUID creates a data feed with a uid of the caller's choosing
+// and returns the uid of the feed of that name.
+func (e *Emulator) AddDataFeedUID(name, uid string) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for uid, n := range e.feeds {
+	for have, n := range e.feeds {
 		if n == name {
-			return uid
+			return have
 		}
 	}
-	uid := uuid.NewString()
 	e.feeds[uid] = name
 	return uid
 }

@@ -136,7 +136,12 @@ func (e *Emulator) Close() {
 }
 
 // AddLocation creates a location and returns its uid.
-func (e *Emulator) AddLocation(name string) string {
+func (e *Emulator) AddLocation(name string) string { return e.AddLocationUID(name, uuid.NewString()) }
+
+// AddLocationUID creates a location with a uid of the caller's choosing
+// (so an installer's configuration can name it before the emulator runs)
+// and returns the uid of the location of that name.
+func (e *Emulator) AddLocationUID(name, uid string) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, l := range e.locations {
@@ -145,7 +150,7 @@ func (e *Emulator) AddLocation(name string) string {
 		}
 	}
 	now := e.now().UTC()
-	l := Location{UID: uuid.NewString(), Name: name, DisplayName: name, OrganizationUID: e.org, CreatedAt: now, UpdatedAt: now}
+	l := Location{UID: uid, Name: name, DisplayName: name, OrganizationUID: e.org, CreatedAt: now, UpdatedAt: now}
 	e.locations = append(e.locations, l)
 	return l.UID
 }

@@ -1,0 +1,129 @@
+package fleet
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/edgesync/edgesync/test/syncbuf"
+)
+
+// Proc is one OS process that can be killed and started again with the
+// same command line, as a supervisor (compose, systemd) would.
+type Proc struct {
+	Name  string
+	bin   string
+	args  []string
+	env   []string
+	ready func() error // nil: started means ready
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	logs   syncbuf.Buffer
+	starts int
+}
+
+// Start starts the process and waits until it is ready.
+func (p *Proc) Start() error {
+	p.mu.Lock()
+	if p.cmd != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("%s: already running", p.Name)
+	}
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Env = append(os.Environ(), p.env...)
+	p.starts++
+	fmt.Fprintf(&p.logs, "----- start %d: %s %s\n", p.starts, p.Name, time.Now().Format(time.TimeOnly+".000"))
+	cmd.Stdout, cmd.Stderr = &p.logs, &p.logs
+	if err := cmd.Start(); err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("start %s: %w", p.Name, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+	if p.ready == nil {
+		return nil
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := p.ready()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%s exited before it was ready:\n%s", p.Name, p.Tail(30))
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after 60s: %w\n%s", p.Name, err, p.Tail(30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Proc) Kill() { p.signal(syscall.SIGKILL, 0) }
+
+// Stop asks the process to stop (SIGTERM) and kills it after 15 s.
+func (p *Proc) Stop() { p.signal(syscall.SIGTERM, 15*time.Second) }
+
+func (p *Proc) signal(sig syscall.Signal, grace time.Duration) {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.cmd = nil
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	if grace > 0 {
+		select {
+		case <-exited:
+			return
+		case <-time.After(grace):
+			_ = cmd.Process.Kill()
+		}
+	}
+	<-exited
+}
+
+// Restart kills the process and starts it again.
+func (p *Proc) Restart() error {
+	p.Kill()
+	return p.Start()
+}
+
+// Exited reports whether the process ended without being told to.
+func (p *Proc) Exited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// Logs is everything the process wrote, every start included.
+func (p *Proc) Logs() string { return p.logs.String() }
+
+// Tail is the last n lines of Logs.
+func (p *Proc) Tail(n int) string {
+	lines := strings.Split(strings.TrimRight(p.Logs(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
