@@ -425,7 +425,7 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, consumer string, ms
 	dl.Header.Set(HeaderDLQSequence, strconv.FormatUint(seq, 10))
 	dl.Header.Set(HeaderDLQSubject, msg.Subject())
 	dl.Header.Set(nats.MsgIdHdr, consumer+":"+stream+":"+strconv.FormatUint(seq, 10))
-	if _, err := js.PublishMsg(ctx, dl); err != nil {
+	if _, err := PublishMsg(ctx, js, dl); err != nil {
 		return fmt.Errorf("publish dead letter for %s: %w", msg.Subject(), err)
 	}
 	return nil

@@ -72,7 +72,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, d DeadMsg) error {
 		m.Header.Del(h)
 	}
 	m.Header.Set(nats.MsgIdHdr, "replay:"+strconv.FormatUint(d.Seq, 10)+":"+d.Msg.Header.Get("ce-id"))
-	if _, err := js.PublishMsg(ctx, m); err != nil {
+	if _, err := PublishMsg(ctx, js, m); err != nil {
 		return fmt.Errorf("replay dlq message %d to %s: %w", d.Seq, d.Subject, err)
 	}
 	s, err := js.Stream(ctx, StreamDLQ)

@@ -17,7 +17,7 @@ func PublishOutcome(ctx context.Context, js jetstream.JetStream, partner, eventI
 	if err != nil {
 		return Permanent(err)
 	}
-	if _, err := js.PublishMsg(ctx, m); err != nil {
+	if _, err := PublishMsg(ctx, js, m); err != nil {
 		return fmt.Errorf("publish outcome of %s: %w", o.NotificationKey, err)
 	}
 	return nil

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -141,3 +144,36 @@ func (p *Publisher) publishEach(ctx context.Context, msgs []*nats.Msg) (PublishR
 
 // ErrNoStreams is returned when edgesync's streams are missing.
 var ErrNoStreams = errors.New("edgesync streams are not provisioned: run `edgesync streams init`")
+
+// errCodeMsgIDInProcess: a message with this Nats-Msg-Id is being stored
+// right now, by an earlier attempt whose answer was lost.
+const errCodeMsgIDInProcess = 10158
+
+// PublishMsg publishes m, which should carry a Nats-Msg-Id, and waits for
+// its acknowledgement, trying again while a clustered stream cannot answer:
+// its leader moving after a server died (no response, a timeout), or an
+// earlier attempt of the same message still in process. Without this, one
+// server's death turns into minutes of refused webhooks, which Podium
+// answers by pausing the store's deliveries for hours. It gives up on any
+// other error, when ctx ends, or after 10 s.
+func PublishMsg(ctx context.Context, js jetstream.JetStream, m *nats.Msg) (*jetstream.PubAck, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond),
+		backoff.WithMaxInterval(time.Second), backoff.WithMaxElapsedTime(0)), ctx)
+	return backoff.RetryWithData(func() (*jetstream.PubAck, error) {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		ack, err := js.PublishMsg(actx, m)
+		if err == nil || transient(err) {
+			return ack, err
+		}
+		return nil, backoff.Permanent(err)
+	}, b)
+}
+
+func transient(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrNoResponders) || (errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMsgIDInProcess)
+}

@@ -33,7 +33,8 @@ type Config struct {
 	// MaxBody bounds a delivery; 1 MiB by default.
 	MaxBody int64
 	// PublishTimeout bounds the wait for JetStream; Podium gives a delivery
-	// 5 seconds in all, so the default is 3.
+	// 5 seconds in all, so the default is 4: a stream leader moving after a
+	// server died is waited out, and a second is left for the answer.
 	PublishTimeout time.Duration
 	Now            func() time.Time
 	// Metrics, when set, receives edgesync_webhook_deliveries_total.
@@ -62,7 +63,7 @@ func New(js jetstream.JetStream, cfg Config, log *slog.Logger) (*Gateway, error)
 		cfg.MaxBody = 1 << 20
 	}
 	if cfg.PublishTimeout == 0 {
-		cfg.PublishTimeout = 3 * time.Second
+		cfg.PublishTimeout = 4 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -188,7 +189,7 @@ func (g *Gateway) publish(ctx context.Context, partner string, d delivery, body 
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishTimeout)
 	defer cancel()
-	ack, err := g.js.PublishMsg(ctx, m)
+	ack, err := streams.PublishMsg(ctx, g.js, m)
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", m.Subject, err)
 	}
@@ -203,7 +204,7 @@ func (g *Gateway) deadLetter(ctx context.Context, partner string, body []byte, r
 	m.Header.Set(streams.HeaderDLQConsumer, "webhooks")
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishTimeout)
 	defer cancel()
-	if _, err := g.js.PublishMsg(ctx, m); err != nil {
+	if _, err := streams.PublishMsg(ctx, g.js, m); err != nil {
 		g.log.Error("dead-letter failed", "partner", partner, "reason", reason, "err", err)
 		return
 	}

@@ -4,8 +4,10 @@
 package containers
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/edgesync/edgesync/test/natstest"
 )
 
 func docker(args ...string) (string, error) {
@@ -175,4 +179,130 @@ func TestComposeFile(t *testing.T) {
 	}
 	_, err = check()
 	assert.Error(t, err, "the NATS passwords are required")
+}
+
+// The compose file's demo and cluster profiles, as an installer runs them:
+// every role in its own container against the simulator and the
+// emulators (each a container too), three NATS servers with R3 streams.
+// One server is stopped mid-run and stays down; once the live changes
+// stop, the partners must hold exactly what Edge holds, record by record,
+// with no dead letter, and the status page must say every consumer is in
+// sync.
+func TestComposeDemoOnACluster(t *testing.T) {
+	requireEngine(t)
+	compose, err := exec.LookPath("docker-compose")
+	if err != nil {
+		t.Skip("*** SKIPPED: docker-compose is not installed: the compose demo and cluster profiles are not tested")
+	}
+	if testing.Short() {
+		t.Skip("builds the images and runs a dozen containers; skipped with -short")
+	}
+	suffix := randomSuffix()
+	edgesyncImage, natsImage := buildImages(t, suffix)
+	project := "edgesync-test-" + suffix
+	statusPort := natstest.FreePort(t)
+
+	var env bytes.Buffer
+	for _, f := range []string{"../../deploy/demo.env", "../../deploy/cluster.env"} {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		env.Write(b)
+		env.WriteString("\n")
+	}
+	fmt.Fprintf(&env, "EDGESYNC_IMAGE=%s\nEDGESYNC_NATS_IMAGE=%s\nEDGESYNC_STATUS_PORT=%d\nEDGESYNC_PODIUM_WEBHOOK_PORT=%d\nEDGESYNC_CLIENTBOOK_WEBHOOK_PORT=%d\n",
+		edgesyncImage, natsImage, statusPort, natstest.FreePort(t), natstest.FreePort(t))
+	envFile := filepath.Join(t.TempDir(), "test.env")
+	require.NoError(t, os.WriteFile(envFile, env.Bytes(), 0o600))
+
+	dc := func(extraEnv []string, args ...string) (string, error) {
+		cmd := exec.Command(compose, append([]string{"-p", project, "-f", "../../deploy/compose.yaml", "--env-file", envFile,
+			"--profile", "demo", "--profile", "cluster"}, args...)...)
+		cmd.Env = append(os.Environ(), extraEnv...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _ := dc(nil, "logs", "--no-color", "--tail", "30")
+			t.Logf("containers' logs:\n%s", logs)
+		}
+		out, err := dc(nil, "down", "-v", "--remove-orphans", "-t", "5")
+		if err != nil {
+			t.Logf("compose down: %v: %s", err, out)
+		}
+	})
+	live := []string{"EDGESYNC_SIM_EVERY=100ms", "EDGESYNC_SIM_APP_EVERY=1s"}
+	out, err := dc(live, "up", "-d")
+	require.NoError(t, err, out)
+
+	page := fmt.Sprintf("http://127.0.0.1:%d", statusPort)
+	var snap statusJSON
+	require.Eventually(t, func() bool {
+		snap, err = readStatus(page)
+		return err == nil && len(snap.Consumers) >= 3 && len(snap.Checkpoints) > 0
+	}, 3*time.Minute, time.Second, "the status page shows the connectors, the writer and capture's checkpoints: %v %+v", err, snap)
+
+	// Mid-run, with Edge and both partners' users still making changes.
+	time.Sleep(10 * time.Second)
+	out, err = dc(nil, "stop", "-t", "0", "nats-2")
+	require.NoError(t, err, out)
+	t.Log("nats-2 stopped; it stays down")
+	time.Sleep(15 * time.Second)
+
+	// The live changes stop: the simulators start again on their volumes
+	// without them.
+	out, err = dc([]string{"EDGESYNC_SIM_EVERY=0", "EDGESYNC_SIM_APP_EVERY=0"}, "up", "-d", "--no-deps", "sim-edge", "sim-podium", "sim-clientbook")
+	require.NoError(t, err, out)
+
+	network := project + "_default"
+	check, err := docker("run", "--rm", "--network", network, edgesyncImage, "sim", "check", "--edge", "http://sim-edge:7070",
+		"--podium", "http://sim-podium:7080", "--clientbook", "http://sim-clientbook:7090", "--wait", "4m")
+	t.Logf("sim check: %s", check)
+	require.NoError(t, err, "the partners hold what Edge holds, with one NATS server of three down")
+	assert.Contains(t, check, "0 lost, 0 duplicated, 0 unmatched")
+
+	require.Eventually(t, func() bool {
+		snap, err = readStatus(page)
+		if err != nil || len(snap.Unread) > 0 {
+			return false
+		}
+		for _, c := range snap.Consumers {
+			if c.Backlog > 0 {
+				return false
+			}
+		}
+		return true
+	}, time.Minute, time.Second, "every consumer in sync on the status page: %v %+v", err, snap)
+	assert.Empty(t, snap.DeadLetters, "no dead letter")
+	resp, err := http.Get(page + "/")
+	require.NoError(t, err)
+	html, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, c := range snap.Consumers {
+		assert.Contains(t, string(html), c.Name)
+	}
+	assert.Equal(t, len(snap.Consumers), strings.Count(string(html), ">in sync<"), "the page says in sync for every consumer")
+}
+
+type statusJSON struct {
+	Consumers []struct {
+		Name    string `json:"name"`
+		Backlog uint64 `json:"backlog"`
+	} `json:"consumers"`
+	DeadLetters []json.RawMessage `json:"deadLetters"`
+	Checkpoints []json.RawMessage `json:"checkpoints"`
+	Unread      []string          `json:"unread"`
+}
+
+func readStatus(base string) (statusJSON, error) {
+	var s statusJSON
+	resp, err := http.Get(base + "/status.json")
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("status page: %s", resp.Status)
+	}
+	return s, json.NewDecoder(resp.Body).Decode(&s)
 }
