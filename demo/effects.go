@@ -152,3 +152,22 @@ func ClientbookEffects(db *edgesim.DB, emu *clientbookemu.Emulator) Effects {
 	}
 	return ix.tally(keys)
 }
+
+// DuplicateEmails counts Edge customers beyond the first that carry the same
+// email: a partner's new client written into Edge twice shows here.
+func DuplicateEmails(db *edgesim.DB) int {
+	seen, dups := map[string]bool{}, 0
+	for _, k := range db.CustomerKeys() {
+		own := map[string]bool{}
+		for _, m := range db.Customer(k).ContactMethods {
+			if v := identity(m.Method, m.Value); m.Method == schemas.MethodEmail && v != "" && !own[v] {
+				own[v] = true
+				if seen[v] {
+					dups++
+				}
+				seen[v] = true
+			}
+		}
+	}
+	return dups
+}

@@ -238,6 +238,7 @@ type Check struct {
 	SyncedCustomers   int      `json:"synced_customers"`
 	PodiumContacts    int      `json:"podium_contacts"`
 	ClientbookClients int      `json:"clientbook_clients"`
+	EdgeDuplicates    int      `json:"edge_duplicate_emails"` // see DuplicateEmails
 	Podium            *Effects `json:"podium,omitempty"`
 	Clientbook        *Effects `json:"clientbook,omitempty"`
 }
@@ -267,7 +268,7 @@ func CheckSims(ctx context.Context, ep Endpoints) (Check, error) {
 	if err != nil {
 		return Check{}, err
 	}
-	c := Check{EdgeCustomers: int(count(db, "customer")), SyncedCustomers: db.SyncedCustomers()}
+	c := Check{EdgeCustomers: int(count(db, "customer")), SyncedCustomers: db.SyncedCustomers(), EdgeDuplicates: DuplicateEmails(db)}
 	if ep.Podium != "" {
 		emu := podiumemu.New()
 		if err := loadState(ctx, ep.Podium, emu.UnmarshalState); err != nil {

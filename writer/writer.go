@@ -5,6 +5,8 @@
 package writer
 
 import (
+	"time"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +40,9 @@ type EdgeStore interface {
 
 // Config configures the writer.
 type Config struct {
+	// AckWait is how long the messages of a crashed writer wait before
+	// JetStream delivers them again; 30 s when zero.
+	AckWait                time.Duration
 	Podium                 projectors.MergeOptions
 	PodiumAcquisitionLabel string
 	// Clientbook holds Clientbook's merge settings: Stores maps a
@@ -92,7 +97,7 @@ func New(ctx context.Context, js jetstream.JetStream, store EdgeStore, cfg Confi
 // Run consumes until ctx ends.
 func (w *Writer) Run(ctx context.Context) error {
 	return streams.Consume(ctx, w.js, streams.ConsumerConfig{
-		Durable: Durable, Stream: streams.StreamPartner, Filters: []string{schemas.PartnerPrefix + ".>"}, Metrics: w.cfg.Metrics,
+		Durable: Durable, Stream: streams.StreamPartner, Filters: []string{schemas.PartnerPrefix + ".>"}, Metrics: w.cfg.Metrics, AckWait: w.cfg.AckWait,
 	}, w.Handle, w.log)
 }
 

@@ -15,6 +15,7 @@ import (
 )
 
 type clientbookCmd struct {
+	consumerFlags
 	BaseURL     string            `name:"clientbook-url" help:"Clientbook API base URL (docs/clientbook-api.md)." default:"https://api.clientbook.com"`
 	APIKey      string            `name:"clientbook-api-key" help:"API key of the merchant account (prefer EDGESYNC_CLIENTBOOK_API_KEY)." required:""`
 	Stores      map[string]string `name:"clientbook-store" help:"Edge store to Clientbook store id, e.g. 001=<id>; repeat per store. Stores without one sync without a store."`
@@ -51,7 +52,7 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 	if err := client.Check(ctx); err != nil {
 		return err
 	}
-	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts,
+	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts, AckWait: c.AckWait,
 		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, clientbook.Durable)))}, log)
 	if err != nil {
 		return err

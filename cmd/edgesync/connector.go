@@ -22,7 +22,13 @@ type connectorCmd struct {
 	Clientbook clientbookCmd `cmd:"" help:"Keep Clientbook equal to Edge: clients, the Edge collection, notes, purchases, products, texts."`
 }
 
+// consumerFlags are the flags of a role that runs a durable consumer.
+type consumerFlags struct {
+	AckWait time.Duration `help:"How long a message may go unacknowledged before JetStream gives it to another process: how long a crashed role's messages wait (a handler at work keeps telling the server it is alive)." default:"30s"`
+}
+
 type podiumCmd struct {
+	consumerFlags
 	Name         string            `help:"Connector name: its durable consumer and the prefix of its state; another Podium account runs under another name (outbound only)." default:"podium"`
 	BaseURL      string            `name:"podium-base-url" help:"Podium API base URL." default:"https://api.podium.com"`
 	TokenURL     string            `name:"podium-token-url" help:"Podium OAuth token URL." default:"https://accounts.podium.com/oauth/token"`
@@ -65,7 +71,7 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		ExcludeStockTypes: c.ExcludeTypes, ReviewCooldown: c.Cooldown, ReviewWindow: c.ReviewWindow,
 	}
 	reg := metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, c.Name))
-	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Name: c.Name, Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel,
+	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Name: c.Name, AckWait: c.AckWait, Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel,
 		Metrics: streams.NewConsumerMetrics(reg)}, log)
 	if err != nil {
 		return err

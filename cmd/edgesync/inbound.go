@@ -85,6 +85,7 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 
 type writerCmd struct {
 	edgeDB
+	consumerFlags
 	PodiumDownload bool              `name:"podium-download" help:"Download Podium's new and changed customers into Edge; --no-podium-download is the upload-only option." default:"true" negatable:""`
 	PodiumStores   map[string]string `name:"podium-store" help:"Podium location uid and the Edge store that gets its new customers, e.g. <uid>=001 (001=<uid>, as the connector takes it, works too); repeat per location."`
 	AcqLabel       string            `name:"podium-acquisition-label" help:"Label of the Podium contact attribute holding the acquisition." default:"Acquisition"`
@@ -118,7 +119,7 @@ func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		return err
 	}
 	defer nc.Close()
-	w, err := writer.New(ctx, js, db, writer.Config{
+	w, err := writer.New(ctx, js, db, writer.Config{AckWait: c.AckWait,
 		Podium: projectors.MergeOptions{Download: c.PodiumDownload && len(c.PodiumStores) > 0, Stores: c.PodiumStores}, PodiumAcquisitionLabel: c.AcqLabel,
 		Clientbook: projectors.MergeOptions{Download: len(c.CBStores) > 0, Stores: c.CBStores, Preferences: c.CBPreferences, AcquisitionPreference: c.CBAcqPref},
 		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamPartner, writer.Durable),

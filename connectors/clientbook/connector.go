@@ -1,6 +1,8 @@
 package clientbook
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +32,9 @@ const partner = projectors.PartnerClientbook
 
 // Config configures the connector.
 type Config struct {
+	// AckWait is how long the messages of a crashed connector wait before
+	// JetStream delivers them again; 30 s when zero.
+	AckWait time.Duration
 	Options projectors.ClientbookOptions
 	// Metrics, when set, count the consumer's outcomes.
 	Metrics *streams.ConsumerMetrics
@@ -80,7 +85,7 @@ func Subjects() []string {
 // Run consumes until ctx ends.
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
-		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(), Metrics: c.cfg.Metrics, Report: c.report,
+		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(), Metrics: c.cfg.Metrics, Report: c.report, AckWait: c.cfg.AckWait,
 	}, c.Handle, c.log)
 }
 

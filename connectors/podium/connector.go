@@ -27,6 +27,9 @@ const customerWaitDeliveries = 10
 
 // Config configures the connector.
 type Config struct {
+	// AckWait is how long the messages of a crashed connector wait before
+	// JetStream delivers them again; 30 s when zero.
+	AckWait time.Duration
 	// Name is the connector's durable consumer and the prefix of its keys
 	// in the projection and links buckets; Durable when empty. A second
 	// Podium account (a new one being filled, a staging one) runs as a
@@ -140,7 +143,7 @@ func Subjects(opts projectors.PodiumOptions) []string {
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: c.name, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
-		Flush: c.flush, FlushEvery: feedBatch, Report: c.report,
+		Flush: c.flush, FlushEvery: feedBatch, Report: c.report, AckWait: c.cfg.AckWait,
 	}, c.Handle, c.log)
 }
 

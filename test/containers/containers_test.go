@@ -258,6 +258,14 @@ func TestComposeDemoOnACluster(t *testing.T) {
 	check, err := docker("run", "--rm", "--network", network, edgesyncImage, "sim", "check", "--edge", "http://sim-edge:7070",
 		"--podium", "http://sim-podium:7080", "--clientbook", "http://sim-clientbook:7090", "--wait", "4m")
 	t.Logf("sim check: %s", check)
+	if err != nil {
+		resp, herr := http.Get(page + "/status.json")
+		if herr == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			t.Logf("status.json: %s", b)
+		}
+	}
 	require.NoError(t, err, "the partners hold what Edge holds, with one NATS server of three down")
 	assert.Contains(t, check, "0 lost, 0 duplicated, 0 unmatched")
 

@@ -41,6 +41,7 @@ type Options struct {
 	Stores            int // in the generated chain; 2 when zero
 	CustomersPerStore int // 300 when zero
 	Poll              time.Duration
+	AckWait           time.Duration // of the connectors and the writer; 5 s when zero, so a killed one's messages come back soon
 	Seed              uint64
 }
 
@@ -143,6 +144,9 @@ func Start(t testing.TB, o Options) *Fleet {
 	if o.Poll == 0 {
 		o.Poll = 100 * time.Millisecond
 	}
+	if o.AckWait == 0 {
+		o.AckWait = 5 * time.Second
+	}
 	f := &Fleet{t: t, dir: t.TempDir(), bin: Binary(t), procs: map[string]*Proc{}, passwords: map[string]string{}, urls: map[string]string{}}
 	t.Cleanup(f.stopAll)
 	f.startNATS(t, o.Servers)
@@ -194,6 +198,9 @@ func Start(t testing.TB, o Options) *Fleet {
 	}
 	for _, r := range roles {
 		metrics := port()
+		if r.name == ConnectorPodium || r.name == ConnectorClientbok || r.name == Writer {
+			r.args = append(r.args, "--ack-wait", o.AckWait.String())
+		}
 		args := append(r.args, "--metrics-addr", metrics, "--nats-url", strings.Join(f.natsURLs, ","), "--nats-user", r.user)
 		p := f.proc(r.name, args, []string{"EDGESYNC_NATS_PASSWORD=" + f.passwords[r.user]}, "http://"+metrics+"/readyz")
 		require.NoError(t, p.Start())
