@@ -3,6 +3,8 @@ package demo
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/edgesync/edgesync/schemas"
@@ -19,10 +21,17 @@ type Effects struct {
 	Lost       int // Edge customers the partner should hold and does not
 	Duplicated int // partner records beyond the first for one Edge customer
 	Unmatched  int // partner records no Edge customer accounts for (a change that never came back)
+	// Examples name a few of the records counted, for the support engineer
+	// (and the test log) to look up.
+	Examples []string `json:",omitempty"`
 }
 
 func (e Effects) String() string {
-	return fmt.Sprintf("%d lost, %d duplicated, %d unmatched", e.Lost, e.Duplicated, e.Unmatched)
+	s := fmt.Sprintf("%d lost, %d duplicated, %d unmatched", e.Lost, e.Duplicated, e.Unmatched)
+	if len(e.Examples) > 0 {
+		s += " (" + strings.Join(e.Examples, "; ") + ")"
+	}
+	return s
 }
 
 // Clean reports whether nothing was lost, doubled or left unmatched.
@@ -96,22 +105,32 @@ func (ix customerIndex) find(partner string, ids []string, emails, phones []stri
 	return ""
 }
 
-func (ix customerIndex) tally(keys []string) Effects {
+// tally counts keys (the Edge customer of each partner record, labels[i]
+// naming the record) against the customers the partner should hold.
+func (ix customerIndex) tally(keys, labels []string) Effects {
 	var e Effects
+	example := func(s string) {
+		if len(e.Examples) < 5 {
+			e.Examples = append(e.Examples, s)
+		}
+	}
 	seen := map[string]int{}
-	for _, k := range keys {
+	for i, k := range keys {
 		if k == "" || !ix.want[k] {
 			e.Unmatched++
+			example("unmatched " + labels[i])
 			continue
 		}
 		seen[k]++
 	}
-	for k := range ix.want {
+	for _, k := range slices.Sorted(maps.Keys(ix.want)) {
 		switch n := seen[k]; {
 		case n == 0:
 			e.Lost++
+			example("lost Edge customer " + k)
 		case n > 1:
 			e.Duplicated += n - 1
+			example(fmt.Sprintf("Edge customer %s held %d times", k, n))
 		}
 	}
 	return e
@@ -121,22 +140,24 @@ func (ix customerIndex) tally(keys []string) Effects {
 // synchronize.
 func PodiumEffects(db *edgesim.DB, emu *podiumemu.Emulator) Effects {
 	ix := newCustomerIndex(db, func(c *schemas.Customer) bool { return c.SyncEnabled && !c.Inactive })
-	var keys []string
+	var keys, labels []string
 	for _, c := range emu.Contacts() {
 		ids := []string{c.UID}
 		for _, conv := range c.Conversations {
 			ids = append(ids, conv.UID)
 		}
 		keys = append(keys, ix.find("podium", ids, c.Emails, c.PhoneNumbers))
+		labels = append(labels, fmt.Sprintf("podium contact %s %q %v", c.UID, c.Name, c.Emails))
 	}
-	return ix.tally(keys)
+	return ix.tally(keys, labels)
 }
 
 // ClientbookEffects checks Clientbook's clients against every customer.
 func ClientbookEffects(db *edgesim.DB, emu *clientbookemu.Emulator) Effects {
 	ix := newCustomerIndex(db, func(*schemas.Customer) bool { return true })
-	var keys []string
+	var keys, labels []string
 	for _, c := range emu.Clients() {
+		labels = append(labels, fmt.Sprintf("clientbook client %s %s %s (external %q)", c.ID, c.FirstName, c.LastName, c.ExternalID))
 		if c.ExternalID != "" {
 			keys = append(keys, c.ExternalID)
 			continue
@@ -150,7 +171,7 @@ func ClientbookEffects(db *edgesim.DB, emu *clientbookemu.Emulator) Effects {
 		}
 		keys = append(keys, ix.find("clientbook", []string{c.ID}, emails, phones))
 	}
-	return ix.tally(keys)
+	return ix.tally(keys, labels)
 }
 
 // DuplicateEmails counts Edge customers beyond the first that carry the same

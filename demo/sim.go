@@ -182,7 +182,13 @@ func RunPodiumSim(ctx context.Context, cfg PodiumSim) error {
 		emu.AddDataFeedUID("edgesync", cfg.DataFeed)
 	}
 	n := 0
-	edit := func() bool { n++; return podiumUser(emu, n*10, cfg.Locations) }
+	edit := func() bool {
+		if len(emu.Webhooks().List()) == 0 {
+			return false // not connected yet: see runEmulator
+		}
+		n++
+		return podiumUser(emu, n*10, cfg.Locations)
+	}
 	return runEmulator(ctx, cfg.Sim, "podium emulator", emu.WithAdmin(emu.Handler(), emu.MarshalState, emu.Webhooks()), edit)
 }
 
@@ -202,9 +208,20 @@ func RunClientbookSim(ctx context.Context, cfg ClientbookSim) error {
 	}
 	defer emu.Close()
 	n := 0
-	edit := func() bool { n++; return clientbookUser(emu, n*10+5) }
+	edit := func() bool {
+		if len(emu.Webhooks().List()) == 0 {
+			return false // not connected yet: see runEmulator
+		}
+		n++
+		return clientbookUser(emu, n*10+5)
+	}
 	return runEmulator(ctx, cfg.Sim, "clientbook emulator", emu.WithAdmin(emu.Handler(), emu.MarshalState, emu.Webhooks()), edit)
 }
+
+// The simulated associates start working in a partner's app only once
+// edgesync subscribed to its webhooks (connected): a record made before is
+// one edgesync was never told about, as with a real account connected
+// late, and the demo's one-to-one check would count it as unmatched.
 
 // runEmulator serves an emulator's API with POST /_sim/changes beside it,
 // and makes an app edit every s.Every. Edits run one at a time, whether

@@ -43,6 +43,7 @@ type Options struct {
 	Poll              time.Duration
 	AckWait           time.Duration // of the connectors and the writer; 5 s when zero, so a killed one's messages come back soon
 	Seed              uint64
+	LiveEvery         time.Duration // the sims' own live changes (--every): Edge, and a tenth as often app edits; 0 for none
 }
 
 // Role names, for Proc lookups.
@@ -162,6 +163,13 @@ func Start(t testing.TB, o Options) *Fleet {
 		{SimClientbook, []string{"sim", "clientbook", "--rate", "0", "--api-key", cbKey}},
 	}
 	for _, s := range sims {
+		if o.LiveEvery > 0 {
+			every := o.LiveEvery
+			if s.name != SimEdge {
+				every *= 10
+			}
+			s.args = append(s.args, "--every", every.String())
+		}
 		addr := port()
 		f.urls[s.name] = "http://" + addr
 		p := f.proc(s.name, append(s.args, "--dir", filepath.Join(f.dir, s.name), "--addr", addr), nil, f.urls[s.name]+"/healthz")
