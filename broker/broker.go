@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -34,7 +35,26 @@ type EmbeddedConfig struct {
 	LazySync bool
 	// Name of the server; defaults to "edgesync".
 	Name string
+	// Domain is the server's JetStream domain: a store's leaf node has its
+	// own, so its streams are its own, and the hub reaches them by name.
+	Domain string
+	// Hub, when set, makes the server a leaf node of the hub (see Leaf).
+	Hub *Leaf
 }
+
+// Leaf is how a store's server reaches the hub.
+type Leaf struct {
+	URLs     []string // the hub's leaf node addresses, nats-leaf://hub:7422
+	User     string   // the store's own credential on the hub
+	Password string
+}
+
+// leafOnly are the subjects that never cross a leaf connection as plain
+// messages: a store's Edge events reach the hub only by the hub's sourcing
+// of the store's stream (so an outage buffers them at the store and the
+// Nats-Msg-Id contract holds), and the hub's own edge publishes never land
+// in a store's stream.
+var leafOnly = []string{"edge.>"}
 
 // Embedded is a running in-process NATS server with JetStream.
 type Embedded struct {
@@ -82,6 +102,22 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if !cfg.LazySync {
 		opts.SyncAlways = true
 	}
+	opts.JetStreamDomain = cfg.Domain
+	if cfg.Hub != nil {
+		remote := &server.RemoteLeafOpts{DenyExports: leafOnly, DenyImports: leafOnly}
+		for _, raw := range cfg.Hub.URLs {
+			u, err := url.Parse(raw)
+			if err != nil {
+				return nil, fmt.Errorf("start embedded nats: hub url %q: %w", redactURL(raw), errors.Unwrap(err))
+			}
+			if cfg.Hub.User != "" {
+				u.User = url.UserPassword(cfg.Hub.User, cfg.Hub.Password)
+			}
+			remote.URLs = append(remote.URLs, u)
+		}
+		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{remote}
+		opts.LeafNode.ReconnectInterval = time.Second
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded nats: %w", err)
@@ -93,6 +129,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	return &Embedded{srv: srv}, nil
 }
+
+// LeafConnected reports whether the leaf node connection to the hub is up.
+func (e *Embedded) LeafConnected() bool { return e.srv.NumLeafNodes() > 0 }
 
 // URL is the client URL of the embedded server.
 func (e *Embedded) URL() string { return e.srv.ClientURL() }

@@ -45,6 +45,9 @@ type Config struct {
 	Duplicates time.Duration
 	// Memory puts streams in memory instead of on disk; for benchmarks only.
 	Memory bool
+	// Stores are the chain's stores with a leaf node of their own
+	// (edgesync store): the hub's EDGE stream sources each one's.
+	Stores []string
 }
 
 // DefaultConfig is a single-store install on one server.
@@ -80,6 +83,10 @@ func (c Config) storage() jetstream.StorageType {
 	return jetstream.FileStorage
 }
 
+// StoreDomain is the JetStream domain of a store's leaf node, store is
+// the store's Edge code ("001").
+func StoreDomain(store string) string { return "store" + store }
+
 // StreamConfigs returns the three stream configurations for c.
 func (c Config) StreamConfigs() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
@@ -93,6 +100,7 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 			MaxMsgsPerSubject:  c.EdgeMaxPerSubject,
 			Duplicates:         c.Duplicates,
 			AllowAtomicPublish: true,
+			Sources:            c.storeSources(),
 		},
 		{
 			Name:               StreamPartner,
@@ -114,6 +122,36 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 			Duplicates:  c.Duplicates,
 		},
 	}
+}
+
+// storeSources are the stores' own EDGE streams, sourced into the hub's:
+// a store captures into its leaf node, durable there through an outage,
+// and the hub takes every event once, by its Nats-Msg-Id.
+func (c Config) storeSources() []*jetstream.StreamSource {
+	var out []*jetstream.StreamSource
+	for _, s := range c.Stores {
+		out = append(out, &jetstream.StreamSource{Name: StreamEdge, Domain: StoreDomain(s)})
+	}
+	return out
+}
+
+// ProvisionSite creates or updates what a store's leaf node holds: its
+// own EDGE stream, which capture publishes into, and capture's
+// checkpoints. The rest lives at the hub.
+func ProvisionSite(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	cfg.Stores = nil
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("provision store streams: %w", err)
+	}
+	sc := cfg.StreamConfigs()[0]
+	if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		return fmt.Errorf("provision store stream %s: %w", sc.Name, err)
+	}
+	kc := cfg.BucketConfigs()[0]
+	if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+		return fmt.Errorf("provision store bucket %s: %w", kc.Bucket, err)
+	}
+	return nil
 }
 
 // BucketConfigs returns the KV bucket configurations for c.

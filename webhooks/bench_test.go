@@ -59,25 +59,32 @@ func BenchmarkGateway(b *testing.B) {
 // each, senders at a time, with no HTTP and no verification: the storage
 // ceiling the gateway sits on.
 func publishRaw(b *testing.B, srv *natstest.Server, bodies [][]byte, senders int, suffix string) float64 {
-	var wg sync.WaitGroup
 	start := time.Now()
+	fanOut(senders, len(bodies), func(i int) {
+		m := nats.NewMsg(fmt.Sprintf("partner.podium.contact.c-%d", i))
+		m.Data = bodies[i]
+		m.Header.Set(nats.MsgIdHdr, fmt.Sprintf("raw%s-%d", suffix, i))
+		if _, err := srv.JS.PublishMsg(context.Background(), m); err != nil {
+			b.Errorf("raw publish: %v", err)
+		}
+	})
+	return float64(len(bodies)) / time.Since(start).Seconds()
+}
+
+// fanOut calls fn for 0..n-1 from senders goroutines, each taking every
+// senders-th index in order, and returns when all are done.
+func fanOut(senders, n int, fn func(i int)) {
+	var wg sync.WaitGroup
 	for s := range senders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := s; i < len(bodies); i += senders {
-				m := nats.NewMsg(fmt.Sprintf("partner.podium.contact.c-%d", i))
-				m.Data = bodies[i]
-				m.Header.Set(nats.MsgIdHdr, fmt.Sprintf("raw%s-%d", suffix, i))
-				if _, err := srv.JS.PublishMsg(context.Background(), m); err != nil {
-					b.Errorf("raw publish: %v", err)
-					return
-				}
+			for i := s; i < n; i += senders {
+				fn(i)
 			}
 		}()
 	}
 	wg.Wait()
-	return float64(len(bodies)) / time.Since(start).Seconds()
 }
 
 type loadResult struct {
@@ -92,33 +99,25 @@ func load(b *testing.B, h http.Handler, bodies [][]byte, senders int, suffix str
 	defer hs.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
 	lat := make([]time.Duration, len(bodies))
-	var wg sync.WaitGroup
 	var failed sync.Once
 	start := time.Now()
-	for s := range senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := s; i < len(bodies); i += senders {
-				body := bytes.Replace(bodies[i], []byte(`"event_uid":"evt-`), []byte(`"event_uid":"evt`+suffix+`-`), 1)
-				req, _ := http.NewRequest(http.MethodPost, hs.URL+"/webhooks/podium", bytes.NewReader(body))
-				for k, vs := range sign(body, now) {
-					req.Header[k] = vs
-				}
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				lat[i] = time.Since(t0)
-				if err != nil || resp.StatusCode != http.StatusOK {
-					failed.Do(func() { b.Errorf("delivery %d: %v %v", i, err, resp) })
-				}
-				if resp != nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	fanOut(senders, len(bodies), func(i int) {
+		body := bytes.Replace(bodies[i], []byte(`"event_uid":"evt-`), []byte(`"event_uid":"evt`+suffix+`-`), 1)
+		req, _ := http.NewRequest(http.MethodPost, hs.URL+"/webhooks/podium", bytes.NewReader(body))
+		for k, vs := range sign(body, now) {
+			req.Header[k] = vs
+		}
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		lat[i] = time.Since(t0)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			failed.Do(func() { b.Errorf("delivery %d: %v %v", i, err, resp) })
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
 	elapsed := time.Since(start)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	return loadResult{rate: float64(len(bodies)) / elapsed.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100], max: lat[len(lat)-1]}

@@ -40,22 +40,24 @@ func (f simFlags) sim(addr string, log *slog.Logger) (demo.Sim, error) {
 
 type simEdgeCmd struct {
 	simFlags
-	Addr              string `help:"Address to serve on." default:":7070"`
-	Stores            int    `help:"Stores in the generated chain (first run only)." default:"2"`
-	CustomersPerStore int    `help:"Customers per store in the generated chain (first run only)." default:"300"`
-	Seed              uint64 `help:"Seed of the live changes; 0 picks one."`
+	Addr              string  `help:"Address to serve on." default:":7070"`
+	Stores            int     `help:"Stores in the generated chain (first run only)." default:"2"`
+	CustomersPerStore int     `help:"Customers per store in the generated chain (first run only)." default:"300"`
+	SalesPerCustomer  float64 `help:"Sales per customer, on average, in the generated chain (first run only)." default:"1.5"`
+	ItemsPerStore     int     `help:"Items on hand per store in the generated chain, besides one per sold line (first run only)." default:"200"`
+	Seed              uint64  `help:"Seed of the live changes; 0 picks one."`
 }
 
 func (c *simEdgeCmd) Run(ctx context.Context, log *slog.Logger) error {
-	if c.Stores < 1 || c.CustomersPerStore < 0 {
-		return errors.New("--stores must be at least 1 and --customers-per-store at least 0")
+	if c.Stores < 1 || c.CustomersPerStore < 0 || c.SalesPerCustomer < 0 || c.ItemsPerStore < 0 {
+		return errors.New("--stores must be at least 1; --customers-per-store, --sales-per-customer and --items-per-store at least 0")
 	}
 	s, err := c.sim(c.Addr, log)
 	if err != nil {
 		return err
 	}
 	spec := edgesim.DemoSpec()
-	spec.Stores, spec.CustomersPerStore = c.Stores, c.CustomersPerStore
+	spec.Stores, spec.CustomersPerStore, spec.SalesPerCustomer, spec.ItemsPerStore = c.Stores, c.CustomersPerStore, c.SalesPerCustomer, c.ItemsPerStore
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())
 	}

@@ -86,7 +86,7 @@ func TestFaults(t *testing.T) {
 	for _, role := range fleet.Roles {
 		trials = append(trials, trialSpec{"kill -9 " + role, s.p.kills, func(ctx context.Context) (time.Time, error) { return s.kill(ctx, role) }})
 	}
-	trials = append(trials, trialSpec{"kill -9 a NATS server (R3)", s.p.natsKills, s.killNATS})
+	trials = append(trials, trialSpec{"kill -9 the NATS server a role is on (R3)", s.p.natsKills, s.killNATS})
 	for _, partner := range []string{"podium", "clientbook"} {
 		for _, pf := range []struct {
 			name string
@@ -138,9 +138,9 @@ func (s *suite) trial(ctx context.Context, name string, n int, fault func(contex
 		loadCtx, stopLoad := context.WithCancel(ctx)
 		loadDone := make(chan struct{})
 		go func() { defer close(loadDone); s.load(loadCtx) }()
-		s.sleep(500, 2500)
+		s.sleep(300, 2000)
 		repaired, err := fault(ctx)
-		s.sleep(200, 1500)
+		s.sleep(200, 1000)
 		stopLoad()
 		<-loadDone
 		require.NoError(s.t, err, "%s (seed %d)", name, s.seed)
@@ -182,9 +182,9 @@ func (s *suite) load(ctx context.Context) {
 		if n%10 == 0 {
 			edits = 1
 		}
-		if err := s.f.Changes(ctx, 10, edits, edits); err == nil {
+		if err := s.f.Changes(ctx, s.p.perRound, edits, edits); err == nil {
 			s.loadMu.Lock()
-			s.changes += 10
+			s.changes += s.p.perRound
 			s.edits += 2 * edits
 			s.loadMu.Unlock()
 		}
@@ -210,11 +210,16 @@ func (s *suite) kill(_ context.Context, role string) (time.Time, error) {
 	return time.Now(), p.Start()
 }
 
-// killNATS kills one of the three servers; the roles are on one of them
-// (the client picks at random), and every stream and bucket has a replica
-// on each.
+// killNATS kills the server a role (picked at random) is connected to;
+// every stream and bucket has a replica on each of the three.
 func (s *suite) killNATS(context.Context) (time.Time, error) {
-	p := s.f.NATS[s.rng.IntN(len(s.f.NATS))]
+	role := fleet.Roles[s.rng.IntN(len(fleet.Roles))]
+	i := s.f.ServerOf(fleet.ConnName(role))
+	if i < 0 {
+		return time.Now(), fmt.Errorf("no server has %s's connection", role)
+	}
+	p := s.f.NATS[i]
+	s.t.Logf("killing %s, the server %s is on", p.Name, role)
 	p.Kill()
 	s.sleep(2000, 6000)
 	return time.Now(), p.Start()

@@ -25,9 +25,10 @@ type plan struct {
 	cuts        int           // snapshots cut
 	minEvents   int           // Edge changes the whole run makes at least
 	changeEvery time.Duration // the load: one round of changes per interval
+	perRound    int           // Edge changes in a round
 	ciPicks     int           // CI: trials picked at random besides the snapshot cut
 }
 
 // ciPlan is the bounded subset CI runs; fullPlan (faults tag) the rest.
 var ciPlan = plan{kills: 1, natsKills: 1, partnerFor: 10 * time.Second, latency: 10 * time.Second, stormFor: 15 * time.Second, drops: 10, cuts: 1,
-	minEvents: 1000, changeEvery: 100 * time.Millisecond, ciPicks: 4}
+	minEvents: 1000, changeEvery: 100 * time.Millisecond, perRound: 10, ciPicks: 4}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -37,9 +38,11 @@ import (
 
 // Options shape a fleet.
 type Options struct {
-	Servers           int // NATS servers: 1, or 3 clustered with R3 streams
-	Stores            int // in the generated chain; 2 when zero
-	CustomersPerStore int // 300 when zero
+	Servers           int     // NATS servers: 1, or 3 clustered with R3 streams
+	Stores            int     // in the generated chain; 2 when zero
+	CustomersPerStore int     // 300 when zero
+	SalesPerCustomer  float64 // 1.5 when zero
+	ItemsPerStore     int     // 200 when zero
 	Poll              time.Duration
 	AckWait           time.Duration // of the connectors and the writer; 5 s when zero, so a killed one's messages come back soon
 	Seed              uint64
@@ -59,6 +62,16 @@ const (
 	SimClientbook      = "sim-clientbook"
 )
 
+// ConnName is the name a role's NATS connection goes by (both gateways
+// use one name: ServerOf finds one of them).
+func ConnName(role string) string {
+	switch role {
+	case GatewayPodium, GatewayClientbook:
+		return "edgesync-webhooks"
+	}
+	return "edgesync-" + role
+}
+
 // Roles are the pipeline's roles, the ones a fault suite kills.
 var Roles = []string{Capture, ConnectorPodium, ConnectorClientbok, GatewayPodium, GatewayClientbook, Writer}
 
@@ -69,9 +82,14 @@ type Fleet struct {
 	bin       string
 	NATS      []*Proc
 	natsURLs  []string
+	monitors  []string // each server's monitoring address
 	procs     map[string]*Proc
 	passwords map[string]string
 	urls      map[string]string // sims and gateways by role
+
+	// RolesStarted is when the first role of the pipeline started: the
+	// simulator and the emulators were ready, and nothing was captured yet.
+	RolesStarted time.Time
 
 	Edge       *edgesim.Remote
 	Podium     emulator.Admin
@@ -142,6 +160,12 @@ func Start(t testing.TB, o Options) *Fleet {
 	if o.CustomersPerStore == 0 {
 		o.CustomersPerStore = 300
 	}
+	if o.SalesPerCustomer == 0 {
+		o.SalesPerCustomer = 1.5
+	}
+	if o.ItemsPerStore == 0 {
+		o.ItemsPerStore = 200
+	}
 	if o.Poll == 0 {
 		o.Poll = 100 * time.Millisecond
 	}
@@ -158,6 +182,7 @@ func Start(t testing.TB, o Options) *Fleet {
 		args []string
 	}{
 		{SimEdge, []string{"sim", "edge", "--stores", fmt.Sprint(o.Stores), "--customers-per-store", fmt.Sprint(o.CustomersPerStore),
+			"--sales-per-customer", fmt.Sprint(o.SalesPerCustomer), "--items-per-store", fmt.Sprint(o.ItemsPerStore),
 			"--seed", fmt.Sprint(max(o.Seed, 1))}},
 		{SimPodium, []string{"sim", "podium", "--rate", "0", "--data-feed", dataFeed, "--location", must(locations(o.Stores))}},
 		{SimClientbook, []string{"sim", "clientbook", "--rate", "0", "--api-key", cbKey}},
@@ -204,6 +229,7 @@ func Start(t testing.TB, o Options) *Fleet {
 		{Writer, "writer", []string{"writer", "--edge-simulator", f.urls[SimEdge], "--podium-store", writerLoc,
 			"--clientbook-store", cbStores(o.Stores), "--clientbook-preference", "Key1=Ring Size;Key2=Metal"}},
 	}
+	f.RolesStarted = time.Now()
 	for _, r := range roles {
 		metrics := port()
 		if r.name == ConnectorPodium || r.name == ConnectorClientbok || r.name == Writer {
@@ -248,6 +274,9 @@ func (f *Fleet) run(user string, args ...string) (string, error) {
 	return string(out), err
 }
 
+// Procs are every process but the NATS servers, by name.
+func (f *Fleet) Procs() map[string]*Proc { return f.procs }
+
 // Proc returns a role's or a sim's process.
 func (f *Fleet) Proc(name string) *Proc { return f.procs[name] }
 
@@ -264,10 +293,10 @@ func (f *Fleet) startNATS(t testing.TB, n int) {
 		f.passwords[u] = hex.EncodeToString(b)
 		env = append(env, "EDGESYNC_NATS_"+strings.ToUpper(strings.ReplaceAll(u, "-", "_"))+"_PASSWORD="+f.passwords[u])
 	}
-	ports, routes := make([]int, n), make([]int, n)
+	ports, routes, monitors := make([]int, n), make([]int, n), make([]int, n)
 	var routeURLs []string
 	for i := range n {
-		ports[i], routes[i] = natstest.FreePort(t), natstest.FreePort(t)
+		ports[i], routes[i], monitors[i] = natstest.FreePort(t), natstest.FreePort(t), natstest.FreePort(t)
 		routeURLs = append(routeURLs, fmt.Sprintf("nats-route://127.0.0.1:%d", routes[i]))
 	}
 	bin := natstest.ServerBinary(t)
@@ -275,7 +304,7 @@ func (f *Fleet) startNATS(t testing.TB, n int) {
 		conf := string(body)
 		for old, repl := range map[string]string{
 			"port: 4222":                 "listen: 127.0.0.1:" + fmt.Sprint(ports[i]),
-			"http_port: 8222":            "",
+			"http_port: 8222":            fmt.Sprintf("http: 127.0.0.1:%d", monitors[i]),
 			"server_name: edgesync-nats": fmt.Sprintf("server_name: n%d", i+1),
 			"store_dir: /data":           fmt.Sprintf("store_dir: %q", filepath.Join(f.dir, fmt.Sprintf("nats-%d", i+1))),
 		} {
@@ -292,7 +321,36 @@ func (f *Fleet) startNATS(t testing.TB, n int) {
 		require.NoError(t, p.Start())
 		f.NATS = append(f.NATS, p)
 		f.natsURLs = append(f.natsURLs, "nats://"+addr)
+		f.monitors = append(f.monitors, fmt.Sprintf("http://127.0.0.1:%d", monitors[i]))
 	}
+}
+
+// ServerOf returns the index in NATS of the server the named client
+// connection (edgesync-capture, edgesync-connector-podium, ...) is on,
+// read from each server's /connz; -1 when none has it.
+func (f *Fleet) ServerOf(conn string) int {
+	for i, m := range f.monitors {
+		resp, err := http.Get(m + "/connz?limit=1024")
+		if err != nil {
+			continue
+		}
+		var cz struct {
+			Connections []struct {
+				Name string `json:"name"`
+			} `json:"connections"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&cz)
+		resp.Body.Close()
+		if err != nil {
+			continue
+		}
+		for _, c := range cz.Connections {
+			if c.Name == conn {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // stopAll stops every process, the pipeline's roles first.

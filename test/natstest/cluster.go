@@ -25,6 +25,27 @@ type Cluster struct {
 // waits until JetStream has a meta leader.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return startCluster(t, n, nil)
+}
+
+// StartHub starts a chain's hub: n clustered servers with the JetStream
+// domain "hub", each taking store leaf nodes on a port of its own. It
+// returns the cluster and the leaf node URLs. The servers do not advertise
+// each other's leaf ports to the stores (a deployment lists all three in
+// the store's configuration instead), so a test that cuts a store's link
+// cuts it for good.
+func StartHub(t testing.TB, n int) (*Cluster, []string) {
+	t.Helper()
+	var leafURLs []string
+	c := startCluster(t, n, func(_ int, o *server.Options) {
+		o.JetStreamDomain = "hub"
+		o.LeafNode = server.LeafNodeOpts{Host: "127.0.0.1", Port: FreePort(t), NoAdvertise: true}
+		leafURLs = append(leafURLs, fmt.Sprintf("nats-leaf://127.0.0.1:%d", o.LeafNode.Port))
+	})
+	return c, leafURLs
+}
+
+func startCluster(t testing.TB, n int, modify func(i int, o *server.Options)) *Cluster {
 	routePorts := make([]int, n)
 	for i := range routePorts {
 		routePorts[i] = FreePort(t)
@@ -46,6 +67,9 @@ func StartCluster(t testing.TB, n int) *Cluster {
 			NoLog:      true,
 			Cluster:    server.ClusterOpts{Name: "edgesync-test", Host: "127.0.0.1", Port: routePorts[i]},
 			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+		}
+		if modify != nil {
+			modify(i, opts)
 		}
 		s, err := server.NewServer(opts)
 		require.NoError(t, err)

@@ -1,0 +1,142 @@
+// Package site runs the part of a chain's edgesync that lives at a store,
+// next to its Edge server: an embedded NATS server with JetStream, a leaf
+// node of the hub with a JetStream domain of its own, and capture
+// publishing into the store's own EDGE stream. A change is durable at the
+// store the moment it is captured, whether the store's internet is up or
+// not; the hub sources the store's stream and takes each event once, by
+// its Nats-Msg-Id, when the link is up.
+package site
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/streams"
+)
+
+// Config configures a store site.
+type Config struct {
+	Store   string      // the store's Edge code, "001": its domain is streams.StoreDomain(Store)
+	Dir     string      // the leaf node's JetStream store
+	Hub     broker.Leaf // how to reach the hub
+	Port    int         // client port of the leaf node, for tools at the store; 0: in-process only
+	Capture capture.Config
+	Streams streams.Config // the store's EDGE stream and checkpoints; streams.DefaultConfig when zero
+}
+
+// Site is a running store site.
+type Site struct {
+	cfg Config
+	srv *broker.Embedded
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	cpt *capture.Capture
+	log *slog.Logger
+}
+
+// Start starts the leaf node, provisions the store's stream and prepares
+// capture from src; Run runs capture.
+func Start(ctx context.Context, cfg Config, src capture.ChangeSource, log *slog.Logger) (*Site, error) {
+	if len(cfg.Store) != 3 {
+		return nil, fmt.Errorf("site: store %q: want the three-digit Edge store code", cfg.Store)
+	}
+	if len(cfg.Hub.URLs) == 0 {
+		return nil, errors.New("site: no hub leaf node URL")
+	}
+	if cfg.Streams.Replicas == 0 {
+		cfg.Streams = streams.DefaultConfig()
+	}
+	cfg.Streams.Replicas = 1 // one server at the store
+	port := cfg.Port
+	if port == 0 {
+		port = -1
+	}
+	srv, err := broker.StartEmbedded(broker.EmbeddedConfig{
+		Dir: filepath.Join(cfg.Dir, "jetstream"), Port: port, Name: "edgesync-store-" + cfg.Store,
+		Domain: streams.StoreDomain(cfg.Store), Hub: &cfg.Hub,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Site{cfg: cfg, srv: srv, log: log.With("store", cfg.Store)}
+	if s.nc, err = srv.Connect("edgesync-store-" + cfg.Store); err != nil {
+		srv.Shutdown()
+		return nil, err
+	}
+	s.js, err = jetstream.New(s.nc)
+	if err == nil {
+		err = streams.ProvisionSite(ctx, s.js, cfg.Streams)
+	}
+	if err == nil {
+		s.cpt, err = capture.New(ctx, src, s.js, cfg.Capture, log)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("site %s: %w", cfg.Store, err)
+	}
+	return s, nil
+}
+
+// Run captures until ctx ends, and logs each change of the link to the hub.
+func (s *Site) Run(ctx context.Context) error {
+	go s.watchLink(ctx)
+	return s.cpt.Run(ctx)
+}
+
+func (s *Site) watchLink(ctx context.Context) {
+	up := false
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if now := s.srv.LeafConnected(); now != up {
+			up = now
+			if up {
+				s.log.Info("link to the hub up: the hub takes what the store buffered")
+			} else {
+				s.log.Warn("link to the hub down: changes are kept at the store until it is back")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Connected reports whether the leaf node is connected to the hub.
+func (s *Site) Connected() bool { return s.srv.LeafConnected() }
+
+// Stored is how many events the store's EDGE stream holds (its last
+// sequence): what the store captured, sent or still buffered.
+func (s *Site) Stored(ctx context.Context) (uint64, error) {
+	st, err := s.js.Stream(ctx, streams.StreamEdge)
+	if err != nil {
+		return 0, fmt.Errorf("site %s: %w", s.cfg.Store, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("site %s: %w", s.cfg.Store, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// JetStream is the store's own JetStream (its domain).
+func (s *Site) JetStream() jetstream.JetStream { return s.js }
+
+// Close stops the leaf node.
+func (s *Site) Close() {
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	s.srv.Shutdown()
+}

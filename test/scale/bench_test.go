@@ -1,0 +1,118 @@
+// Package scale measures the initial upload with every role its own
+// process (test/fleet): time from the first role's start until both
+// partners hold the whole chain, and each process's peak memory, at a few
+// sizes so the growth shows. The emulators' limits are lifted.
+package scale
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/test/emulator"
+	"github.com/edgesync/edgesync/test/fleet"
+)
+
+// serialCeiling is how many 1 KiB POSTs a second one sender gets answered
+// by a handler that reads the body and answers 200, over loopback: the
+// most a serial connector could make, whatever it does.
+func serialCeiling(b *testing.B, d time.Duration) float64 {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer hs.Close()
+	body := bytes.Repeat([]byte("x"), 1024)
+	n, start := 0, time.Now()
+	for time.Since(start) < d {
+		resp, err := http.Post(hs.URL, "application/json", bytes.NewReader(body))
+		require.NoError(b, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		n++
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkInitialUpload: EDGESYNC_SCALE_CUSTOMERS lists the sizes
+// (customers in a two-store chain; 10000,100000 by default). Per size it
+// prints the chain, the time to caught up, and every process's peak RSS.
+func BenchmarkInitialUpload(b *testing.B) {
+	sizes := []int{10_000, 100_000}
+	if s := os.Getenv("EDGESYNC_SCALE_CUSTOMERS"); s != "" {
+		sizes = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			require.NoError(b, err, "EDGESYNC_SCALE_CUSTOMERS")
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("customers=%d", n), func(b *testing.B) {
+			for range b.N {
+				upload(b, n)
+			}
+		})
+	}
+}
+
+func upload(b *testing.B, customers int) {
+	// Five sale lines per customer in all (about 1.7 sales of 3 lines) and
+	// items on hand besides the sold ones, as the chain asks.
+	f := fleet.Start(b, fleet.Options{CustomersPerStore: customers / 2, SalesPerCustomer: 1.7, ItemsPerStore: customers / 10, Poll: 250 * time.Millisecond})
+	ctx := context.Background()
+	chk, _ := f.WaitCaughtUp(ctx, 60*time.Minute)
+	took := time.Since(f.RolesStarted)
+	var counts []string
+	for _, e := range []string{"customer", "sale", "item"} {
+		n, err := f.Edge.Count(ctx, schemas.Entity(e))
+		require.NoError(b, err)
+		counts = append(counts, fmt.Sprintf("%d %ss", n, e))
+	}
+	var mem []string
+	names := make([]string, 0, len(f.Procs()))
+	for name := range f.Procs() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var peak int64
+	for _, name := range names {
+		rss, err := f.Proc(name).PeakRSS()
+		require.NoError(b, err)
+		mem = append(mem, fmt.Sprintf("%s %d MiB", name, rss>>20))
+		if !strings.HasPrefix(name, "sim-") {
+			peak = max(peak, rss)
+		}
+	}
+	for _, p := range f.NATS {
+		rss, err := p.PeakRSS()
+		require.NoError(b, err)
+		mem = append(mem, fmt.Sprintf("%s %d MiB", p.Name, rss>>20))
+	}
+	b.Logf("%s: caught up %s after the first role started (%s); peak RSS: %s", strings.Join(counts, ", "), took.Round(100*time.Millisecond), chk, strings.Join(mem, ", "))
+	ceiling := serialCeiling(b, 5*time.Second)
+	for _, a := range []struct {
+		name  string
+		admin emulator.Admin
+	}{{"podium", f.Podium}, {"clientbook", f.Clientbook}} {
+		c, err := a.admin.Counters(ctx)
+		require.NoError(b, err)
+		rate := float64(c["requests"]) / took.Seconds()
+		b.Logf("%s connector: %d calls, %.0f calls/s; one sender's ceiling against a do-nothing handler, same run: %.0f calls/s (ratio %.2f)",
+			a.name, c["requests"], rate, ceiling, rate/ceiling)
+	}
+	b.ReportMetric(took.Seconds(), "s-to-caught-up")
+	b.ReportMetric(float64(peak>>20), "MiB-peak-role")
+}
