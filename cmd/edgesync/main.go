@@ -26,6 +26,7 @@ type cli struct {
 
 	Demo      demoCmd      `cmd:"" help:"Run every role in one process on an embedded JetStream, with the Edge simulator and the Podium emulator."`
 	Streams   streamsCmd   `cmd:"" help:"Provision and inspect edgesync's streams and buckets."`
+	Store     storeCmd     `cmd:"" help:"Run a chain store's part: a NATS leaf node of the hub holding the store's own stream, and capture into it (durable through an internet outage)."`
 	Capture   captureCmd   `cmd:"" help:"Publish every change in the Edge database (SQL Server Change Tracking) to the EDGE stream."`
 	Edge      edgeCmd      `cmd:"" help:"Inspect the Edge database."`
 	Webhooks  webhooksCmd  `cmd:"" help:"Receive partner webhooks: verify, store in the PARTNER stream, then answer."`

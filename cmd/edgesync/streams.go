@@ -26,6 +26,7 @@ type streamsInitCmd struct {
 	EdgeMaxPerSubject int64         `help:"States kept per Edge aggregate; 0 keeps all." default:"16"`
 	PartnerMaxAge     time.Duration `help:"How long partner events are kept." default:"720h"`
 	DLQMaxAge         time.Duration `name:"dlq-max-age" help:"How long dead letters are kept." default:"2160h"`
+	Stores            []string      `name:"store" help:"A store with a leaf node of its own (edgesync store): the hub's EDGE stream sources its events; repeat per store, e.g. --store 001 --store 002."`
 	Wait              time.Duration `help:"Try again until this much time has passed: NATS starting, a cluster electing its leader (compose starts everything at once)." default:"0"`
 }
 
@@ -53,7 +54,10 @@ func (c *streamsInitCmd) provision(ctx context.Context, g *Globals, log *slog.Lo
 	defer nc.Close()
 	cfg := streams.Config{
 		Replicas: c.Replicas, Duplicates: c.Duplicates, EdgeMaxAge: c.EdgeMaxAge, EdgeMaxPerSubject: c.EdgeMaxPerSubject,
-		PartnerMaxAge: c.PartnerMaxAge, DLQMaxAge: c.DLQMaxAge,
+		PartnerMaxAge: c.PartnerMaxAge, DLQMaxAge: c.DLQMaxAge, Stores: c.Stores,
+	}
+	if err := checkStores("--store", c.Stores); err != nil {
+		return err
 	}
 	if err := streams.Provision(ctx, js, cfg); err != nil {
 		return err

@@ -68,6 +68,9 @@ func startCluster(t testing.TB, n int, modify func(i int, o *server.Options)) *C
 			Cluster:    server.ClusterOpts{Name: "edgesync-test", Host: "127.0.0.1", Port: routePorts[i]},
 			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
 		}
+		if n == 1 { // a hub of one server is not a cluster
+			opts.Cluster, opts.Routes = server.ClusterOpts{}, nil
+		}
 		if modify != nil {
 			modify(i, opts)
 		}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/health"
+	"github.com/edgesync/edgesync/site"
+)
+
+// storeCmd is the role that runs at a store of a chain, next to its Edge
+// server: a NATS leaf node of the hub holding the store's own stream, and
+// capture into it.
+type storeCmd struct {
+	edgeDB
+	Store       string        `help:"This store's Edge code, three digits (its events are edge.<entity>.<store>.<id>)." required:""`
+	Dir         string        `help:"Data directory of the store's NATS (its stream and capture's checkpoints)." default:"edgesync-store" type:"path"`
+	HubURLs     []string      `name:"hub-url" help:"The hub's leaf node URLs, every server of it, e.g. nats-leaf://hub-1:7422,nats-leaf://hub-2:7422." required:""`
+	HubUser     string        `name:"hub-user" help:"This store's user on the hub's leaf node port (e.g. store-001)."`
+	HubPassword string        `name:"hub-password" help:"Its password (prefer EDGESYNC_HUB_PASSWORD)."`
+	Port        int           `help:"Client port of the store's NATS, for edgesync tools run at the store; 0 for none." default:"0"`
+	Poll        time.Duration `help:"How often to read changes." default:"250ms"`
+}
+
+func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	if err := checkStores("--store", []string{c.Store}); err != nil {
+		return err
+	}
+	if (c.HubUser == "") != (c.HubPassword == "") {
+		return errors.New("--hub-user and --hub-password go together")
+	}
+	db, closeDB, err := c.source(ctx, log, "capture")
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	// Ready means the store can capture: its own NATS and its Edge. The
+	// link to the hub is not a condition, since the store keeps working
+	// without it; the log says when it goes and comes back.
+	var running atomic.Pointer[site.Site]
+	reg := metricsRegistry(ctx, g.Metrics, log, edgeReady(db), health.Check{Name: "store stream", Fn: func(ctx context.Context) error {
+		s := running.Load()
+		if s == nil {
+			return errors.New("starting")
+		}
+		_, err := s.Stored(ctx)
+		return err
+	}})
+	s, err := site.Start(ctx, site.Config{
+		Store: c.Store, Dir: c.Dir, Port: c.Port,
+		Hub:     broker.Leaf{URLs: c.HubURLs, User: c.HubUser, Password: c.HubPassword},
+		Capture: capture.Config{Site: "store" + c.Store, PollInterval: c.Poll, Metrics: capture.NewMetrics(reg)},
+	}, db, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	running.Store(s)
+	log.Info("store running", "store", c.Store, "hub", fmt.Sprint(len(c.HubURLs))+" leaf node URL(s)", "poll", c.Poll)
+	return s.Run(ctx)
+}
