@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/site"
+	"github.com/edgesync/edgesync/status"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
@@ -137,6 +139,15 @@ func TestAStoreKeepsCapturingThroughAnOutage(t *testing.T) {
 		return n >= before+50
 	}, 30*time.Second, 50*time.Millisecond, "store 001 keeps capturing into its own stream, across its restart")
 	assert.Equal(t, before, atHub(t, js, "001"), "nothing of 001 reached the hub while cut off")
+	var sts []streams.StoreStatus
+	require.Eventually(t, func() bool {
+		sts = storeStatus(t, js)
+		return len(sts) == 2 && !sts[0].Connected && sts[1].Connected
+	}, 60*time.Second, 200*time.Millisecond, "the hub shows 001 cut off and 002 connected: %+v", sts)
+	t.Logf("during the outage the hub shows: %+v", sts)
+	page := httptest.NewRecorder()
+	status.Handler(status.NewReader(js), time.Second, slog.New(slog.DiscardHandler)).ServeHTTP(page, httptest.NewRequest("GET", "/", nil))
+	assert.Contains(t, page.Body.String(), "<td>001</td><td class=\"stuck\">cut off</td>", "the status page shows the store cut off")
 
 	stored, err := s1.s.Stored(ctx)
 	require.NoError(t, err)
@@ -144,6 +155,10 @@ func TestAStoreKeepsCapturingThroughAnOutage(t *testing.T) {
 	s1.link.Restore()
 	back := time.Now()
 	require.Eventually(t, func() bool { return synced("001") }, 2*time.Minute, 50*time.Millisecond, "store 001's changes reach the hub once the link is back")
+	require.Eventually(t, func() bool {
+		sts = storeStatus(t, js)
+		return len(sts) == 2 && sts[0].Connected && sts[0].Behind == 0
+	}, 60*time.Second, 200*time.Millisecond, "the hub shows 001 connected again, nothing behind: %+v", sts)
 	t.Logf("store 001 buffered %d changes through the outage and a restart; the hub had them all %s after the link came back",
 		buffered, time.Since(back).Round(time.Millisecond))
 
@@ -167,6 +182,14 @@ func TestAStoreKeepsCapturingThroughAnOutage(t *testing.T) {
 		}
 		assert.Equal(t, local, seen, "the hub holds exactly the events store %s captured", code)
 	}
+}
+
+func storeStatus(t *testing.T, js jetstream.JetStream) []streams.StoreStatus {
+	s, err := js.Stream(context.Background(), streams.StreamEdge)
+	require.NoError(t, err)
+	info, err := s.Info(context.Background())
+	require.NoError(t, err)
+	return streams.StoreStatuses(info)
 }
 
 // version reads the change version out of a Nats-Msg-Id,

@@ -27,7 +27,9 @@ type Snapshot struct {
 	Consumers   []Consumer   `json:"consumers"`
 	DeadLetters []DeadGroup  `json:"deadLetters"`
 	Checkpoints []Checkpoint `json:"checkpoints"`
-	Unread      []string     `json:"unread,omitempty"` // what could not be read, and why
+	// Stores are a chain's stores with a leaf node of their own.
+	Stores []streams.StoreStatus `json:"stores,omitempty"`
+	Unread []string              `json:"unread,omitempty"` // what could not be read, and why
 }
 
 // Consumer is one durable consumer: a connector on EDGE or the writer on
@@ -115,7 +117,22 @@ func (r *Reader) Read(ctx context.Context) Snapshot {
 	if s.Checkpoints, err = checkpoints(ctx, r.js); err != nil {
 		unread("capture checkpoints", err)
 	}
+	if s.Stores, err = r.stores(ctx); err != nil {
+		unread("stores", err)
+	}
 	return s
+}
+
+func (r *Reader) stores(ctx context.Context) ([]streams.StoreStatus, error) {
+	str, err := r.js.Stream(ctx, streams.StreamEdge)
+	if err != nil {
+		return nil, err
+	}
+	info, err := str.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return streams.StoreStatuses(info), nil
 }
 
 func (r *Reader) consumers(ctx context.Context, stream string, reports map[string]streams.ConnectorReport) ([]Consumer, error) {

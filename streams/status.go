@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -20,6 +22,46 @@ type StreamStatus struct {
 	LastSeq   uint64
 	Replicas  int
 	Consumers []ConsumerStatus
+	Stores    []StoreStatus // EDGE only: the stores it sources
+}
+
+// StoreStatus is a store's leaf node as the hub's EDGE stream sees it.
+type StoreStatus struct {
+	Store string `json:"store"`
+	// Connected: the hub heard from the store's stream lately, without error.
+	Connected bool `json:"connected"`
+	// LastContact is how long ago the hub last heard from the store: how
+	// long it has been cut off, when it is.
+	LastContact time.Duration `json:"lastContact"`
+	// Behind is what the store holds that the hub has not taken yet, as of
+	// the last contact: its buffer through an outage.
+	Behind uint64 `json:"behind"`
+	Error  string `json:"error,omitempty"`
+}
+
+// contactWithin: the hub's source consumer hears from a connected store
+// every few seconds, heartbeats included.
+const contactWithin = 15 * time.Second
+
+// StoreStatuses reads the stores the hub's EDGE stream sources.
+func StoreStatuses(info *jetstream.StreamInfo) []StoreStatus {
+	var out []StoreStatus
+	for _, src := range info.Sources {
+		if src == nil || src.External == nil {
+			continue
+		}
+		store, ok := strings.CutPrefix(src.External.APIPrefix, "$JS."+StoreDomain(""))
+		if store, ok = strings.CutSuffix(store, ".API"); !ok {
+			continue
+		}
+		st := StoreStatus{Store: store, LastContact: src.Active, Behind: src.Lag}
+		if src.Error != nil {
+			st.Error = src.Error.Description
+		}
+		st.Connected = st.Error == "" && src.Active >= 0 && src.Active < contactWithin
+		out = append(out, st)
+	}
+	return out
 }
 
 // ConsumerStatus reports a durable consumer's backlog.
@@ -54,6 +96,7 @@ func Status(ctx context.Context, js jetstream.JetStream) ([]StreamStatus, error)
 			FirstSeq: info.State.FirstSeq,
 			LastSeq:  info.State.LastSeq,
 			Replicas: info.Config.Replicas,
+			Stores:   StoreStatuses(info),
 		}
 		consumers := s.ListConsumers(ctx)
 		for ci := range consumers.Info() {
@@ -83,6 +126,16 @@ func WriteStatus(w io.Writer, sts []StreamStatus) error {
 	for _, s := range sts {
 		for _, c := range s.Consumers {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", c.Name, s.Name, c.Pending, c.AckPending, c.Redelivered)
+		}
+	}
+	for _, s := range sts {
+		if len(s.Stores) == 0 {
+			continue
+		}
+		fmt.Fprintln(tw, "\nSTORE\tLINK\tLAST CONTACT\tBEHIND\tERROR")
+		for _, st := range s.Stores {
+			fmt.Fprintf(tw, "%s\t%s\t%s ago\t%d\t%s\n", st.Store, map[bool]string{true: "connected", false: "CUT OFF"}[st.Connected],
+				st.LastContact.Round(time.Second), st.Behind, st.Error)
 		}
 	}
 	return tw.Flush()
