@@ -18,7 +18,7 @@ import (
 )
 
 func startClientbook(cfg Config) (*clientbookemu.Emulator, error) {
-	emu, err := openClientbook(cfg.Dir, cfg.CBRate, cbAPIKey)
+	emu, err := openClientbook(cfg.Dir, cfg.CBRate, cbAPIKey, true)
 	if err != nil {
 		return nil, err
 	}
@@ -26,9 +26,9 @@ func startClientbook(cfg Config) (*clientbookemu.Emulator, error) {
 	return emu, nil
 }
 
-// openClientbook returns the Clientbook emulator kept in dir, not yet
+// openClientbook returns the Clientbook emulator kept in dir (with persist), not yet
 // serving, accepting apiKey.
-func openClientbook(dir string, rate int, apiKey string) (*clientbookemu.Emulator, error) {
+func openClientbook(dir string, rate int, apiKey string, persist bool) (*clientbookemu.Emulator, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("clientbook emulator: data directory: %w", err)
 	}
@@ -43,7 +43,9 @@ func openClientbook(dir string, rate int, apiKey string) (*clientbookemu.Emulato
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("clientbook emulator state: %w", err)
 	}
-	emu.Persist(filepath.Join(dir, cbFile))
+	if persist {
+		emu.Persist(filepath.Join(dir, cbFile))
+	}
 	emu.AddAPIKey(apiKey)
 	return emu, nil
 }

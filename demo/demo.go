@@ -361,7 +361,7 @@ func startPodium(cfg Config) (*podiumemu.Emulator, error) {
 	for n := 1; n <= max(cfg.Spec.Stores, 1); n++ {
 		locations[fmt.Sprintf("%03d", n)] = ""
 	}
-	emu, err := openPodium(cfg.Dir, cfg.PodiumRate, locations)
+	emu, err := openPodium(cfg.Dir, cfg.PodiumRate, locations, true)
 	if err != nil {
 		return nil, err
 	}
@@ -369,10 +369,10 @@ func startPodium(cfg Config) (*podiumemu.Emulator, error) {
 	return emu, nil
 }
 
-// openPodium returns the Podium emulator kept in dir, not yet serving, with
+// openPodium returns the Podium emulator kept in dir (with persist), not yet serving, with
 // a location "Store <store>" for each of locations (store -> uid; an empty
 // uid picks one) and the demo's OAuth client.
-func openPodium(dir string, rate int, locations map[string]string) (*podiumemu.Emulator, error) {
+func openPodium(dir string, rate int, locations map[string]string, persist bool) (*podiumemu.Emulator, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("podium emulator: data directory: %w", err)
 	}
@@ -393,7 +393,9 @@ func openPodium(dir string, rate int, locations map[string]string) (*podiumemu.E
 			emu.AddLocation("Store " + store)
 		}
 	}
-	emu.Persist(filepath.Join(dir, podiumFile))
+	if persist {
+		emu.Persist(filepath.Join(dir, podiumFile))
+	}
 	emu.Tokens().RegisterClient(PodiumClientID, PodiumClientSecret, "demo-account",
 		[]string{"read_contacts", "write_contacts", "read_locations", "write_messages", "write_reviews", "write_data_feed_event"}, PodiumRefreshToken)
 	return emu, nil

@@ -35,6 +35,10 @@ type Sim struct {
 	Every    time.Duration
 	Log      *slog.Logger
 	Out      io.Writer // where the role says it is listening
+	// NoPersist keeps an emulator's state in memory only: each change is
+	// no longer written whole to disk before the answer, for benchmarks
+	// whose state would make that the bottleneck.
+	NoPersist bool
 }
 
 func (s Sim) log() *slog.Logger {
@@ -173,7 +177,7 @@ type PodiumSim struct {
 // RunPodiumSim serves the Podium emulator with its admin routes and
 // POST /_sim/changes (app edits), and makes an app edit every cfg.Every.
 func RunPodiumSim(ctx context.Context, cfg PodiumSim) error {
-	emu, err := openPodium(cfg.Dir, cfg.Rate, cfg.Locations)
+	emu, err := openPodium(cfg.Dir, cfg.Rate, cfg.Locations, !cfg.NoPersist)
 	if err != nil {
 		return err
 	}
@@ -202,7 +206,7 @@ type ClientbookSim struct {
 // RunClientbookSim serves the Clientbook emulator with its admin routes
 // and POST /_sim/changes (app edits), and makes an app edit every cfg.Every.
 func RunClientbookSim(ctx context.Context, cfg ClientbookSim) error {
-	emu, err := openClientbook(cfg.Dir, cfg.Rate, cfg.APIKey)
+	emu, err := openClientbook(cfg.Dir, cfg.Rate, cfg.APIKey, !cfg.NoPersist)
 	if err != nil {
 		return err
 	}

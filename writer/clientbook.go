@@ -65,9 +65,6 @@ func (w *Writer) cbClient(ctx context.Context, pe schemas.PartnerEnvelope) error
 	if err := w.apply(ctx, pe, cmds); err != nil {
 		return err
 	}
-	if match.Linked {
-		return nil
-	}
 	// Tell the connector which client a downloaded or matched customer is,
 	// so a later Edge edit updates it instead of creating a second client.
 	return w.mirrorLink(ctx, cbPartner, "customer", ev.Person.PartnerID, ev.Person.PartnerID)

@@ -204,7 +204,7 @@ func (w *Writer) podium(ctx context.Context, pe schemas.PartnerEnvelope) error {
 	// Tell the connector which contact a downloaded or matched customer is,
 	// so a later Edge edit updates that contact instead of creating a
 	// second one.
-	if match.Linked || len(ev.Identifiers) == 0 || !w.cfg.Podium.Download {
+	if len(ev.Identifiers) == 0 || !w.cfg.Podium.Download {
 		return nil
 	}
 	return w.mirrorLink(ctx, projectors.PartnerPodium, "customer", ev.Person.PartnerID, ev.Identifiers[0])
@@ -213,10 +213,28 @@ func (w *Writer) podium(ctx context.Context, pe schemas.PartnerEnvelope) error {
 // mirrorLink copies into the links bucket the Edge link an event just
 // wrote for partnerID, as edgeKey <-> linkTo, so the partner's connector
 // finds the record Edge created or matched.
+//
+// It runs for every event of a linked record, not only the one that made
+// the link: a writer killed between the Edge commit and this write gets
+// the event again, finds it applied and the Edge link there, and must
+// still leave the link in the bucket, or the connector, not finding it,
+// would push the customer as a new contact. Two reads skip the write when
+// both directions are there.
 func (w *Writer) mirrorLink(ctx context.Context, partner, entity, partnerID, linkTo string) error {
 	key, err := w.store.LinkedKey(ctx, partner, entity, partnerID)
 	if err != nil || key == "" {
 		return err
+	}
+	fwd, err := streams.GetLink(ctx, w.links, streams.LinkKey(partner, entity, key))
+	if err != nil {
+		return err
+	}
+	rev, err := streams.GetLink(ctx, w.links, streams.ReverseLinkKey(partner, entity, linkTo))
+	if err != nil {
+		return err
+	}
+	if fwd == linkTo && rev == key {
+		return nil
 	}
 	return streams.PutLink(ctx, w.links, partner, entity, key, linkTo)
 }

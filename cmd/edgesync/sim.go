@@ -26,8 +26,9 @@ type simCmd struct {
 }
 
 type simFlags struct {
-	Dir   string        `help:"Data directory; run again on it to resume." default:"edgesync-sim" type:"path"`
-	Every time.Duration `help:"Make one live change (Edge change, or app edit in the partner) per interval; 0 for none (POST /_sim/changes still makes them)." default:"0"`
+	Dir       string        `help:"Data directory; run again on it to resume." default:"edgesync-sim" type:"path"`
+	NoPersist bool          `help:"Emulators: keep the state in memory only (faster; a kill loses it): for benchmarks."`
+	Every     time.Duration `help:"Make one live change (Edge change, or app edit in the partner) per interval; 0 for none (POST /_sim/changes still makes them)." default:"0"`
 }
 
 func (f simFlags) sim(addr string, log *slog.Logger) (demo.Sim, error) {
@@ -35,7 +36,7 @@ func (f simFlags) sim(addr string, log *slog.Logger) (demo.Sim, error) {
 	if err != nil {
 		return demo.Sim{}, fmt.Errorf("--addr: %w", err)
 	}
-	return demo.Sim{Dir: f.Dir, Listener: l, Every: f.Every, Log: log, Out: os.Stdout}, nil
+	return demo.Sim{Dir: f.Dir, Listener: l, Every: f.Every, Log: log, Out: os.Stdout, NoPersist: f.NoPersist}, nil
 }
 
 type simEdgeCmd struct {

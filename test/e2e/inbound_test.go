@@ -198,6 +198,44 @@ func TestCrashAfterEdgeCommitDoesNotApplyTwice(t *testing.T) {
 	assert.EqualValues(t, 1, st.Duplicates+st.NoChange, "the redelivery wrote nothing")
 }
 
+// Found by the fault suite: a writer killed between the Edge commit and
+// its write of the link to the links bucket gets the event again, finds it
+// applied, and must still leave the link, or the Podium connector would
+// push the downloaded customer back as a second contact.
+func TestCrashBeforeTheLinkIsStoredLeavesTheLink(t *testing.T) {
+	var crashes atomic.Int32
+	var in *inbound
+	in = newInbound(t, true, func(h streams.Handler) streams.Handler {
+		return func(ctx context.Context, msg jetstream.Msg) error {
+			if err := h(ctx, msg); err != nil {
+				return err
+			}
+			if crashes.Add(1) == 1 {
+				// The Edge commit is done; the link write is lost with the process.
+				kv, err := in.srv.JS.KeyValue(ctx, streams.BucketLinks)
+				require.NoError(t, err)
+				keys, err := kv.ListKeys(ctx)
+				require.NoError(t, err)
+				for k := range keys.Keys() {
+					require.NoError(t, kv.Delete(ctx, k))
+				}
+				return errors.New("crash before the link and the ack")
+			}
+			return nil
+		}
+	})
+	in.emu.CreateContactInApp("Grace Hopper", "", "grace@example.com", in.loc)
+	in.settle()
+	require.Len(t, in.db.CustomerKeys(), 1, "created once")
+	key := in.db.CustomerKeys()[0]
+	kv, err := in.srv.JS.KeyValue(context.Background(), streams.BucketLinks)
+	require.NoError(t, err)
+	link, err := streams.GetLink(context.Background(), kv, streams.LinkKey("podium", "customer", key))
+	require.NoError(t, err)
+	assert.NotEmpty(t, link, "the redelivery stored the link")
+	assert.Equal(t, 1, in.emu.ContactCount(), "no second contact")
+}
+
 // The writer restarts in the middle of a stream of events and loses none.
 func TestWriterRestartsMidStreamWithoutLoss(t *testing.T) {
 	r := newPodiumRig(t)

@@ -46,6 +46,7 @@ type Options struct {
 	Poll              time.Duration
 	AckWait           time.Duration // of the connectors and the writer; 5 s when zero, so a killed one's messages come back soon
 	Seed              uint64
+	NoPersist         bool          // the emulators keep their state in memory only (benchmarks)
 	LiveEvery         time.Duration // the sims' own live changes (--every): Edge, and a tenth as often app edits; 0 for none
 }
 
@@ -188,6 +189,9 @@ func Start(t testing.TB, o Options) *Fleet {
 		{SimClientbook, []string{"sim", "clientbook", "--rate", "0", "--api-key", cbKey}},
 	}
 	for _, s := range sims {
+		if o.NoPersist && s.name != SimEdge {
+			s.args = append(s.args, "--no-persist")
+		}
 		if o.LiveEvery > 0 {
 			every := o.LiveEvery
 			if s.name != SimEdge {

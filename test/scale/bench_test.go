@@ -71,7 +71,8 @@ func BenchmarkInitialUpload(b *testing.B) {
 func upload(b *testing.B, customers int) {
 	// Five sale lines per customer in all (about 1.7 sales of 3 lines) and
 	// items on hand besides the sold ones, as the chain asks.
-	f := fleet.Start(b, fleet.Options{CustomersPerStore: customers / 2, SalesPerCustomer: 1.7, ItemsPerStore: customers / 10, Poll: 250 * time.Millisecond})
+	f := fleet.Start(b, fleet.Options{CustomersPerStore: customers / 2, SalesPerCustomer: 1.7, ItemsPerStore: customers / 10, Poll: 250 * time.Millisecond,
+		NoPersist: true})
 	ctx := context.Background()
 	chk, _ := f.WaitCaughtUp(ctx, 60*time.Minute)
 	took := time.Since(f.RolesStarted)
