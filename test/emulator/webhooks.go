@@ -37,6 +37,9 @@ type Delivery struct {
 	At        time.Time
 }
 
+// maxBackoff caps the wait between two attempts of one delivery.
+const maxBackoff = 30 * time.Second
+
 // Signer returns the signature headers of a delivery.
 type Signer func(secret string, at time.Time, body []byte) http.Header
 
@@ -329,7 +332,9 @@ func (w *Webhooks) deliverHead(st *hookState) bool {
 			return false
 		case <-time.After(delay):
 		}
-		delay *= 2
+		// Doubling, up to a cap: Podium documents ~15 retries over ~8
+		// hours; the emulator keeps the shape in compressed time.
+		delay = min(2*delay, maxBackoff)
 	}
 }
 
