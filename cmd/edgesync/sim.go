@@ -26,9 +26,8 @@ type simCmd struct {
 }
 
 type simFlags struct {
-	Dir       string        `help:"Data directory; run again on it to resume." default:"edgesync-sim" type:"path"`
-	NoPersist bool          `help:"Emulators: keep the state in memory only (faster; a kill loses it): for benchmarks."`
-	Every     time.Duration `help:"Make one live change (Edge change, or app edit in the partner) per interval; 0 for none (POST /_sim/changes still makes them)." default:"0"`
+	Dir   string        `help:"Data directory; run again on it to resume." default:"edgesync-sim" type:"path"`
+	Every time.Duration `help:"Make one live change (Edge change, or app edit in the partner) per interval; 0 for none (POST /_sim/changes still makes them)." default:"0"`
 }
 
 func (f simFlags) sim(addr string, log *slog.Logger) (demo.Sim, error) {
@@ -36,7 +35,19 @@ func (f simFlags) sim(addr string, log *slog.Logger) (demo.Sim, error) {
 	if err != nil {
 		return demo.Sim{}, fmt.Errorf("--addr: %w", err)
 	}
-	return demo.Sim{Dir: f.Dir, Listener: l, Every: f.Every, Log: log, Out: os.Stdout, NoPersist: f.NoPersist}, nil
+	return demo.Sim{Dir: f.Dir, Listener: l, Every: f.Every, Log: log, Out: os.Stdout}, nil
+}
+
+// emulatorFlags are the flags of a partner emulator's role.
+type emulatorFlags struct {
+	simFlags
+	NoPersist bool `help:"Keep the state in memory only (faster; a kill loses it): for benchmarks."`
+}
+
+func (f emulatorFlags) sim(addr string, log *slog.Logger) (demo.Sim, error) {
+	s, err := f.simFlags.sim(addr, log)
+	s.NoPersist = f.NoPersist
+	return s, err
 }
 
 type simEdgeCmd struct {
@@ -66,7 +77,7 @@ func (c *simEdgeCmd) Run(ctx context.Context, log *slog.Logger) error {
 }
 
 type simPodiumCmd struct {
-	simFlags
+	emulatorFlags
 	Addr      string            `help:"Address to serve on." default:":7080"`
 	Rate      int               `help:"Requests per minute per account; real Podium allows 300." default:"6000"`
 	Locations map[string]string `name:"location" help:"Edge store and the uid of its Podium location, e.g. 001=<uid>; repeat per store (the connector's --podium-location)." required:""`
@@ -85,7 +96,7 @@ func (c *simPodiumCmd) Run(ctx context.Context, log *slog.Logger) error {
 }
 
 type simClientbookCmd struct {
-	simFlags
+	emulatorFlags
 	Addr   string `help:"Address to serve on." default:":7090"`
 	Rate   int    `help:"Requests per minute per key; Clientbook's documented limit is 120." default:"20000"`
 	APIKey string `name:"api-key" help:"API key the emulator accepts (the connector's --clientbook-api-key)." required:""`
