@@ -59,9 +59,9 @@ type ChangeResult struct {
 	Made int `json:"made"`
 }
 
-// changesHandler serves POST /_sim/changes with make, which makes one
+// changesHandler serves POST /_sim/changes with change, which makes one
 // change and reports whether it did.
-func changesHandler(make func() (bool, error)) http.HandlerFunc {
+func changesHandler(change func() (bool, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req ChangeRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.Changes < 0 || req.Changes > 100_000 {
@@ -70,7 +70,7 @@ func changesHandler(make func() (bool, error)) http.HandlerFunc {
 		}
 		var res ChangeResult
 		for range req.Changes {
-			ok, err := make()
+			ok, err := change()
 			if err != nil {
 				emulator.WriteJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error(), "made": res.Made})
 				return
@@ -99,6 +99,30 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 			fn()
 		}
 	}
+}
+
+// live serves h with POST /_sim/changes beside it and makes a change
+// every s.Every. Changes run one at a time, whether the ticker or a
+// request asks for them: the generators behind them are not safe for
+// concurrent use.
+func (s Sim) live(ctx context.Context, what string, h http.Handler, change func() (bool, error)) error {
+	var mu sync.Mutex
+	one := func() (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return change()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("POST /_sim/changes", changesHandler(one))
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go every(ctx, s.Every, func() {
+		if _, err := one(); err != nil {
+			s.log().Error("simulated change failed", "err", err)
+		}
+	})
+	return s.serve(ctx, what, mux)
 }
 
 // serve serves h on s.Listener until ctx ends.
@@ -144,17 +168,8 @@ func RunEdgeSim(ctx context.Context, cfg EdgeSim) error {
 	cfg.log().Info("edge simulator ready", "customers", count(db, "customer"), "generated", generated, "dir", cfg.Dir)
 	churn := edgesim.NewChurn(db, cfg.Seed)
 	step := func() (bool, error) { _, err := churn.Step(); return err == nil, err }
-	mux := http.NewServeMux()
-	mux.Handle("/", edgesim.NewServer(db, cfg.log()).Handler())
-	mux.HandleFunc("POST /_sim/changes", changesHandler(step))
-
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go every(ctx, cfg.Every, func() {
-		if _, err := step(); err != nil {
-			cfg.log().Error("simulated change failed", "err", err)
-		}
-	})
 	// The journal is folded into the snapshot now and then, as a database
 	// checkpoints its log.
 	go every(ctx, 3*time.Second, func() {
@@ -162,7 +177,7 @@ func RunEdgeSim(ctx context.Context, cfg EdgeSim) error {
 			cfg.log().Error("save simulator", "err", err)
 		}
 	})
-	err = cfg.serve(ctx, "edge simulator", mux)
+	err = cfg.live(ctx, "edge simulator", edgesim.NewServer(db, cfg.log()).Handler(), step)
 	return errors.Join(err, db.Save(path))
 }
 
@@ -186,14 +201,10 @@ func RunPodiumSim(ctx context.Context, cfg PodiumSim) error {
 		emu.AddDataFeedUID("edgesync", cfg.DataFeed)
 	}
 	n := 0
-	edit := func() bool {
-		if len(emu.Webhooks().List()) == 0 {
-			return false // not connected yet: see runEmulator
-		}
+	return runEmulator(ctx, cfg.Sim, "podium emulator", emu.Core, emu.Handler(), emu.MarshalState, emu.Webhooks(), func() bool {
 		n++
 		return podiumUser(emu, n*10, cfg.Locations)
-	}
-	return runEmulator(ctx, cfg.Sim, "podium emulator", emu.WithAdmin(emu.Handler(), emu.MarshalState, emu.Webhooks()), edit)
+	})
 }
 
 // ClientbookSim configures the served Clientbook emulator.
@@ -212,38 +223,23 @@ func RunClientbookSim(ctx context.Context, cfg ClientbookSim) error {
 	}
 	defer emu.Close()
 	n := 0
-	edit := func() bool {
-		if len(emu.Webhooks().List()) == 0 {
-			return false // not connected yet: see runEmulator
-		}
+	return runEmulator(ctx, cfg.Sim, "clientbook emulator", emu.Core, emu.Handler(), emu.MarshalState, emu.Webhooks(), func() bool {
 		n++
 		return clientbookUser(emu, n*10+5)
-	}
-	return runEmulator(ctx, cfg.Sim, "clientbook emulator", emu.WithAdmin(emu.Handler(), emu.MarshalState, emu.Webhooks()), edit)
+	})
 }
 
-// The simulated associates start working in a partner's app only once
-// edgesync subscribed to its webhooks (connected): a record made before is
-// one edgesync was never told about, as with a real account connected
-// late, and the demo's one-to-one check would count it as unmatched.
-
-// runEmulator serves an emulator's API with POST /_sim/changes beside it,
-// and makes an app edit every s.Every. Edits run one at a time, whether
-// the ticker or a request asks for them.
-func runEmulator(ctx context.Context, s Sim, what string, api http.Handler, edit func() bool) error {
-	var mu sync.Mutex
-	one := func() (bool, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return edit(), nil
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", api)
-	mux.HandleFunc("POST /_sim/changes", changesHandler(one))
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go every(ctx, s.Every, func() { _, _ = one() })
-	return s.serve(ctx, what, mux)
+// runEmulator serves an emulator's API with its admin routes, and lets a
+// simulated associate edit in the partner's app (edit) every s.Every or
+// on request. The associate starts working only once edgesync subscribed
+// to the partner's webhooks: a record made before is one edgesync was
+// never told about, as with a real account connected late, and the demo's
+// one-to-one check would count it as unmatched.
+func runEmulator(ctx context.Context, s Sim, what string, core *emulator.Core, api http.Handler, state func() ([]byte, error),
+	hooks *emulator.Webhooks, edit func() bool) error {
+	return s.live(ctx, what, core.WithAdmin(api, state, hooks), func() (bool, error) {
+		return len(hooks.List()) > 0 && edit(), nil
+	})
 }
 
 // Endpoints are the served simulator and emulators; an empty partner is
