@@ -50,9 +50,10 @@ func StoreStatuses(info *jetstream.StreamInfo) []StoreStatus {
 		if src == nil || src.External == nil {
 			continue
 		}
-		store, ok := strings.CutPrefix(src.External.APIPrefix, "$JS."+StoreDomain(""))
-		if store, ok = strings.CutSuffix(store, ".API"); !ok {
-			continue
+		store, isStore := strings.CutPrefix(src.External.APIPrefix, "$JS."+StoreDomain(""))
+		store, isAPI := strings.CutSuffix(store, ".API")
+		if !isStore || !isAPI {
+			continue // a source that is not a store's stream
 		}
 		st := StoreStatus{Store: store, LastContact: src.Active, Behind: src.Lag}
 		if src.Error != nil {
