@@ -58,7 +58,7 @@ func restore[T any](t *table[T], p persistedTable[T]) {
 func (db *DB) Save(path string) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	body, err := json.Marshal(db.dump())
+	body, err := db.marshal()
 	if err != nil {
 		return fmt.Errorf("save edge simulator: %w", err)
 	}
@@ -80,12 +80,15 @@ func (db *DB) Save(path string) error {
 func (db *DB) MarshalState() ([]byte, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	body, err := json.Marshal(db.dump())
+	body, err := db.marshal()
 	if err != nil {
 		return nil, fmt.Errorf("edge simulator state: %w", err)
 	}
 	return body, nil
 }
+
+// marshal encodes the whole database; the caller holds the lock.
+func (db *DB) marshal() ([]byte, error) { return json.Marshal(db.dump()) }
 
 // FromState returns an in-memory database from what MarshalState returned.
 func FromState(body []byte, opts ...Option) (*DB, error) {

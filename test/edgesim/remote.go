@@ -100,14 +100,10 @@ type Server struct {
 	db     *DB
 	log    *slog.Logger
 	faults atomic.Pointer[ServeFaults]
-	cuts   atomic.Int64
 }
 
 // NewServer returns a server of db.
 func NewServer(db *DB, log *slog.Logger) *Server { return &Server{db: db, log: log} }
-
-// Cuts is how many snapshots the server cut on purpose.
-func (s *Server) Cuts() int64 { return s.cuts.Load() }
 
 // Handler returns the simulator's HTTP API.
 func (s *Server) Handler() http.Handler {
@@ -210,7 +206,6 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request, e schemas.Enti
 		return rs.row(row)
 	})
 	if errors.Is(err, errCut) {
-		s.cuts.Add(1)
 		s.log.Warn("cutting the snapshot connection, as told", "entity", e, "after_rows", cut)
 		panic(http.ErrAbortHandler) // closes the connection without a trailer
 	}
@@ -321,9 +316,6 @@ func Dial(base string) *Remote {
 	t.ResponseHeaderTimeout = 30 * time.Second
 	return &Remote{base: base, client: &http.Client{Transport: t}, types: New()}
 }
-
-// URL is where the simulator is served.
-func (r *Remote) URL() string { return r.base }
 
 // remoteError is an error the simulator answered with.
 type remoteError struct {

@@ -5,11 +5,9 @@
 package emulator
 
 import (
-	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -62,16 +60,6 @@ func NewCore(perMinute int, errorBody func(status int, code, message string) any
 // Serve serves h on a loopback port and returns its URL.
 func (c *Core) Serve(h http.Handler) string {
 	c.srv = httptest.NewServer(h)
-	return c.srv.URL
-}
-
-// ServeListener serves h on l (an address of the caller's choosing, e.g.
-// a container's port) and returns its URL.
-func (c *Core) ServeListener(l net.Listener, h http.Handler) string {
-	c.srv = httptest.NewUnstartedServer(h)
-	c.srv.Listener.Close()
-	c.srv.Listener = l
-	c.srv.Start()
 	return c.srv.URL
 }
 
@@ -197,12 +185,8 @@ func (c *Core) API(scope string, next func(w http.ResponseWriter, r *http.Reques
 		c.Count("faults.drop")
 		buf := &bufferedResponse{header: http.Header{}}
 		c.commitThen(buf, r, func(w http.ResponseWriter) { next(w, r, account) })
-		for k, vs := range buf.header {
-			rec.Header()[k] = vs
-		}
-		rec.Header().Set("Content-Length", strconv.Itoa(buf.body.Len()))
-		rec.WriteHeader(cmp.Or(buf.status, http.StatusOK))
-		_, _ = rec.Write(buf.body.Bytes()[:buf.body.Len()/2])
+		buf.header.Set("Content-Length", strconv.Itoa(buf.body.Len())) // the whole answer is announced, half arrives
+		buf.replay(rec, buf.body.Bytes()[:buf.body.Len()/2])
 		_ = http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler)
 	}

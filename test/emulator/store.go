@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -122,12 +123,15 @@ func (c *Core) commitThen(w http.ResponseWriter, r *http.Request, next func(w ht
 		c.Error(w, http.StatusServiceUnavailable, "internal_server_error", "storage unavailable: "+err.Error())
 		return
 	}
-	for k, vs := range buf.header {
+	buf.replay(w, buf.body.Bytes())
+}
+
+// replay writes the held answer to w, with body (all of it, or the part a
+// dropped connection lets through).
+func (b *bufferedResponse) replay(w http.ResponseWriter, body []byte) {
+	for k, vs := range b.header {
 		w.Header()[k] = vs
 	}
-	if buf.status == 0 {
-		buf.status = http.StatusOK
-	}
-	w.WriteHeader(buf.status)
-	_, _ = w.Write(buf.body.Bytes())
+	w.WriteHeader(cmp.Or(b.status, http.StatusOK))
+	_, _ = w.Write(body)
 }

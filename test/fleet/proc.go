@@ -98,27 +98,6 @@ func (p *Proc) signal(sig syscall.Signal, grace time.Duration) {
 	<-exited
 }
 
-// Restart kills the process and starts it again.
-func (p *Proc) Restart() error {
-	p.Kill()
-	return p.Start()
-}
-
-// Exited reports whether the process ended without being told to.
-func (p *Proc) Exited() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
-}
-
 // Logs is everything the process wrote, every start included.
 func (p *Proc) Logs() string { return p.logs.String() }
 
