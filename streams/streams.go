@@ -180,8 +180,48 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
 			return fmt.Errorf("provision bucket %s: %w", kc.Bucket, err)
 		}
+		if readFromLeader[kc.Bucket] {
+			if err := turnOffDirectGet(ctx, js, kc.Bucket); err != nil {
+				return fmt.Errorf("provision bucket %s: %w", kc.Bucket, err)
+			}
+		}
 	}
 	return nil
+}
+
+// readFromLeader are the buckets whose keys one role writes and another
+// role, or the same one a moment later, must then read: the links (the
+// connector's intent and link, read by the Edge writer, and the writer's
+// links, read by the connector) and the connectors' projection state. A
+// bucket's default read, direct get, may be answered by any replica, and a
+// follower can answer before it has applied a write the leader already
+// acknowledged (nats-server gives direct get no read-after-write; issue
+// 6557). On three servers under load a quarter of such reads missed the
+// write (TestBucketsReadAcrossRolesSeeTheLatestWrite), and the compose
+// test lost a customer to it: the writer saw the connector's intent already
+// dropped and its link not yet there, and downloaded edgesync's own push
+// as a new Edge customer. Without direct get, nats.go reads a key with
+// STREAM.MSG.GET, which the stream's leader answers. The price: the
+// server's permissions can no longer tell one connector's keys from
+// another's on a read (deploy/nats-server.conf), writes still can.
+var readFromLeader = map[string]bool{BucketLinks: true, BucketProjection: true}
+
+// turnOffDirectGet makes a bucket's readers go to its stream's leader.
+// nats.go creates every bucket with direct get, and updating one turns it
+// on again, so this runs after each provisioning; a role that opens the
+// bucket afterwards reads from the leader.
+func turnOffDirectGet(ctx context.Context, js jetstream.JetStream, bucket string) error {
+	s, err := js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return err
+	}
+	cfg := s.CachedInfo().Config
+	if !cfg.AllowDirect {
+		return nil
+	}
+	cfg.AllowDirect = false
+	_, err = js.UpdateStream(ctx, cfg)
+	return err
 }
 
 // LastPerSubject calls fn with the subject and headers of the newest
