@@ -5,6 +5,8 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -44,9 +47,36 @@ type EmbeddedConfig struct {
 
 // Leaf is how a store's server reaches the hub.
 type Leaf struct {
-	URLs     []string // the hub's leaf node addresses, nats-leaf://hub:7422
+	URLs     []string // the hub's leaf node addresses, tls://hub:7422 (nats-leaf:// without TLS)
 	User     string   // the store's own credential on the hub
 	Password string
+	// CAFile is the CA bundle that signed the hub's leaf node certificate;
+	// setting it turns TLS on. A tls:// URL without it verifies the hub
+	// against the system's roots.
+	CAFile string
+}
+
+// tlsConfig is the TLS the link to the hub uses, or nil for none.
+func (l Leaf) tlsConfig() (*tls.Config, error) {
+	useTLS := l.CAFile != ""
+	for _, raw := range l.URLs {
+		useTLS = useTLS || strings.HasPrefix(raw, "tls://")
+	}
+	if !useTLS {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if l.CAFile != "" {
+		pem, err := os.ReadFile(l.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("hub CA: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("hub CA %s: no PEM certificate in it", l.CAFile)
+		}
+	}
+	return cfg, nil
 }
 
 // leafOnly are the subjects that never cross a leaf connection as plain
@@ -114,6 +144,13 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 				u.User = url.UserPassword(cfg.Hub.User, cfg.Hub.Password)
 			}
 			remote.URLs = append(remote.URLs, u)
+		}
+		tc, err := cfg.Hub.tlsConfig()
+		if err != nil {
+			return nil, fmt.Errorf("start embedded nats: %w", err)
+		}
+		if tc != nil {
+			remote.TLS, remote.TLSConfig, remote.TLSTimeout = true, tc, 5
 		}
 		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{remote}
 		opts.LeafNode.ReconnectInterval = time.Second

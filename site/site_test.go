@@ -31,7 +31,8 @@ type store struct {
 	code string
 	db   *edgesim.DB
 	dir  string
-	link *natstest.Proxy
+	link *natstest.Proxy // the link to the hub, through a proxy the test can cut
+	hub  broker.Leaf     // or a direct link, when link is nil
 	s    *site.Site
 	stop context.CancelFunc
 	done chan error
@@ -41,8 +42,12 @@ type store struct {
 
 func (st *store) start() {
 	ctx, cancel := context.WithCancel(context.Background())
+	hub := st.hub
+	if st.link != nil {
+		hub = broker.Leaf{URLs: []string{"nats-leaf://" + st.link.Addr()}}
+	}
 	s, err := site.Start(ctx, site.Config{
-		Store: st.code, Dir: st.dir, Hub: broker.Leaf{URLs: []string{"nats-leaf://" + st.link.Addr()}},
+		Store: st.code, Dir: st.dir, Hub: hub,
 		Capture: capture.Config{Site: "store" + st.code, PollInterval: 50 * time.Millisecond},
 	}, st.db, slog.New(slog.DiscardHandler))
 	require.NoError(st.t, err)
@@ -50,12 +55,21 @@ func (st *store) start() {
 	go func() { st.done <- s.Run(ctx) }()
 }
 
-// restart stops the store's process and starts it again on its data, as a
-// reboot of the back-office server does.
-func (st *store) restart() {
+// shut stops the store's process; again, it does nothing.
+func (st *store) shut() {
+	if st.s == nil {
+		return
+	}
 	st.stop()
 	<-st.done
 	st.s.Close()
+	st.s = nil
+}
+
+// restart stops the store's process and starts it again on its data, as a
+// reboot of the back-office server does.
+func (st *store) restart() {
+	st.shut()
 	st.start()
 }
 
@@ -111,7 +125,7 @@ func TestAStoreKeepsCapturingThroughAnOutage(t *testing.T) {
 			link: natstest.StartProxy(t, strings.TrimPrefix(leafURLs[i], "nats-leaf://"))}
 		st.change(20)
 		st.start()
-		t.Cleanup(func() { st.stop(); <-st.done; st.s.Close() })
+		t.Cleanup(st.shut)
 		stores[code] = st
 	}
 	synced := func(code string) bool {

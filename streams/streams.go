@@ -124,13 +124,21 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 	}
 }
 
+// StoreDeliverPrefix is where a store delivers its events to the hub's
+// sourcing. Each store has its own, so the hub's leaf node port can let a
+// store's credential publish its own deliveries and nothing of another
+// store's (deploy/nats-hub.conf).
+func StoreDeliverPrefix(store string) string { return "deliver." + StoreDomain(store) }
+
 // storeSources are the stores' own EDGE streams, sourced into the hub's:
 // a store captures into its leaf node, durable there through an outage,
 // and the hub takes every event once, by its Nats-Msg-Id.
 func (c Config) storeSources() []*jetstream.StreamSource {
 	var out []*jetstream.StreamSource
 	for _, s := range c.Stores {
-		out = append(out, &jetstream.StreamSource{Name: StreamEdge, Domain: StoreDomain(s)})
+		out = append(out, &jetstream.StreamSource{Name: StreamEdge, External: &jetstream.ExternalStream{
+			APIPrefix: "$JS." + StoreDomain(s) + ".API", DeliverPrefix: StoreDeliverPrefix(s),
+		}})
 	}
 	return out
 }

@@ -21,9 +21,10 @@ type storeCmd struct {
 	edgeDB
 	Store       string        `help:"This store's Edge code, three digits (its events are edge.<entity>.<store>.<id>)." required:""`
 	Dir         string        `help:"Data directory of the store's NATS (its stream and capture's checkpoints)." default:"edgesync-store" type:"path"`
-	HubURLs     []string      `name:"hub-url" help:"The hub's leaf node URLs, every server of it, e.g. nats-leaf://hub-1:7422,nats-leaf://hub-2:7422." required:""`
+	HubURLs     []string      `name:"hub-url" help:"The hub's leaf node URLs, every server of it, e.g. tls://hub-1:7422,tls://hub-2:7422 (deploy/nats-hub.conf takes TLS only)." required:""`
 	HubUser     string        `name:"hub-user" help:"This store's user on the hub's leaf node port (e.g. store-001)."`
 	HubPassword string        `name:"hub-password" help:"Its password (prefer EDGESYNC_HUB_PASSWORD)."`
+	HubCA       string        `name:"hub-ca" help:"CA certificate (PEM) that signed the hub's leaf node certificate; turns TLS on for the link." type:"existingfile"`
 	Port        int           `help:"Client port of the store's NATS, for edgesync tools run at the store; 0 for none." default:"0"`
 	Poll        time.Duration `help:"How often to read changes." default:"250ms"`
 }
@@ -54,7 +55,7 @@ func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error 
 	}})
 	s, err := site.Start(ctx, site.Config{
 		Store: c.Store, Dir: c.Dir, Port: c.Port,
-		Hub:     broker.Leaf{URLs: c.HubURLs, User: c.HubUser, Password: c.HubPassword},
+		Hub:     broker.Leaf{URLs: c.HubURLs, User: c.HubUser, Password: c.HubPassword, CAFile: c.HubCA},
 		Capture: capture.Config{Site: "store" + c.Store, PollInterval: c.Poll, Metrics: capture.NewMetrics(reg)},
 	}, db, log)
 	if err != nil {
