@@ -197,13 +197,6 @@ func TestComposeDemoOnACluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the images and runs a dozen containers; skipped with -short")
 	}
-	if os.Getenv("EDGESYNC_COMPOSE_DEMO") == "" {
-		// Open (docs/invariants.md, item 3): about one run in three ended
-		// with one Podium contact missing after the emulators' containers
-		// were recreated, with no backlog and no dead letter. Until the
-		// cause is found the test runs on request, not in every CI run.
-		t.Skip("*** SKIPPED: set EDGESYNC_COMPOSE_DEMO=1 to run the compose demo on a cluster (it has lost one Podium contact in one run of three)")
-	}
 	suffix := randomSuffix()
 	edgesyncImage, natsImage := buildImages(t, suffix)
 	project := "edgesync-test-" + suffix
