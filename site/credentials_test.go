@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
@@ -54,7 +55,8 @@ func TestEachStoreIsLetInOnlyAsItself(t *testing.T) {
 
 	newStore := func(code, user string, seed uint64) *store {
 		st := &store{t: t, code: code, db: edgesim.New(), dir: t.TempDir(), rng: mrand.New(mrand.NewPCG(seed, 7)),
-			hub: broker.Leaf{URLs: []string{hub.leafURL}, User: user, Password: hub.passwords[user], CAFile: hub.caFile}}
+			hub:    broker.Leaf{URLs: []string{hub.leafURL}, User: user, Password: hub.passwords[user], CAFile: hub.caFile},
+			writer: chainWriter()}
 		st.change(20)
 		st.start()
 		t.Cleanup(st.shut)
@@ -68,6 +70,21 @@ func TestEachStoreIsLetInOnlyAsItself(t *testing.T) {
 	s1, s2 := newStore("001", "store001", 1), newStore("002", "store002", 2)
 	require.Eventually(t, func() bool { return synced(s1) && synced(s2) }, time.Minute, 100*time.Millisecond,
 		"each store syncs over TLS with its own credential")
+	// Partner changes come down the same link to each store's writer.
+	before := map[*store]int{s1: len(s1.db.CustomerKeys()), s2: len(s2.db.CustomerKeys())}
+	for _, pe := range append(partnerChanges(t, "001", 0, 1), partnerChanges(t, "002", 0, 1)...) {
+		m, err := pe.Msg()
+		require.NoError(t, err)
+		_, err = js.PublishMsg(ctx, m)
+		require.NoError(t, err)
+	}
+	for _, st := range []*store{s1, s2} {
+		require.Eventually(t, func() bool {
+			n, err := st.db.Count(ctx, schemas.EntityNote)
+			return err == nil && n == 2
+		}, time.Minute, 100*time.Millisecond, "store %s's writer gets its partner changes through the link", st.code)
+		assert.Len(t, st.db.CustomerKeys(), before[st]+2, "store %s: its own contact and client, and nothing of the other store", st.code)
+	}
 	s2.shut()
 	had := atHub(t, js, "002")
 
@@ -86,6 +103,14 @@ func TestEachStoreIsLetInOnlyAsItself(t *testing.T) {
 		return err == nil && strings.HasPrefix(m.Subject, streams.StoreDeliverPrefix("001"))
 	}, 10*time.Second, 10*time.Millisecond, "the leaf's own store's subject reaches the hub")
 	require.NoError(t, local.Publish(streams.StoreDeliverPrefix("002")+".S.forged", []byte("forged")))
+	// Nor does it get store 002's partner changes: its writer may not read
+	// 002's consumer.
+	for _, pe := range partnerChanges(t, "002", 1, 2) {
+		m, err := pe.Msg()
+		require.NoError(t, err)
+		_, err = js.PublishMsg(ctx, m)
+		require.NoError(t, err)
+	}
 	s1.change(10)
 	require.Eventually(t, func() bool { return synced(s1) }, time.Minute, 100*time.Millisecond, "store 001 keeps syncing meanwhile")
 	var st002 streams.StoreStatus
@@ -106,6 +131,9 @@ func TestEachStoreIsLetInOnlyAsItself(t *testing.T) {
 		assert.NotContains(t, m.Subject, streams.StoreDeliverPrefix("002"), "a delivery in store 002's name reached the hub")
 	}
 	assert.Equal(t, had, atHub(t, js, "002"), "nothing of a store logged in with another store's credential reaches the hub")
+	notes, err := impostor.db.Count(ctx, schemas.EntityNote)
+	require.NoError(t, err)
+	assert.Zero(t, notes, "no partner change of store 002 reaches a store logged in with 001's credential")
 
 	// The port takes TLS only, and only a known store.
 	for name, leaf := range map[string]broker.Leaf{

@@ -21,6 +21,7 @@ import (
 	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/streams"
+	"github.com/edgesync/edgesync/writer"
 )
 
 // Config configures a store site.
@@ -31,21 +32,36 @@ type Config struct {
 	Port    int         // client port of the leaf node, for tools at the store; 0: in-process only
 	Capture capture.Config
 	Streams streams.Config // the store's EDGE stream and checkpoints; streams.DefaultConfig when zero
+	// Writer, when set, runs the store's Edge writer too: it reads the
+	// store's partner changes from the hub's PARTNER stream through the
+	// leaf node link (Writer.Store is set to Store) and writes them into
+	// the store's Edge. Through an outage they wait at the hub.
+	Writer *writer.Config
 }
+
+// Edge is the store's Edge database: capture reads it, the writer writes it.
+type Edge interface {
+	capture.ChangeSource
+	writer.EdgeStore
+}
+
+// HubDomain is the hub's JetStream domain, as deploy/nats-hub.conf names it.
+const HubDomain = "hub"
 
 // Site is a running store site.
 type Site struct {
-	cfg Config
-	srv *broker.Embedded
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	cpt *capture.Capture
-	log *slog.Logger
+	cfg  Config
+	srv  *broker.Embedded
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	cpt  *capture.Capture
+	edge writer.EdgeStore
+	log  *slog.Logger
 }
 
 // Start starts the leaf node, provisions the store's stream and prepares
-// capture from src; Run runs capture.
-func Start(ctx context.Context, cfg Config, src capture.ChangeSource, log *slog.Logger) (*Site, error) {
+// capture from edge; Run runs capture, and the writer when configured.
+func Start(ctx context.Context, cfg Config, edge Edge, log *slog.Logger) (*Site, error) {
 	if len(cfg.Store) != 3 {
 		return nil, fmt.Errorf("site: store %q: want the three-digit Edge store code", cfg.Store)
 	}
@@ -67,7 +83,7 @@ func Start(ctx context.Context, cfg Config, src capture.ChangeSource, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	s := &Site{cfg: cfg, srv: srv, log: log.With("store", cfg.Store)}
+	s := &Site{cfg: cfg, srv: srv, edge: edge, log: log.With("store", cfg.Store)}
 	if s.nc, err = srv.Connect("edgesync-store-" + cfg.Store); err != nil {
 		srv.Shutdown()
 		return nil, err
@@ -77,7 +93,7 @@ func Start(ctx context.Context, cfg Config, src capture.ChangeSource, log *slog.
 		err = streams.ProvisionSite(ctx, s.js, cfg.Streams)
 	}
 	if err == nil {
-		s.cpt, err = capture.New(ctx, src, s.js, cfg.Capture, log)
+		s.cpt, err = capture.New(ctx, edge, s.js, cfg.Capture, log)
 	}
 	if err != nil {
 		s.Close()
@@ -86,10 +102,61 @@ func Start(ctx context.Context, cfg Config, src capture.ChangeSource, log *slog.
 	return s, nil
 }
 
-// Run captures until ctx ends, and logs each change of the link to the hub.
+// Run captures until ctx ends, writes the store's partner changes when
+// configured, and logs each change of the link to the hub.
 func (s *Site) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go s.watchLink(ctx)
+	if s.cfg.Writer != nil {
+		done := make(chan struct{})
+		defer func() { cancel(); <-done }()
+		go func() { defer close(done); s.runWriter(ctx) }()
+	}
 	return s.cpt.Run(ctx)
+}
+
+// writerRetry is how long the writer waits before it tries the hub again.
+const writerRetry = 2 * time.Second
+
+// runWriter runs the store's Edge writer against the hub's JetStream,
+// reached through the leaf node, until ctx ends. While the link is down
+// the writer cannot open its consumer, or its consumer stops: it tries
+// again every writerRetry, and the store's partner changes wait at the hub.
+func (s *Site) runWriter(ctx context.Context) {
+	cfg := *s.cfg.Writer
+	cfg.Store = s.cfg.Store
+	user := "store" + s.cfg.Store
+	// Replies come back down the link on an inbox of the store's own
+	// (deploy/nats-hub.conf lets a store receive only its own).
+	nc, err := nats.Connect(s.srv.URL(), nats.Name("edgesync-store-writer-"+s.cfg.Store), nats.MaxReconnects(-1),
+		nats.CustomInboxPrefix(broker.InboxPrefix(user)))
+	if err != nil {
+		s.log.Error("store writer: connect to the store's NATS", "err", err)
+		return
+	}
+	defer nc.Close()
+	hub, err := jetstream.NewWithDomain(nc, HubDomain)
+	if err != nil {
+		s.log.Error("store writer", "err", err)
+		return
+	}
+	for {
+		w, err := writer.New(ctx, hub, s.edge, cfg, s.log)
+		if err == nil {
+			s.log.Info("store writer running: the store's partner changes come from the hub", "consumer", writer.DurableFor(cfg.Store))
+			err = w.Run(ctx)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("store writer cannot reach the hub; partner changes wait there", "err", err, "retry_in", writerRetry)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(writerRetry):
+		}
+	}
 }
 
 func (s *Site) watchLink(ctx context.Context) {

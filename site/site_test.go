@@ -22,6 +22,7 @@ import (
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
+	"github.com/edgesync/edgesync/writer"
 )
 
 // store is one store of the chain: its Edge database, its site, and the
@@ -33,11 +34,13 @@ type store struct {
 	dir  string
 	link *natstest.Proxy // the link to the hub, through a proxy the test can cut
 	hub  broker.Leaf     // or a direct link, when link is nil
-	s    *site.Site
-	stop context.CancelFunc
-	done chan error
-	rng  *rand.Rand
-	keys []string
+	// writer, when set, runs the store's Edge writer in its site too.
+	writer *writer.Config
+	s      *site.Site
+	stop   context.CancelFunc
+	done   chan error
+	rng    *rand.Rand
+	keys   []string
 }
 
 func (st *store) start() {
@@ -49,6 +52,7 @@ func (st *store) start() {
 	s, err := site.Start(ctx, site.Config{
 		Store: st.code, Dir: st.dir, Hub: hub,
 		Capture: capture.Config{Site: "store" + st.code, PollInterval: 50 * time.Millisecond},
+		Writer:  st.writer,
 	}, st.db, slog.New(slog.DiscardHandler))
 	require.NoError(st.t, err)
 	st.s, st.stop, st.done = s, cancel, make(chan error, 1)

@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +78,12 @@ type ConsumerConfig struct {
 	// Report, when set, is put in the status bucket every few seconds while
 	// the consumer runs, for the status page.
 	Report func() ConnectorReport
+	// MaxAckPending bounds the messages delivered and not yet acknowledged;
+	// 1000 when zero. 1 keeps a consumer's order through a lost delivery:
+	// nothing after a message is delivered until it is acknowledged, so a
+	// message delivered into a link that went down comes again before the
+	// ones after it instead of after them.
+	MaxAckPending int
 }
 
 const shutdownGrace = 10 * time.Second
@@ -86,6 +93,18 @@ const shutdownGrace = 10 * time.Second
 // wait even at a partner's real rate limit (32 calls at Clientbook's 2 a
 // second: 16 s).
 const pullBatch = 32
+
+// pullOpts are how a consumer pulls: pullBatch ahead, each pull expiring
+// after pullExpiry. nats.go notices a pull its server stopped answering
+// (a NATS server that died, a store's leaf node link that went down and
+// came back) after two missed heartbeats of half the expiry each: with
+// its default of 30 s a store's writer sat idle for 30 s after its link
+// was back (site.TestEachStoreWritesItsOwnPartnerChangesThroughAnOutage).
+func pullOpts() []jetstream.PullMessagesOpt {
+	return []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(pullBatch), jetstream.PullExpiry(pullExpiry)}
+}
+
+const pullExpiry = 5 * time.Second
 
 func (cfg ConsumerConfig) ackWait() time.Duration {
 	if cfg.AckWait > 0 {
@@ -130,7 +149,7 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerCon
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        ackWait,
 		MaxDeliver:     -1,
-		MaxAckPending:  1000,
+		MaxAckPending:  cmp.Or(cfg.MaxAckPending, 1000),
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -155,7 +174,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(pullBatch))
+	it, err := cons.Messages(pullOpts()...)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", cfg.Durable, err)
 	}
@@ -325,7 +344,7 @@ func followReplays(ctx context.Context, js jetstream.JetStream, cfg ConsumerConf
 			if err != nil {
 				continue // no replay: the usual case
 			}
-			if it, err = c.Messages(jetstream.PullMaxMessages(pullBatch)); err != nil {
+			if it, err = c.Messages(pullOpts()...); err != nil {
 				log.Warn("cannot read the replay; will retry", "consumer", cfg.Durable, "replay", name, "err", err)
 				it = nil
 				continue

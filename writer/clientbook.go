@@ -47,7 +47,7 @@ func (w *Writer) cbClient(ctx context.Context, pe schemas.PartnerEnvelope) error
 	if err != nil {
 		return streams.Permanent(err)
 	}
-	match, err := w.match(ctx, cbPartner, ev.Person, func(ctx context.Context) (string, error) {
+	match, err := w.match(ctx, w.cfg.Clientbook, ev.Person, func(ctx context.Context) (string, error) {
 		// A client edgesync wrote carries the Edge key; one it linked
 		// without writing yet is in the links bucket.
 		if ev.ExternalID != "" {
@@ -70,8 +70,25 @@ func (w *Writer) cbClient(ctx context.Context, pe schemas.PartnerEnvelope) error
 	return w.mirrorLink(ctx, cbPartner, "customer", ev.Person.PartnerID, ev.Person.PartnerID)
 }
 
-// cbCustomer finds the Edge customer of a Clientbook client.
+// cbCustomer finds the Edge customer of a Clientbook client. A store's
+// writer takes a client it knows no link of for another store's: one of its
+// own store is linked before any event about it, by the connector's push
+// or by this writer's download of the client, which came first.
 func (w *Writer) cbCustomer(ctx context.Context, clientID, externalID string) (string, error) {
+	key, err := w.cbLinkedCustomer(ctx, clientID, externalID)
+	if err != nil {
+		return "", err
+	}
+	if key == "" {
+		if w.cfg.Store != "" {
+			return "", fmt.Errorf("%w: client %s is linked to no customer of store %s", errOtherStore, clientID, w.cfg.Store)
+		}
+		return "", fmt.Errorf("client %s: %w", clientID, errUnknownClient)
+	}
+	return key, w.ours(key)
+}
+
+func (w *Writer) cbLinkedCustomer(ctx context.Context, clientID, externalID string) (string, error) {
 	if externalID != "" {
 		return externalID, nil
 	}
@@ -80,13 +97,7 @@ func (w *Writer) cbCustomer(ctx context.Context, clientID, externalID string) (s
 		return "", fmt.Errorf("read edge link: %w", err)
 	}
 	if key == "" {
-		key, err = streams.GetLink(ctx, w.links, streams.ReverseLinkKey(cbPartner, "customer", clientID))
-		if err != nil {
-			return "", err
-		}
-	}
-	if key == "" {
-		return "", fmt.Errorf("client %s: %w", clientID, errUnknownClient)
+		return streams.GetLink(ctx, w.links, streams.ReverseLinkKey(cbPartner, "customer", clientID))
 	}
 	return key, nil
 }

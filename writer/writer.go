@@ -50,7 +50,31 @@ type Config struct {
 	Clientbook projectors.MergeOptions
 	// Metrics, when set, count the consumer's outcomes.
 	Metrics *streams.ConsumerMetrics
+	// Store, when set, makes this the writer of one store of a chain
+	// (docs/chain.md): it runs at the store, next to the store's own Edge,
+	// with a durable consumer of its own (DurableFor), and writes the
+	// partner changes of its store only. A change belongs to the store of
+	// the Edge customer it is linked to, or, for a partner record not
+	// linked yet, to the store its partner location maps to (Podium and
+	// Clientbook's Stores); the others are acknowledged and left to their
+	// stores' writers, which read the same events with consumers of their
+	// own. So each store's partner changes wait at the hub, durable, while
+	// its internet is down, and arrive once it is back.
+	Store string
 }
+
+// DurableFor is the writer's consumer for a store of a chain, or Durable
+// for a single site (store "").
+func DurableFor(store string) string {
+	if store == "" {
+		return Durable
+	}
+	return Durable + "-" + store
+}
+
+// errOtherStore is a partner change that belongs to another store of the
+// chain than the writer's.
+var errOtherStore = errors.New("another store's partner change")
 
 // Stats count what the writer did since it started.
 type Stats struct {
@@ -58,6 +82,7 @@ type Stats struct {
 	Duplicates int64 // events found in the ledger
 	NoChange   int64 // events that needed no write
 	Ignored    int64 // event types the writer does not act on
+	OtherStore int64 // another store's changes (Config.Store)
 }
 
 // Writer applies partner events to Edge.
@@ -68,7 +93,7 @@ type Writer struct {
 	cfg   Config
 	log   *slog.Logger
 
-	applied, duplicates, noChange, ignored atomic.Int64
+	applied, duplicates, noChange, ignored, otherStore atomic.Int64
 }
 
 // New returns a writer; the streams and buckets must exist.
@@ -96,13 +121,27 @@ func New(ctx context.Context, js jetstream.JetStream, store EdgeStore, cfg Confi
 // Run consumes until ctx ends.
 func (w *Writer) Run(ctx context.Context) error {
 	return streams.Consume(ctx, w.js, streams.ConsumerConfig{
-		Durable: Durable, Stream: streams.StreamPartner, Filters: []string{schemas.PartnerPrefix + ".>"}, Metrics: w.cfg.Metrics, AckWait: w.cfg.AckWait,
+		Durable: DurableFor(w.cfg.Store), Stream: streams.StreamPartner, MaxAckPending: w.maxAckPending(), Filters: []string{schemas.PartnerPrefix + ".>"}, Metrics: w.cfg.Metrics, AckWait: w.cfg.AckWait,
 	}, w.Handle, w.log)
+}
+
+// maxAckPending is 1 for a store's writer: it reads the hub's stream across
+// the store's internet link, and the hub keeps delivering into a pull whose
+// link went down; with more in flight, what was lost there would come again
+// after the changes that followed it, and a Clientbook note would arrive
+// before the new client it belongs to. One at a time costs a round trip per
+// change, which partner changes, a few a minute per store, can afford.
+func (w *Writer) maxAckPending() int {
+	if w.cfg.Store != "" {
+		return 1
+	}
+	return 0
 }
 
 // Stats returns the running totals.
 func (w *Writer) Stats() Stats {
-	return Stats{Applied: w.applied.Load(), Duplicates: w.duplicates.Load(), NoChange: w.noChange.Load(), Ignored: w.ignored.Load()}
+	return Stats{Applied: w.applied.Load(), Duplicates: w.duplicates.Load(), NoChange: w.noChange.Load(), Ignored: w.ignored.Load(),
+		OtherStore: w.otherStore.Load()}
 }
 
 // Handle applies one partner event.
@@ -111,6 +150,39 @@ func (w *Writer) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return streams.Permanent(err)
 	}
+	err = w.handle(ctx, pe)
+	if errors.Is(err, errOtherStore) {
+		w.otherStore.Add(1)
+		w.log.Debug("partner change left to its store's writer", "partner", pe.Partner, "type", pe.Type, "id", pe.ID, "why", err)
+		return nil
+	}
+	return err
+}
+
+// ours returns errOtherStore when the Edge key is of another store than
+// the writer's.
+func (w *Writer) ours(key string) error {
+	if w.cfg.Store == "" {
+		return nil
+	}
+	if s, err := schemas.EdgeSubjectFor(schemas.EntityCustomer, key); err == nil && s.Store == w.cfg.Store {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", errOtherStore, key)
+}
+
+// oursByLocation returns errOtherStore when a partner location maps to
+// another store than the writer's. An unmapped location is left to the
+// merge rules, which refuse it with the reason.
+func (w *Writer) oursByLocation(opts projectors.MergeOptions, location string) error {
+	store, mapped := opts.Stores[location]
+	if w.cfg.Store == "" || !mapped || store == w.cfg.Store {
+		return nil
+	}
+	return fmt.Errorf("%w: %s location %q is store %s's", errOtherStore, opts.Partner, location, store)
+}
+
+func (w *Writer) handle(ctx context.Context, pe schemas.PartnerEnvelope) error {
 	if pe.Type == "notification.outcome" {
 		return w.notificationOutcome(ctx, pe)
 	}
@@ -170,7 +242,7 @@ func (w *Writer) podium(ctx context.Context, pe schemas.PartnerEnvelope) error {
 	if err != nil {
 		return streams.Permanent(err)
 	}
-	match, err := w.match(ctx, projectors.PartnerPodium, ev.Person, func(ctx context.Context) (string, error) {
+	match, err := w.match(ctx, w.cfg.Podium, ev.Person, func(ctx context.Context) (string, error) {
 		// A contact edgesync pushed is linked by the identifier Podium
 		// answered with, which may be any of the contact's identifiers;
 		// while the push is in flight, by the connector's intent. The
@@ -241,7 +313,8 @@ func (w *Writer) mirrorLink(ctx context.Context, partner, entity, partnerID, lin
 // match finds the Edge customer of a partner person: a link recorded in
 // Edge when edgesync created or matched it, a link the connector recorded
 // when it pushed it, then the email match of the seeds.
-func (w *Writer) match(ctx context.Context, partner string, p projectors.PartnerPerson, pushedLink func(context.Context) (string, error)) (projectors.EdgeMatch, error) {
+func (w *Writer) match(ctx context.Context, opts projectors.MergeOptions, p projectors.PartnerPerson, pushedLink func(context.Context) (string, error)) (projectors.EdgeMatch, error) {
+	partner := opts.Partner
 	key, err := w.store.LinkedKey(ctx, partner, "customer", p.PartnerID)
 	if err != nil {
 		return projectors.EdgeMatch{}, fmt.Errorf("read edge link: %w", err)
@@ -252,6 +325,13 @@ func (w *Writer) match(ctx context.Context, partner string, p projectors.Partner
 			return projectors.EdgeMatch{}, err
 		}
 		linked = key != ""
+	}
+	if linked {
+		if err := w.ours(key); err != nil {
+			return projectors.EdgeMatch{}, err
+		}
+	} else if err := w.oursByLocation(opts, p.Location); err != nil {
+		return projectors.EdgeMatch{}, err
 	}
 	for _, e := range p.Emails {
 		if key != "" {
@@ -275,6 +355,9 @@ func (w *Writer) notificationOutcome(ctx context.Context, pe schemas.PartnerEnve
 	var o schemas.NotificationOutcome
 	if err := json.Unmarshal(pe.Data, &o); err != nil {
 		return streams.Permanent(fmt.Errorf("notification outcome: %w", err))
+	}
+	if err := w.ours(o.NotificationKey); err != nil {
+		return err
 	}
 	return w.apply(ctx, pe, []projectors.Command{projectors.SetNotificationStatus{
 		NotificationKey: o.NotificationKey, Status: o.Status, Reason: o.Reason, ProviderID: o.ProviderID,

@@ -32,8 +32,9 @@ type edgeSource interface {
 	writer.EdgeStore
 }
 
-// source opens the Edge database for role ("capture" or "writer"), checks
-// that it is set up for that role and tells the DBA what to run when not.
+// source opens the Edge database for role ("capture", "writer", or "store"
+// for both), checks that it is set up for that role and tells the DBA what
+// to run when not.
 // The caller calls closeFn when done.
 func (e edgeDB) source(ctx context.Context, log *slog.Logger, role string) (src edgeSource, closeFn func(), err error) {
 	if e.EdgeSim != "" {
@@ -54,11 +55,11 @@ func (e edgeDB) source(ctx context.Context, log *slog.Logger, role string) (src 
 		return nil, nil, err
 	}
 	switch {
-	case role == "capture" && !r.OK():
+	case role != "writer" && !r.OK():
 		db.Close()
 		fmt.Fprintf(os.Stderr, "The Edge database is not ready for capture. A DBA can run:\n\n%s\n(or run `edgesync edge check --enable` as a login allowed to ALTER DATABASE)\n", r.Script())
 		return nil, nil, errors.New("change tracking is not set up")
-	case role == "writer" && len(r.OwnTables) > 0:
+	case role != "capture" && len(r.OwnTables) > 0:
 		db.Close()
 		fmt.Fprintf(os.Stderr, "edgesync's ledger and link tables are missing. A DBA can run:\n\n%s\n", r.Script())
 		return nil, nil, errors.New("edgesync tables are missing (or run `edgesync edge check --enable`)")

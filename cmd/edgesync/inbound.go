@@ -86,27 +86,46 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 type writerCmd struct {
 	edgeDB
 	consumerFlags
+	mergeFlags
+}
+
+// mergeFlags are the Edge writer's settings, on the writer role and on a
+// chain store's.
+type mergeFlags struct {
 	PodiumDownload bool              `name:"podium-download" help:"Download Podium's new and changed customers into Edge; --no-podium-download is the upload-only option." default:"true" negatable:""`
-	PodiumStores   map[string]string `name:"podium-store" help:"Podium location uid and the Edge store that gets its new customers, e.g. <uid>=001 (001=<uid>, as the connector takes it, works too); repeat per location."`
+	PodiumStores   map[string]string `name:"podium-store" help:"Podium location uid and the Edge store that gets its new customers, e.g. <uid>=001 (001=<uid>, as the connector takes it, works too); repeat per location (in a chain: every store's)."`
 	AcqLabel       string            `name:"podium-acquisition-label" help:"Label of the Podium contact attribute holding the acquisition." default:"Acquisition"`
 	CBStores       map[string]string `name:"clientbook-store" help:"Clientbook store id and the Edge store that gets its new clients, e.g. 001=<id> as the connector takes it (or <id>=001); with one store, clients without a store go there too."`
 	CBPreferences  map[string]string `name:"clientbook-preference" help:"Edge custom field and Clientbook preference, e.g. Key1='Ring Size' as the connector takes it (or 'Ring Size'=Key1); repeat per field."`
 	CBAcqPref      string            `name:"clientbook-acquisition-preference" help:"Clientbook preference holding the acquisition (new clients only; never overwrites Edge)." default:"Acquisition"`
 }
 
-func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+// writerConfig checks the flags and returns the writer's settings, or
+// false when no partner is configured to write for.
+func (m *mergeFlags) writerConfig() (writer.Config, bool, error) {
 	// The same settings serve the connector and the writer, whichever way
 	// round they are written: a store is three digits, a field is KeyN.
-	c.PodiumStores = keyedBy(c.PodiumStores, isStore)
-	c.CBStores = keyedBy(c.CBStores, isStore)
-	c.CBPreferences = keyedBy(c.CBPreferences, isCustomField)
-	if err := checkStores("--podium-store", slices.Collect(maps.Values(c.PodiumStores))); err != nil {
+	m.PodiumStores = keyedBy(m.PodiumStores, isStore)
+	m.CBStores = keyedBy(m.CBStores, isStore)
+	m.CBPreferences = keyedBy(m.CBPreferences, isCustomField)
+	if err := checkStores("--podium-store", slices.Collect(maps.Values(m.PodiumStores))); err != nil {
+		return writer.Config{}, false, err
+	}
+	if err := checkStores("--clientbook-store", slices.Collect(maps.Values(m.CBStores))); err != nil {
+		return writer.Config{}, false, err
+	}
+	return writer.Config{
+		Podium: projectors.MergeOptions{Download: m.PodiumDownload && len(m.PodiumStores) > 0, Stores: m.PodiumStores}, PodiumAcquisitionLabel: m.AcqLabel,
+		Clientbook: projectors.MergeOptions{Download: len(m.CBStores) > 0, Stores: m.CBStores, Preferences: m.CBPreferences, AcquisitionPreference: m.CBAcqPref},
+	}, len(m.PodiumStores) > 0 || len(m.CBStores) > 0, nil
+}
+
+func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	cfg, ok, err := c.writerConfig()
+	if err != nil {
 		return err
 	}
-	if err := checkStores("--clientbook-store", slices.Collect(maps.Values(c.CBStores))); err != nil {
-		return err
-	}
-	if len(c.PodiumStores) == 0 && len(c.CBStores) == 0 {
+	if !ok {
 		return errors.New("no partner to write for: set --podium-store, --clientbook-store, or both")
 	}
 	db, closeDB, err := c.source(ctx, log, "writer")
@@ -119,16 +138,14 @@ func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		return err
 	}
 	defer nc.Close()
-	w, err := writer.New(ctx, js, db, writer.Config{AckWait: c.AckWait,
-		Podium: projectors.MergeOptions{Download: c.PodiumDownload && len(c.PodiumStores) > 0, Stores: c.PodiumStores}, PodiumAcquisitionLabel: c.AcqLabel,
-		Clientbook: projectors.MergeOptions{Download: len(c.CBStores) > 0, Stores: c.CBStores, Preferences: c.CBPreferences, AcquisitionPreference: c.CBAcqPref},
-		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamPartner, writer.Durable),
-			edgeReady(db))),
-	}, log)
+	cfg.AckWait = c.AckWait
+	cfg.Metrics = streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamPartner, writer.Durable),
+		edgeReady(db)))
+	w, err := writer.New(ctx, js, db, cfg, log)
 	if err != nil {
 		return err
 	}
-	log.Info("edge writer running", "podium_download", c.PodiumDownload && len(c.PodiumStores) > 0, "clientbook", len(c.CBStores) > 0)
+	log.Info("edge writer running", "podium_download", cfg.Podium.Download, "clientbook", cfg.Clientbook.Download)
 	return w.Run(ctx)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/site"
+	"github.com/edgesync/edgesync/writer"
 )
 
 // storeCmd is the role that runs at a store of a chain, next to its Edge
@@ -27,6 +28,9 @@ type storeCmd struct {
 	HubCA       string        `name:"hub-ca" help:"CA certificate (PEM) that signed the hub's leaf node certificate; turns TLS on for the link." type:"existingfile"`
 	Port        int           `help:"Client port of the store's NATS, for edgesync tools run at the store; 0 for none." default:"0"`
 	Poll        time.Duration `help:"How often to read changes." default:"250ms"`
+	// With a partner store map, the store's Edge writer runs too, reading
+	// the store's partner changes from the hub through the leaf node link.
+	mergeFlags
 }
 
 func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
@@ -36,7 +40,15 @@ func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error 
 	if (c.HubUser == "") != (c.HubPassword == "") {
 		return errors.New("--hub-user and --hub-password go together")
 	}
-	db, closeDB, err := c.source(ctx, log, "capture")
+	wcfg, writes, err := c.writerConfig()
+	if err != nil {
+		return err
+	}
+	role := "capture"
+	if writes {
+		role = "store" // capture and the writer
+	}
+	db, closeDB, err := c.source(ctx, log, role)
 	if err != nil {
 		return err
 	}
@@ -57,12 +69,20 @@ func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error 
 		Store: c.Store, Dir: c.Dir, Port: c.Port,
 		Hub:     broker.Leaf{URLs: c.HubURLs, User: c.HubUser, Password: c.HubPassword, CAFile: c.HubCA},
 		Capture: capture.Config{Site: "store" + c.Store, PollInterval: c.Poll, Metrics: capture.NewMetrics(reg)},
+		Writer:  writerIf(writes, wcfg),
 	}, db, log)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	running.Store(s)
-	log.Info("store running", "store", c.Store, "hub", fmt.Sprint(len(c.HubURLs))+" leaf node URL(s)", "poll", c.Poll)
+	log.Info("store running", "store", c.Store, "hub", fmt.Sprint(len(c.HubURLs))+" leaf node URL(s)", "poll", c.Poll, "writer", writes)
 	return s.Run(ctx)
+}
+
+func writerIf(writes bool, cfg writer.Config) *writer.Config {
+	if !writes {
+		return nil
+	}
+	return &cfg
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
@@ -35,7 +37,8 @@ func TestStoreRole(t *testing.T) {
 	sim := httptest.NewServer(edgesim.NewServer(db, slog.New(slog.DiscardHandler)).Handler())
 	defer sim.Close()
 
-	cmd := exec.Command(bin, "store", "--store", "001", "--dir", t.TempDir(), "--hub-url", leafURLs[0], "--edge-simulator", sim.URL, "--poll", "50ms")
+	cmd := exec.Command(bin, "store", "--store", "001", "--dir", t.TempDir(), "--hub-url", leafURLs[0], "--edge-simulator", sim.URL, "--poll", "50ms",
+		"--podium-store", "loc-1=001")
 	var logs syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
@@ -55,5 +58,18 @@ func TestStoreRole(t *testing.T) {
 		return err == nil && len(info.State.Subjects) == 25
 	}, 2*time.Minute, 100*time.Millisecond, "the store's 25 customers at the hub:\n%s", logs.String())
 	assert.Contains(t, logs.String(), "link to the hub up")
+
+	// A contact made in Podium at the store's location reaches the
+	// store's Edge through the store's writer.
+	pe := schemas.PartnerEnvelope{ID: "podium:ev-1", Type: "contact.created", Source: "test", Time: time.Now(), Partner: "podium",
+		Entity: "contact", PartnerID: "c-1", Data: json.RawMessage(`{"after":{"uid":"c-1","name":"Walk In","emails":["walk.in@example.com"],"locations":[{"uid":"loc-1"}]}}`)}
+	m, err := pe.Msg()
+	require.NoError(t, err)
+	_, err = js.PublishMsg(context.Background(), m)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		key, err := db.CustomerByEmail(context.Background(), "walk.in@example.com")
+		return err == nil && key != ""
+	}, time.Minute, 100*time.Millisecond, "the Podium contact in the store's Edge:\n%s", logs.String())
 	assert.False(t, strings.Contains(logs.String(), "level=ERROR"), logs.String())
 }
