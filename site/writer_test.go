@@ -73,9 +73,9 @@ func chainWriter() *writer.Config {
 // A chain's partner changes reach each store's Edge through the store's
 // leaf node link, to the writer in its site: each writer writes its own
 // store's changes and leaves the others' to theirs. While store 001's link
-// is down its changes wait at the hub and store 002 keeps receiving its
-// own; once the link is back, 001 gets every change once, in order per
-// customer.
+// is down, and its process restarts, its changes wait at the hub and store
+// 002 keeps receiving its own; once the link is back, 001 gets every change
+// once, in order per customer.
 func TestEachStoreWritesItsOwnPartnerChangesThroughAnOutage(t *testing.T) {
 	ctx := context.Background()
 	hub, leafURLs := natstest.StartHub(t, 1)
@@ -124,6 +124,7 @@ func TestEachStoreWritesItsOwnPartnerChangesThroughAnOutage(t *testing.T) {
 	publish(partnerChanges(t, "002", 3, 6))
 	require.Eventually(t, has("002", 6), 30*time.Second, 50*time.Millisecond, "store 002 gets its changes while 001 is cut off")
 	time.Sleep(3 * time.Second) // longer than a pull's heartbeats: the writer's pulls fail meanwhile
+	s1.restart()                // and the store's server reboots during the outage
 	assert.Len(t, s1.db.CustomerKeys(), 6, "nothing reaches store 001 while its link is down")
 	s1.link.Restore()
 	back := time.Now()
