@@ -82,7 +82,6 @@ type Stats struct {
 	Duplicates int64 // events found in the ledger
 	NoChange   int64 // events that needed no write
 	Ignored    int64 // event types the writer does not act on
-	OtherStore int64 // another store's changes (Config.Store)
 }
 
 // Writer applies partner events to Edge.
@@ -93,7 +92,7 @@ type Writer struct {
 	cfg   Config
 	log   *slog.Logger
 
-	applied, duplicates, noChange, ignored, otherStore atomic.Int64
+	applied, duplicates, noChange, ignored atomic.Int64
 }
 
 // New returns a writer; the streams and buckets must exist.
@@ -140,8 +139,7 @@ func (w *Writer) maxAckPending() int {
 
 // Stats returns the running totals.
 func (w *Writer) Stats() Stats {
-	return Stats{Applied: w.applied.Load(), Duplicates: w.duplicates.Load(), NoChange: w.noChange.Load(), Ignored: w.ignored.Load(),
-		OtherStore: w.otherStore.Load()}
+	return Stats{Applied: w.applied.Load(), Duplicates: w.duplicates.Load(), NoChange: w.noChange.Load(), Ignored: w.ignored.Load()}
 }
 
 // Handle applies one partner event.
@@ -152,7 +150,6 @@ func (w *Writer) Handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	err = w.handle(ctx, pe)
 	if errors.Is(err, errOtherStore) {
-		w.otherStore.Add(1)
 		w.log.Debug("partner change left to its store's writer", "partner", pe.Partner, "type", pe.Type, "id", pe.ID, "why", err)
 		return nil
 	}

@@ -23,7 +23,7 @@ type storeCmd struct {
 	Store       string        `help:"This store's Edge code, three digits (its events are edge.<entity>.<store>.<id>)." required:""`
 	Dir         string        `help:"Data directory of the store's NATS (its stream and capture's checkpoints)." default:"edgesync-store" type:"path"`
 	HubURLs     []string      `name:"hub-url" help:"The hub's leaf node URLs, every server of it, e.g. tls://hub-1:7422,tls://hub-2:7422 (deploy/nats-hub.conf takes TLS only)." required:""`
-	HubUser     string        `name:"hub-user" help:"This store's user on the hub's leaf node port (e.g. store-001)."`
+	HubUser     string        `name:"hub-user" help:"This store's user on the hub's leaf node port (store001 in deploy/nats-hub.conf)."`
 	HubPassword string        `name:"hub-password" help:"Its password (prefer EDGESYNC_HUB_PASSWORD)."`
 	HubCA       string        `name:"hub-ca" help:"CA certificate (PEM) that signed the hub's leaf node certificate; turns TLS on for the link." type:"existingfile"`
 	Port        int           `help:"Client port of the store's NATS, for edgesync tools run at the store; 0 for none." default:"0"`
@@ -44,9 +44,9 @@ func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	role := "capture"
+	role, storeWriter := "capture", (*writer.Config)(nil)
 	if writes {
-		role = "store" // capture and the writer
+		role, storeWriter = "store", &wcfg // capture and the writer
 	}
 	db, closeDB, err := c.source(ctx, log, role)
 	if err != nil {
@@ -69,7 +69,7 @@ func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error 
 		Store: c.Store, Dir: c.Dir, Port: c.Port,
 		Hub:     broker.Leaf{URLs: c.HubURLs, User: c.HubUser, Password: c.HubPassword, CAFile: c.HubCA},
 		Capture: capture.Config{Site: "store" + c.Store, PollInterval: c.Poll, Metrics: capture.NewMetrics(reg)},
-		Writer:  writerIf(writes, wcfg),
+		Writer:  storeWriter,
 	}, db, log)
 	if err != nil {
 		return err
@@ -78,11 +78,4 @@ func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error 
 	running.Store(s)
 	log.Info("store running", "store", c.Store, "hub", fmt.Sprint(len(c.HubURLs))+" leaf node URL(s)", "poll", c.Poll, "writer", writes)
 	return s.Run(ctx)
-}
-
-func writerIf(writes bool, cfg writer.Config) *writer.Config {
-	if !writes {
-		return nil
-	}
-	return &cfg
 }
