@@ -72,12 +72,7 @@ func TestEachStoreIsLetInOnlyAsItself(t *testing.T) {
 		"each store syncs over TLS with its own credential")
 	// Partner changes come down the same link to each store's writer.
 	before := map[*store]int{s1: len(s1.db.CustomerKeys()), s2: len(s2.db.CustomerKeys())}
-	for _, pe := range append(partnerChanges(t, "001", 0, 1), partnerChanges(t, "002", 0, 1)...) {
-		m, err := pe.Msg()
-		require.NoError(t, err)
-		_, err = js.PublishMsg(ctx, m)
-		require.NoError(t, err)
-	}
+	publishPartner(t, js, append(partnerChanges(t, "001", 0, 1), partnerChanges(t, "002", 0, 1)...))
 	for _, st := range []*store{s1, s2} {
 		require.Eventually(t, func() bool {
 			n, err := st.db.Count(ctx, schemas.EntityNote)
@@ -105,12 +100,7 @@ func TestEachStoreIsLetInOnlyAsItself(t *testing.T) {
 	require.NoError(t, local.Publish(streams.StoreDeliverPrefix("002")+".S.forged", []byte("forged")))
 	// Nor does it get store 002's partner changes: its writer may not read
 	// 002's consumer.
-	for _, pe := range partnerChanges(t, "002", 1, 2) {
-		m, err := pe.Msg()
-		require.NoError(t, err)
-		_, err = js.PublishMsg(ctx, m)
-		require.NoError(t, err)
-	}
+	publishPartner(t, js, partnerChanges(t, "002", 1, 2))
 	s1.change(10)
 	require.Eventually(t, func() bool { return synced(s1) }, time.Minute, 100*time.Millisecond, "store 001 keeps syncing meanwhile")
 	var st002 streams.StoreStatus

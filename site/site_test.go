@@ -107,22 +107,28 @@ func atHub(t *testing.T, js jetstream.JetStream, code string) uint64 {
 	return n
 }
 
+// startHub starts a hub of n servers, provisioned for stores 001 and 002
+// with n replicas, and returns its JetStream and its leaf node URLs.
+func startHub(t *testing.T, n int) (jetstream.JetStream, []string) {
+	hub, leafURLs := natstest.StartHub(t, n)
+	nc, err := nats.Connect(hub.URL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	cfg := streams.DefaultConfig()
+	cfg.Replicas, cfg.Stores = n, []string{"001", "002"}
+	require.NoError(t, streams.Provision(context.Background(), js, cfg))
+	return js, leafURLs
+}
+
 // A chain's store keeps capturing through an internet outage, and a
 // restart of its process during it; once the link is back the hub takes
 // every change once, in order per aggregate, and the other store is
 // unaffected throughout.
 func TestAStoreKeepsCapturingThroughAnOutage(t *testing.T) {
 	ctx := context.Background()
-	hub, leafURLs := natstest.StartHub(t, 3)
-	nc, err := nats.Connect(hub.URL())
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	cfg := streams.DefaultConfig()
-	cfg.Replicas, cfg.Stores = 3, []string{"001", "002"}
-	require.NoError(t, streams.Provision(ctx, js, cfg))
-
+	js, leafURLs := startHub(t, 3)
 	stores := map[string]*store{}
 	for i, code := range []string{"001", "002"} {
 		st := &store{t: t, code: code, db: edgesim.New(), dir: t.TempDir(), rng: rand.New(rand.NewPCG(uint64(i), 7)),

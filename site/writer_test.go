@@ -10,14 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
-	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/writer"
@@ -58,6 +56,17 @@ func partnerChanges(t *testing.T, store string, from, to int) []schemas.PartnerE
 	return out
 }
 
+// publishPartner stores partner events in the hub's PARTNER stream, as the
+// webhook gateways do.
+func publishPartner(t *testing.T, js jetstream.JetStream, evs []schemas.PartnerEnvelope) {
+	for _, pe := range evs {
+		m, err := pe.Msg()
+		require.NoError(t, err)
+		_, err = js.PublishMsg(context.Background(), m)
+		require.NoError(t, err)
+	}
+}
+
 // chainWriter is a writer's settings at a store of the chain: every
 // store's Podium location and Clientbook store.
 func chainWriter() *writer.Config {
@@ -78,15 +87,7 @@ func chainWriter() *writer.Config {
 // once, in order per customer.
 func TestEachStoreWritesItsOwnPartnerChangesThroughAnOutage(t *testing.T) {
 	ctx := context.Background()
-	hub, leafURLs := natstest.StartHub(t, 1)
-	nc, err := nats.Connect(hub.URL())
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	cfg := streams.DefaultConfig()
-	cfg.Stores = []string{"001", "002"}
-	require.NoError(t, streams.Provision(ctx, js, cfg))
+	js, leafURLs := startHub(t, 1)
 	stores := map[string]*store{}
 	for i, code := range []string{"001", "002"} {
 		st := &store{t: t, code: code, db: edgesim.New(), dir: t.TempDir(), rng: mrand.New(mrand.NewPCG(uint64(i), 9)),
@@ -95,14 +96,7 @@ func TestEachStoreWritesItsOwnPartnerChangesThroughAnOutage(t *testing.T) {
 		t.Cleanup(st.shut)
 		stores[code] = st
 	}
-	publish := func(evs []schemas.PartnerEnvelope) {
-		for _, pe := range evs {
-			m, err := pe.Msg()
-			require.NoError(t, err)
-			_, err = js.PublishMsg(ctx, m)
-			require.NoError(t, err)
-		}
-	}
+	publish := func(evs []schemas.PartnerEnvelope) { publishPartner(t, js, evs) }
 	// has reports whether a store's Edge holds n rounds of its partner
 	// changes: n contacts and n clients, two notes each client.
 	has := func(code string, n int) func() bool {
