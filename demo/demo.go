@@ -34,7 +34,7 @@ import (
 	"github.com/edgesync/edgesync/status"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/clientbookemu"
-	"github.com/edgesync/edgesync/test/durable"
+	"github.com/edgesync/edgesync/durable"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/emulator"
 	"github.com/edgesync/edgesync/test/podiumemu"

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/edgesync/edgesync/schemas"
-	"github.com/edgesync/edgesync/test/durable"
+	"github.com/edgesync/edgesync/durable"
 )
 
 // The simulated database is durable like the real one: the demo saves it in

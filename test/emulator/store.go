@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/edgesync/edgesync/test/durable"
+	"github.com/edgesync/edgesync/durable"
 )
 
 // Store keeps an emulator's state in a file the way the partner's database

@@ -1,7 +1,8 @@
 // Package durable writes files the way a database commits: whole or not at
-// all, and on disk once the call returns. The Edge simulator and the
-// partner emulators keep their state with it, so a test that kills them
-// with SIGKILL finds every acknowledged change after the restart.
+// all, and on disk once the call returns. The webhook gateway's spool keeps
+// the deliveries it answered with it; the Edge simulator and the partner
+// emulators keep their state with it, so a test that kills them with
+// SIGKILL finds every acknowledged change after the restart.
 package durable
 
 import (
