@@ -39,6 +39,10 @@ type Config struct {
 	Now            func() time.Time
 	// Metrics, when set, receives edgesync_webhook_deliveries_total.
 	Metrics prometheus.Registerer
+	// Spool, when set, keeps what JetStream did not take within
+	// PublishTimeout, answers it 2xx, and Run hands it on (see Spool).
+	// Without it such a delivery is answered 503 and the partner retries.
+	Spool *Spool
 }
 
 // Gateway serves the webhook routes.
@@ -72,7 +76,7 @@ func New(js jetstream.JetStream, cfg Config, log *slog.Logger) (*Gateway, error)
 	if cfg.Metrics != nil {
 		g.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "edgesync_webhook_deliveries_total",
-			Help: "Webhook deliveries by partner and answer: stored, ignored, refused (bad signature or age), malformed, too_large, not_stored.",
+			Help: "Webhook deliveries by partner and answer: stored, spooled, ignored, refused (bad signature or age), malformed, too_large, not_stored.",
 		}, []string{"partner", "result"})
 		cfg.Metrics.MustRegister(g.deliveries)
 	}
@@ -153,7 +157,23 @@ func (g *Gateway) route(partner string, v Verifier, parse parser) http.HandlerFu
 			reply(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		if err := g.publish(r.Context(), partner, d, body); err != nil {
+		m, err := g.message(partner, d, body)
+		if err != nil {
+			g.deadLetter(r.Context(), partner, body, err)
+			g.count(partner, "malformed")
+			reply(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if g.cfg.Spool != nil && g.cfg.Spool.Waiting() > 0 {
+			// Behind what waits already, to keep the partner's order.
+			g.spool(w, partner, d, m, nil)
+			return
+		}
+		if err := g.publish(r.Context(), m); err != nil {
+			if g.cfg.Spool != nil {
+				g.spool(w, partner, d, m, err)
+				return
+			}
 			g.log.Error("webhook not stored; the partner will retry", "partner", partner, "type", d.typ, "err", err)
 			g.count(partner, "not_stored")
 			reply(w, http.StatusServiceUnavailable, "not stored, retry later")
@@ -161,6 +181,54 @@ func (g *Gateway) route(partner string, v Verifier, parse parser) http.HandlerFu
 		}
 		g.count(partner, "stored")
 		reply(w, http.StatusOK, "stored")
+	}
+}
+
+// spool keeps a delivery JetStream did not take (why) or that must queue
+// behind the spool, and answers.
+func (g *Gateway) spool(w http.ResponseWriter, partner string, d delivery, m *nats.Msg, why error) {
+	if err := g.cfg.Spool.Put(m); err != nil {
+		g.log.Error("webhook neither stored nor spooled; the partner will retry", "partner", partner, "type", d.typ, "publish_err", why, "err", err)
+		g.count(partner, "not_stored")
+		reply(w, http.StatusServiceUnavailable, "not stored, retry later")
+		return
+	}
+	if why != nil {
+		g.log.Warn("JetStream did not take the webhook in time: spooled on disk, handed on once it can", "partner", partner, "type", d.typ, "err", why)
+	}
+	g.count(partner, "spooled")
+	reply(w, http.StatusOK, "stored")
+}
+
+// spoolEvery is how often Run tries to hand on what the spool holds.
+const spoolEvery = 500 * time.Millisecond
+
+// Run hands the spool's deliveries on to JetStream, in order, until ctx
+// ends; without a spool it returns at once.
+func (g *Gateway) Run(ctx context.Context) {
+	if g.cfg.Spool == nil {
+		return
+	}
+	t := time.NewTicker(spoolEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		err := g.cfg.Spool.Drain(ctx, func(ctx context.Context, m *nats.Msg) error {
+			_, err := streams.PublishMsg(ctx, g.js, m)
+			return err
+		})
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			g.log.Warn("spooled webhooks wait: JetStream does not take them yet", "waiting", g.cfg.Spool.Waiting(), "err", err)
+		case err == nil && failing:
+			g.log.Info("spooled webhooks handed on to JetStream")
+		}
+		failing = err != nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -172,7 +240,8 @@ func token(id string) string {
 	return "b64_" + base64.RawURLEncoding.EncodeToString([]byte(id))
 }
 
-func (g *Gateway) publish(ctx context.Context, partner string, d delivery, body []byte) error {
+// message is the PARTNER stream message of a delivery.
+func (g *Gateway) message(partner string, d delivery, body []byte) (*nats.Msg, error) {
 	id := d.eventID
 	if id == "" {
 		// No documented event id: a retried delivery has the same body.
@@ -183,17 +252,17 @@ func (g *Gateway) publish(ctx context.Context, partner string, d delivery, body 
 		ID: partner + ":" + id, Type: d.typ, Source: "edgesync/webhooks/" + partner, Time: g.cfg.Now().UTC(),
 		Partner: partner, Entity: d.entity, PartnerID: token(d.id), Data: d.data,
 	}
-	m, err := pe.Msg()
-	if err != nil {
-		return err
-	}
+	return pe.Msg()
+}
+
+func (g *Gateway) publish(ctx context.Context, m *nats.Msg) error {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishTimeout)
 	defer cancel()
 	ack, err := streams.PublishMsg(ctx, g.js, m)
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", m.Subject, err)
 	}
-	g.log.Debug("webhook stored", "partner", partner, "type", d.typ, "subject", m.Subject, "seq", ack.Sequence, "duplicate", ack.Duplicate)
+	g.log.Debug("webhook stored", "subject", m.Subject, "seq", ack.Sequence, "duplicate", ack.Duplicate)
 	return nil
 }
 

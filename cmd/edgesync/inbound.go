@@ -27,6 +27,7 @@ type webhooksCmd struct {
 	CBSecret     string        `name:"clientbook-webhook-secret" help:"Secret Clientbook signs deliveries with (prefer EDGESYNC_CLIENTBOOK_WEBHOOK_SECRET); enables /webhooks/clientbook."`
 	Tolerance    time.Duration `help:"Largest age of a delivery's timestamp; older ones are refused as replays." default:"5m"`
 	MaxBody      int64         `help:"Largest delivery accepted, in bytes." default:"1048576"`
+	Spool        string        `help:"Directory (on the gateway's own volume) where deliveries that NATS does not take within the partner's answer time are kept, answered, and handed on once it can; without it they are answered 503 and the partner retries, late." type:"path"`
 }
 
 func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
@@ -52,10 +53,19 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 	}
 	defer nc.Close()
 	cfg.Metrics = metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Stream(js, streams.StreamPartner))
+	if c.Spool != "" {
+		if cfg.Spool, err = webhooks.OpenSpool(c.Spool); err != nil {
+			return err
+		}
+		if n := cfg.Spool.Waiting(); n > 0 {
+			log.Info("spooled webhooks from an earlier run wait to be handed on", "waiting", n, "dir", c.Spool)
+		}
+	}
 	gw, err := webhooks.New(js, cfg, log)
 	if err != nil {
 		return err
 	}
+	go gw.Run(ctx)
 	srv := &http.Server{Addr: c.Addr, Handler: gw.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 	// Bind first, so "listening" is only said once it is true and a taken
 	// port fails the role at once.

@@ -218,8 +218,10 @@ func Start(t testing.TB, o Options) *Fleet {
 		name, user string
 		args       []string
 	}{
-		{GatewayPodium, "gateway-podium", []string{"webhooks", "--addr", gwPodium, "--podium-webhook-secret", webhookSecret}},
-		{GatewayClientbook, "gateway-clientbook", []string{"webhooks", "--addr", gwCB, "--clientbook-webhook-secret", webhookSecret}},
+		{GatewayPodium, "gateway-podium", []string{"webhooks", "--addr", gwPodium, "--podium-webhook-secret", webhookSecret,
+			"--spool", filepath.Join(f.dir, GatewayPodium, "spool")}},
+		{GatewayClientbook, "gateway-clientbook", []string{"webhooks", "--addr", gwCB, "--clientbook-webhook-secret", webhookSecret,
+			"--spool", filepath.Join(f.dir, GatewayClientbook, "spool")}},
 		{Capture, "capture", []string{"capture", "--site", "fleet", "--edge-simulator", f.urls[SimEdge], "--poll", o.Poll.String()}},
 		{ConnectorPodium, "connector-podium", []string{"connector", "podium", "--podium-base-url", f.urls[SimPodium],
 			"--podium-token-url", f.urls[SimPodium] + "/oauth/token", "--podium-client-id", demo.PodiumClientID,
