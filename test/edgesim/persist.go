@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/durable"
+	"github.com/edgesync/edgesync/schemas"
 )
 
 // The simulated database is durable like the real one: the demo saves it in
