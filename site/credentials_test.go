@@ -144,7 +144,7 @@ type deployedHub struct {
 }
 
 // startDeployedHub runs nats-server with deploy/nats-hub.conf, on one
-// server: nats-server.conf in place of nats-cluster.conf, ports and
+// server: without its cluster block and server name, with ports and
 // directories of the test's own, a certificate for 127.0.0.1 signed by a
 // CA made here, and a random password per user.
 func startDeployedHub(t *testing.T) deployedHub {

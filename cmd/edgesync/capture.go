@@ -13,9 +13,9 @@ import (
 	"github.com/edgesync/edgesync/edgesql"
 	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/site"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/writer"
 )
 
 // edgeDB holds the flags that reach The Edge's database.
@@ -25,18 +25,11 @@ type edgeDB struct {
 	EdgeSim     string `name:"edge-simulator" help:"URL of an Edge simulator (edgesync sim edge) to use instead of SQL Server: demos and tests only."`
 }
 
-// edgeSource is the Edge database as capture and the writer use it: SQL
-// Server, or the simulator served by edgesync sim edge.
-type edgeSource interface {
-	capture.ChangeSource
-	writer.EdgeStore
-}
-
-// source opens the Edge database for role ("capture", "writer", or "store"
-// for both), checks that it is set up for that role and tells the DBA what
-// to run when not.
-// The caller calls closeFn when done.
-func (e edgeDB) source(ctx context.Context, log *slog.Logger, role string) (src edgeSource, closeFn func(), err error) {
+// source opens the Edge database (SQL Server, or the simulator served by
+// edgesync sim edge) for role ("capture", "writer", or "store" for both),
+// checks that it is set up for that role and tells the DBA what to run
+// when not. The caller calls closeFn when done.
+func (e edgeDB) source(ctx context.Context, log *slog.Logger, role string) (src site.Edge, closeFn func(), err error) {
 	if e.EdgeSim != "" {
 		if e.MSSQLDSN != "" {
 			return nil, nil, errors.New("--mssql-dsn and --edge-simulator: choose one")
