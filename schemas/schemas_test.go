@@ -46,6 +46,25 @@ func TestEdgeSubjects(t *testing.T) {
 	}
 }
 
+func TestCustomerOf(t *testing.T) {
+	tests := []struct {
+		name, subject, body, want string
+	}{
+		{"a customer is its own", "edge.customer.001.000652", `{"data":{"customerKey":"001-9"}}`, "001-000652"},
+		{"a sale is its customer's", "edge.sale.001.000077", `{"key":"001-77","data":{"customerKey":"001-000652"}}`, "001-000652"},
+		{"a sold item is its buyer's", "edge.item.002.000010", `{"data":{"soldToCustomerKey":"002-000003"}}`, "002-000003"},
+		{"a cash sale is its own", "edge.sale.001.000078", `{"data":{"customerKey":""}}`, "edge.sale.001.000078"},
+		{"a delete is its own", "edge.note.001.000005", `{"type":"edge.note.deleted","data":null}`, "edge.note.001.000005"},
+		{"a body that does not decode is its own", "edge.note.001.000006", `{"data":`, "edge.note.001.000006"},
+		{"a subject that is not Edge's is itself", "partner.podium.contact.x", `{}`, "partner.podium.contact.x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, schemas.CustomerOf(tt.subject, []byte(tt.body)))
+		})
+	}
+}
+
 func TestPartnerSubjects(t *testing.T) {
 	s, err := schemas.NewPartnerSubject("podium", "contact", "6f1c2b1e-0000-4000-8000-000000000001")
 	require.NoError(t, err)

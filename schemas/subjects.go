@@ -1,6 +1,8 @@
 package schemas
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -115,4 +117,30 @@ func EdgeFilter(entity Entity) string {
 		return EdgePrefix + ".>"
 	}
 	return EdgePrefix + "." + string(entity) + ".>"
+}
+
+// CustomerOf is the key of the Edge customer an Edge event belongs to: the
+// customer's own for a customer event, the customer its aggregate names
+// otherwise (a sale's, a note's, a sold item's buyer), and the subject
+// when it names none (a cash sale, an item in stock, a delete, a body that
+// does not decode). A connector handling events concurrently keys them by
+// it, so a customer's sale is never sent before the customer.
+func CustomerOf(subject string, body []byte) string {
+	s, err := ParseEdgeSubject(subject)
+	if err != nil {
+		return subject
+	}
+	if s.Entity == EntityCustomer {
+		return s.Key()
+	}
+	var e struct {
+		Data struct {
+			CustomerKey       string `json:"customerKey"`
+			SoldToCustomerKey string `json:"soldToCustomerKey"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return subject
+	}
+	return cmp.Or(e.Data.CustomerKey, e.Data.SoldToCustomerKey, subject)
 }

@@ -84,6 +84,15 @@ type ConsumerConfig struct {
 	// message delivered into a link that went down comes again before the
 	// ones after it instead of after them.
 	MaxAckPending int
+	// Workers is how many messages are handled at once; 1 when zero. The
+	// handler must then be safe for concurrent use. Messages with the same
+	// Partition key are handled one after the other in the order they
+	// came, and so are one subject's whatever their keys. Not with Flush.
+	Workers int
+	// Partition keys a message for Workers: the subject when nil. A key
+	// shared by dependent aggregates (an Edge customer's, for its sales and
+	// notes: schemas.CustomerOf) keeps them in order with each other too.
+	Partition func(jetstream.Msg) string
 }
 
 const shutdownGrace = 10 * time.Second
@@ -161,15 +170,19 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerCon
 	return cons, nil
 }
 
-// Consume runs h on every message of the durable consumer, one at a time so
-// each aggregate's events are applied in order, until ctx ends. A message in
-// flight when ctx ends is finished or left unacknowledged, never half-done:
-// handlers get a context that outlives the cancellation by a grace period.
+// Consume runs h on every message of the durable consumer until ctx ends,
+// one at a time, or in cfg.Workers with each aggregate's on one, so each
+// aggregate's events are applied in order. A message in flight when ctx
+// ends is finished or left unacknowledged, never half-done: handlers get a
+// context that outlives the cancellation by a grace period.
 //
 // While a replay consumer of this durable exists (StartReplay), its messages
 // are handled too, by the same loop and handler, and the replay consumer is
 // deleted once it has nothing left: the live flow never stops for a replay.
 func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h Handler, log *slog.Logger) error {
+	if cfg.Workers > 1 && cfg.Flush != nil {
+		return fmt.Errorf("consume %s: a consumer that gathers messages for Flush handles them one at a time (Workers %d)", cfg.Durable, cfg.Workers)
+	}
 	cons, err := EnsureConsumer(ctx, js, cfg)
 	if err != nil {
 		return err
@@ -239,6 +252,30 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		deferred = deferred[:0]
 	}
 	defer flush()
+	// process handles one message: settles it by its handler's verdict, or
+	// gathers it for the next flush.
+	process := func(msg jetstream.Msg) {
+		if ctx.Err() != nil {
+			_ = msg.Nak()
+			return
+		}
+		start := time.Now()
+		hctx, cancel := handlerContext(ctx)
+		defer cancel()
+		stopBeat := inProgress(cfg.ackWait()/3, msg)
+		err := h(hctx, msg)
+		stopBeat()
+		if errors.Is(err, ErrLater) && cfg.Flush != nil {
+			deferred = append(deferred, deferredMsg{msg, start})
+			return
+		}
+		settle(hctx, js, cfg, retry, msg, err, start, log)
+	}
+	var pool *workers
+	if cfg.Workers > 1 {
+		pool = startWorkers(cfg.Workers, cfg.Partition, process)
+		defer pool.stop()
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -263,25 +300,16 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			return nil
 		}
 		timer.Stop()
-		if ctx.Err() != nil {
-			_ = msg.Nak()
-			continue
-		}
-		start := time.Now()
-		hctx, cancel := handlerContext(ctx)
-		stopBeat := inProgress(cfg.ackWait()/3, msg)
-		err = h(hctx, msg)
-		stopBeat()
-		if errors.Is(err, ErrLater) && cfg.Flush != nil {
-			cancel()
-			deferred = append(deferred, deferredMsg{msg, start})
-			if len(deferred) >= flushEvery {
-				flush()
+		if pool != nil {
+			if !pool.dispatch(ctx, msg) {
+				_ = msg.Nak()
 			}
 			continue
 		}
-		settle(hctx, js, cfg, retry, msg, err, start, log)
-		cancel()
+		process(msg)
+		if len(deferred) >= flushEvery {
+			flush()
+		}
 	}
 }
 
