@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -25,6 +26,7 @@ type clientbookCmd struct {
 	SMS         bool              `name:"clientbook-sms" help:"Clientbook is the Edge SMS provider: send notifications whose provider is CLIENTBOOK."`
 	Rate        int               `name:"clientbook-rate" help:"Requests per minute for the API key." default:"120"`
 	Timeout     time.Duration     `name:"clientbook-timeout" help:"Timeout of one HTTP call." default:"15s"`
+	Workers     int               `name:"clientbook-workers" help:"Calls made at once, within --clientbook-rate; one customer's events are still sent one after the other, in order." default:"4"`
 	WebhookURL  string            `name:"clientbook-webhook-url" help:"Public URL of the webhook gateway's Clientbook route; when set, Clientbook is subscribed to client, collection, activity and message events."`
 	WebhookSec  string            `name:"clientbook-webhook-secret" help:"Secret Clientbook signs deliveries with (the gateway's --clientbook-webhook-secret)."`
 }
@@ -35,6 +37,9 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 	}
 	if c.WebhookURL != "" && c.WebhookSec == "" {
 		return errors.New("--clientbook-webhook-url needs --clientbook-webhook-secret")
+	}
+	if c.Workers < 1 {
+		return fmt.Errorf("--clientbook-workers %d: want at least 1", c.Workers)
 	}
 	opts := projectors.ClientbookOptions{Stores: c.Stores, Preferences: c.Preferences, AcquisitionPreference: c.AcqPref, Associates: c.Associates, SMS: c.SMS}
 	if err := opts.Check(); err != nil {
@@ -52,7 +57,7 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 	if err := client.Check(ctx); err != nil {
 		return err
 	}
-	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts, AckWait: c.AckWait,
+	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts, AckWait: c.AckWait, Workers: c.Workers,
 		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, clientbook.Durable)))}, log)
 	if err != nil {
 		return err

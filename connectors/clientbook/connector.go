@@ -37,6 +37,10 @@ type Config struct {
 	Options projectors.ClientbookOptions
 	// Metrics, when set, count the consumer's outcomes.
 	Metrics *streams.ConsumerMetrics
+	// Workers is how many events are applied at once; 1 when zero. One
+	// customer's events (its client, notes, sales, wishes, sold items) are
+	// applied one after the other, in order, whatever the number.
+	Workers int
 }
 
 // Stats count what the connector did since it started.
@@ -85,8 +89,13 @@ func Subjects() []string {
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(), Metrics: c.cfg.Metrics, Report: c.report, AckWait: c.cfg.AckWait,
+		Workers: c.cfg.Workers, Partition: byCustomer,
 	}, c.Handle, c.log)
 }
+
+// byCustomer keys an event by its customer, so that a sale waits for the
+// client its customer's event makes.
+func byCustomer(msg jetstream.Msg) string { return schemas.CustomerOf(msg.Subject(), msg.Data()) }
 
 // report is what the status page shows of the connector beyond its stream.
 func (c *Connector) report() streams.ConnectorReport {
