@@ -54,6 +54,7 @@ func (j FaultsJSON) faults() (Faults, error) {
 //	GET /_emulator/state     the state, as the emulator persists it
 //	GET /_emulator/counters  the request counters (see Counter), with
 //	                         "webhooks.pending": deliveries not yet made
+//	GET /_emulator/webhooks/stuck  the webhook queues holding events: attempts and last answer
 //	PUT /_emulator/faults    FaultsJSON: the faults to inject from now on
 func (c *Core) WithAdmin(api http.Handler, state func() ([]byte, error), hooks *Webhooks) http.Handler {
 	mux := http.NewServeMux()
@@ -73,6 +74,9 @@ func (c *Core) WithAdmin(api http.Handler, state func() ([]byte, error), hooks *
 		c.mu.Unlock()
 		m["webhooks.pending"] = hooks.Pending()
 		WriteJSON(w, http.StatusOK, m)
+	})
+	mux.HandleFunc("GET /_emulator/webhooks/stuck", func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, hooks.Stuck())
 	})
 	mux.HandleFunc("PUT /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
 		var j FaultsJSON
@@ -132,13 +136,22 @@ func (a Admin) State(ctx context.Context) ([]byte, error) {
 
 // Counters returns the emulator's request counters.
 func (a Admin) Counters(ctx context.Context) (map[string]int, error) {
-	resp, err := a.do(ctx, http.MethodGet, "/_emulator/counters", nil)
+	return getJSON[map[string]int](ctx, a, "/_emulator/counters")
+}
+
+// StuckWebhooks describes the webhook queues that hold events.
+func (a Admin) StuckWebhooks(ctx context.Context) ([]string, error) {
+	return getJSON[[]string](ctx, a, "/_emulator/webhooks/stuck")
+}
+
+func getJSON[T any](ctx context.Context, a Admin, path string) (T, error) {
+	var v T
+	resp, err := a.do(ctx, http.MethodGet, path, nil)
 	if err != nil {
-		return nil, err
+		return v, err
 	}
 	defer resp.Body.Close()
-	var m map[string]int
-	return m, json.NewDecoder(resp.Body).Decode(&m)
+	return v, json.NewDecoder(resp.Body).Decode(&v)
 }
 
 // SetFaults replaces the emulator's faults.

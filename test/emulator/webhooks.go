@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -270,6 +271,33 @@ func (w *Webhooks) Pending() int {
 		n += len(st.queue)
 	}
 	return n
+}
+
+// Stuck describes the queues that hold events, for a test that waits on
+// them: the attempts on each head event and the last status it got (0: no
+// answer), and whether the webhook was disabled.
+func (w *Webhooks) Stuck() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, uid := range w.order {
+		st := w.hooks[uid]
+		if st == nil || len(st.queue) == 0 {
+			continue
+		}
+		attempts, status := 0, 0
+		for i := len(w.deliveries) - 1; i >= 0; i-- {
+			if d := w.deliveries[i]; d.Webhook == uid {
+				if bytes.Equal(d.Body, st.queue[0][1]) {
+					attempts, status = d.Attempt, d.Status
+				}
+				break
+			}
+		}
+		out = append(out, fmt.Sprintf("webhook %s (%s): %d queued, head %s tried %d times, last answer %d, disabled %t",
+			uid, st.URL, len(st.queue), st.queue[0][0], attempts, status, st.Disabled))
+	}
+	return out
 }
 
 // Close stops every delivery queue.

@@ -14,12 +14,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +48,7 @@ type Options struct {
 	Poll              time.Duration
 	AckWait           time.Duration // of the connectors and the writer; 5 s when zero, so a killed one's messages come back soon
 	Seed              uint64
-	NoPersist         bool          // the emulators keep their state in memory only (benchmarks)
+	NoPersist         bool          // the emulators keep their state in memory only (benchmarks, suites that never kill them)
 	LiveEvery         time.Duration // the sims' own live changes (--every): Edge, and a tenth as often app edits; 0 for none
 }
 
@@ -62,6 +64,9 @@ const (
 	SimPodium          = "sim-podium"
 	SimClientbook      = "sim-clientbook"
 )
+
+// ClientbookWorkers is how many calls the Clientbook connector makes at once.
+const ClientbookWorkers = 4
 
 // ConnName is the name a role's NATS connection goes by (both gateways
 // use one name: ServerOf finds one of them).
@@ -229,7 +234,7 @@ func Start(t testing.TB, o Options) *Fleet {
 			"--podium-location", connLoc, "--podium-rate=-1", "--podium-tier", "clienteling-plus", "--podium-data-feed", dataFeed,
 			"--podium-webhook-url", f.urls[GatewayPodium] + "/webhooks/podium", "--podium-webhook-secret", webhookSecret}},
 		{ConnectorClientbok, "connector-clientbook", []string{"connector", "clientbook", "--clientbook-url", f.urls[SimClientbook],
-			"--clientbook-api-key", cbKey, "--clientbook-store", cbStores(o.Stores), "--clientbook-rate=-1",
+			"--clientbook-api-key", cbKey, "--clientbook-store", cbStores(o.Stores), "--clientbook-rate=-1", "--clientbook-workers", fmt.Sprint(ClientbookWorkers),
 			"--clientbook-preference", "Key1=Ring Size;Key2=Metal", "--clientbook-associate", "1=us_1;2=us_2;3=us_3", "--clientbook-sms",
 			"--clientbook-webhook-url", f.urls[GatewayClientbook] + "/webhooks/clientbook", "--clientbook-webhook-secret", webhookSecret}},
 		{Writer, "writer", []string{"writer", "--edge-simulator", f.urls[SimEdge], "--podium-store", writerLoc,
@@ -359,6 +364,25 @@ func (f *Fleet) ServerOf(conn string) int {
 	return -1
 }
 
+// keepLogs writes every process's whole log into $EDGESYNC_FLEET_LOGS, when
+// set: a failed run's tails are rarely enough to find why.
+func (f *Fleet) keepLogs() {
+	dir := os.Getenv("EDGESYNC_FLEET_LOGS")
+	if dir == "" {
+		return
+	}
+	procs := slices.Collect(maps.Values(f.procs))
+	procs = append(procs, f.NATS...)
+	for _, p := range procs {
+		path := filepath.Join(dir, p.Name+".log")
+		if err := os.WriteFile(path, []byte(p.Logs()), 0o644); err != nil {
+			f.t.Logf("keep logs: %v", err)
+			continue
+		}
+		f.t.Logf("whole log of %s: %s", p.Name, path)
+	}
+}
+
 // stopAll stops every process, the pipeline's roles first.
 func (f *Fleet) stopAll() {
 	if f.t.Failed() {
@@ -368,6 +392,7 @@ func (f *Fleet) stopAll() {
 		for _, p := range f.NATS {
 			f.t.Logf("----- %s, last lines:\n%s", p.Name, p.Tail(15))
 		}
+		f.keepLogs()
 	}
 	if f.nc != nil {
 		f.nc.Close()
@@ -440,7 +465,8 @@ func (f *Fleet) Waiting(ctx context.Context) (string, demo.Check) {
 			return err.Error(), demo.Check{}
 		}
 		if n := c["webhooks.pending"]; n > 0 {
-			return fmt.Sprintf("%s: %d webhook deliveries pending", a.Base, n), demo.Check{}
+			stuck, _ := a.StuckWebhooks(ctx)
+			return fmt.Sprintf("%s: %d webhook deliveries pending: %s", a.Base, n, strings.Join(stuck, "; ")), demo.Check{}
 		}
 	}
 	snap := f.reader.Read(ctx)
