@@ -65,6 +65,10 @@ func (w *workers) dispatch(ctx context.Context, msg jetstream.Msg) bool {
 }
 
 func (w *workers) assign(msg jetstream.Msg) int {
+	// The key may decode the body: done before taking the lock every
+	// worker takes when it finishes a message.
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(w.partition(msg)))
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	subj := msg.Subject()
@@ -72,8 +76,6 @@ func (w *workers) assign(msg jetstream.Msg) int {
 		sw.pending++
 		return sw.worker
 	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(w.partition(msg)))
 	i := int(h.Sum32() % uint32(len(w.queues)))
 	w.inFlight[subj] = &subjectWork{worker: i, pending: 1}
 	return i
