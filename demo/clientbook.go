@@ -70,7 +70,7 @@ func clientbookRoles(ctx context.Context, cfg Config, js jetstream.JetStream, em
 	if err != nil {
 		return nil, merge, err
 	}
-	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts, Metrics: metrics, Workers: 4}, log)
+	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts, Metrics: metrics, Workers: clientbook.DefaultWorkers}, log)
 	if err != nil {
 		return nil, merge, err
 	}

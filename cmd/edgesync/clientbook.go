@@ -26,7 +26,7 @@ type clientbookCmd struct {
 	SMS         bool              `name:"clientbook-sms" help:"Clientbook is the Edge SMS provider: send notifications whose provider is CLIENTBOOK."`
 	Rate        int               `name:"clientbook-rate" help:"Requests per minute for the API key." default:"120"`
 	Timeout     time.Duration     `name:"clientbook-timeout" help:"Timeout of one HTTP call." default:"15s"`
-	Workers     int               `name:"clientbook-workers" help:"Calls made at once, within --clientbook-rate; one customer's events are still sent one after the other, in order." default:"4"`
+	Workers     int               `name:"clientbook-workers" help:"Calls made at once, within --clientbook-rate; one customer's events are still sent one after the other, in order." default:"${clientbook_workers}"`
 	WebhookURL  string            `name:"clientbook-webhook-url" help:"Public URL of the webhook gateway's Clientbook route; when set, Clientbook is subscribed to client, collection, activity and message events."`
 	WebhookSec  string            `name:"clientbook-webhook-secret" help:"Secret Clientbook signs deliveries with (the gateway's --clientbook-webhook-secret)."`
 }

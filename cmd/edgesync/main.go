@@ -12,10 +12,13 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/edgesync/edgesync/connectors/clientbook"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -81,6 +84,7 @@ func main() {
 		kong.Description("Change-data-capture from The Edge point of sale to Podium and Clientbook, on NATS JetStream.\n\n"+
 			"Every flag can also be set by an environment variable: --nats-url is EDGESYNC_NATS_URL, and so on."),
 		kong.DefaultEnvars("EDGESYNC"),
+		kong.Vars{"clientbook_workers": strconv.Itoa(clientbook.DefaultWorkers)},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Configuration(configLoader(func() map[string]any { return configSchema(parser.Model) })),
 	)

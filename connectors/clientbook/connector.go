@@ -23,6 +23,10 @@ const Durable = "clientbook"
 // CollectionName is the one client collection Edge wish lists sync with.
 const CollectionName = projectors.CollectionName
 
+// DefaultWorkers is how many events the connector applies at once by
+// default: the demo's, and the clientbook-workers flag's.
+const DefaultWorkers = 4
+
 // customerWaitDeliveries is how many times an event whose customer has no
 // Clientbook client yet is redelivered before it is dead-lettered.
 const customerWaitDeliveries = 10

@@ -31,6 +31,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/demo"
 	"github.com/edgesync/edgesync/status"
 	"github.com/edgesync/edgesync/test/edgesim"
@@ -66,7 +67,7 @@ const (
 )
 
 // ClientbookWorkers is how many calls the Clientbook connector makes at once.
-const ClientbookWorkers = 4
+const ClientbookWorkers = clientbook.DefaultWorkers
 
 // ConnName is the name a role's NATS connection goes by (both gateways
 // use one name: ServerOf finds one of them).
