@@ -77,11 +77,13 @@ func TestStatusPageInABrowser(t *testing.T) {
 		text = chromiumText(t, url)
 		return strings.Contains(text, "edgesync dlq replay --consumer podium") &&
 			regexp.MustCompile(`podium EDGE in sync 0`).MatchString(text) &&
-			regexp.MustCompile(`clientbook EDGE in sync 0`).MatchString(text)
-	}, 90*time.Second, time.Second, "the page never showed both connectors in sync with the dead letter; last seen: %s", text)
+			regexp.MustCompile(`clientbook EDGE in sync 0`).MatchString(text) &&
+			// The demo's partner-side edits keep coming: the writer is
+			// caught up between them, not at every read.
+			regexp.MustCompile(`edge-writer PARTNER in sync 0`).MatchString(text)
+	}, 90*time.Second, time.Second, "the page never showed both connectors and the writer in sync with the dead letter; last seen: %s", text)
 	t.Log(text)
 	assert.Contains(t, text, "edgesync status")
-	assert.Regexp(t, `edge-writer PARTNER in sync 0`, text)
 	assert.Contains(t, text, "edgesync dlq replay --consumer clientbook")
 	assert.Regexp(t, `podium decode envelope[^|]*? 1 `, text, "the reason, once")
 	assert.Regexp(t, `/ 6000 `, text, "Podium's calls against its limit")

@@ -246,6 +246,7 @@ func TestWriterRestartsMidStreamWithoutLoss(t *testing.T) {
 	ctx := context.Background()
 	publishContacts(t, r)
 	cfg := writer.Config{Podium: projectors.MergeOptions{Download: true, Stores: map[string]string{r.loc: "001"}}}
+	const ackWait = 5 * time.Second
 	run := func(limit int32) {
 		w, err := writer.New(ctx, r.srv.JS, r.db, cfg, logger())
 		require.NoError(t, err)
@@ -254,7 +255,11 @@ func TestWriterRestartsMidStreamWithoutLoss(t *testing.T) {
 		var n atomic.Int32
 		done := make(chan struct{})
 		go func() {
-			_ = streams.Consume(wctx, r.srv.JS, streams.ConsumerConfig{Durable: writer.Durable, Stream: streams.StreamPartner, Filters: []string{"partner.>"}},
+			// A short ack wait: a message delivered to the first run's pull as
+			// it stopped comes back after the ack wait, and the server only
+			// looks for such messages once per ack wait, so up to twice it
+			// (twice the default 30 s passed this test's minute once in CI).
+			_ = streams.Consume(wctx, r.srv.JS, streams.ConsumerConfig{Durable: writer.Durable, Stream: streams.StreamPartner, Filters: []string{"partner.>"}, AckWait: ackWait},
 				func(ctx context.Context, msg jetstream.Msg) error {
 					err := w.Handle(ctx, msg)
 					if n.Add(1) == limit {
@@ -266,7 +271,7 @@ func TestWriterRestartsMidStreamWithoutLoss(t *testing.T) {
 		}()
 		select {
 		case <-done:
-		case <-time.After(time.Minute): // well past the ack wait: a message left unacknowledged has come back by now
+		case <-time.After(time.Minute): // well past twice the ack wait: a message left unacknowledged has come back by now
 			t.Fatalf("the writer handled %d events of %d and waits for more: %d of 40 customers are in Edge", n.Load(), limit, len(r.db.CustomerKeys()))
 		}
 	}
