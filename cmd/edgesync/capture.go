@@ -131,7 +131,7 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 		return err
 	}
 	defer nc.Close()
-	reg := metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Stream(js, streams.StreamEdge),
+	reg := metricsRegistry(ctx, g, log, health.NATS(nc), health.Stream(js, streams.StreamEdge),
 		edgeReady(db))
 	cpt, err := capture.New(ctx, db, js, capture.Config{
 		Site: c.Site, PollInterval: c.Poll, Entities: entities, Metrics: capture.NewMetrics(reg),

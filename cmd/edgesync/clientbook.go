@@ -58,7 +58,7 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 		return err
 	}
 	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts, AckWait: c.AckWait, Workers: c.Workers,
-		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, clientbook.Durable)))}, log)
+		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, clientbook.Durable)))}, log)
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		Locations: c.Locations, Tier: c.Tier, ExcludeCategories: c.ExcludeCats, ExcludeVendors: c.ExcludeVend,
 		ExcludeStockTypes: c.ExcludeTypes, ReviewCooldown: c.Cooldown, ReviewWindow: c.ReviewWindow,
 	}
-	reg := metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, c.Name))
+	reg := metricsRegistry(ctx, g, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, c.Name))
 	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Name: c.Name, AckWait: c.AckWait, Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel,
 		Metrics: streams.NewConsumerMetrics(reg)}, log)
 	if err != nil {

@@ -30,7 +30,7 @@ func (c *demoCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 	cfg.Spec = edgesim.DemoSpec()
 	cfg.Spec.Stores, cfg.Spec.CustomersPerStore = c.Stores, c.CustomersPerStore
 	cfg.Log, cfg.Out, cfg.StatusAddr = log, os.Stdout, c.StatusAddr
-	cfg.Metrics = metricsRegistry(ctx, g.Metrics, log)
+	cfg.Metrics = metricsRegistry(ctx, g, log)
 	sum, err := demo.Run(ctx, cfg)
 	if err != nil {
 		return err

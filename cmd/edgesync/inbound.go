@@ -52,7 +52,7 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 		return err
 	}
 	defer nc.Close()
-	cfg.Metrics = metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Stream(js, streams.StreamPartner))
+	cfg.Metrics = metricsRegistry(ctx, g, log, health.NATS(nc), health.Stream(js, streams.StreamPartner))
 	if c.Spool != "" {
 		if cfg.Spool, err = webhooks.OpenSpool(c.Spool); err != nil {
 			return err
@@ -149,7 +149,7 @@ func (c *writerCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 	}
 	defer nc.Close()
 	cfg.AckWait = c.AckWait
-	cfg.Metrics = streams.NewConsumerMetrics(metricsRegistry(ctx, g.Metrics, log, health.NATS(nc), health.Consumer(js, streams.StreamPartner, writer.Durable),
+	cfg.Metrics = streams.NewConsumerMetrics(metricsRegistry(ctx, g, log, health.NATS(nc), health.Consumer(js, streams.StreamPartner, writer.Durable),
 		edgeReady(db)))
 	w, err := writer.New(ctx, js, db, cfg, log)
 	if err != nil {

@@ -50,6 +50,7 @@ type Globals struct {
 	LogLevel  slog.Level      `help:"Log level: debug, info, warn, error." default:"info"`
 	LogFormat string          `help:"Log format: text or json." enum:"text,json" default:"text"`
 	Metrics   string          `name:"metrics-addr" help:"Serve Prometheus metrics on this address (e.g. :9090); off when empty."`
+	Pprof     bool            `name:"pprof" help:"Also serve Go's profiles (/debug/pprof/) on --metrics-addr, to find where a role spends its time; keep that address off open networks."`
 
 	NATSURL     string `name:"nats-url" help:"NATS server URL(s), comma-separated." default:"nats://127.0.0.1:4222"`
 	NATSCreds   string `name:"nats-creds" help:"NATS credentials file (JWT + seed)." type:"existingfile"`
@@ -95,6 +96,9 @@ func main() {
 	kctx, err := parser.Parse(os.Args[1:])
 	if err == nil {
 		err = checkMapFlags(kctx)
+	}
+	if err == nil && c.Globals.Pprof && c.Globals.Metrics == "" {
+		err = errors.New("--pprof needs --metrics-addr: the profiles are served there")
 	}
 	if err != nil {
 		usageError(kctx, err)

@@ -121,6 +121,7 @@ func TestBinary(t *testing.T) {
 		{"bad mapping file", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"},
 			[]string{"edge", "check", "--edge-mapping", "/nonexistent.json"}, "no such file"},
 		{"bad duration", nil, []string{"demo", "--duration", "soon"}, "--duration"},
+		{"profiles with nowhere to serve them", nil, []string{"status", "--pprof"}, "--pprof needs --metrics-addr"},
 		{"missing podium secrets", nil, []string{"connector", "podium"}, "missing flags"},
 		{"empty location uid", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
 			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "001="}, `--podium-location "001=": want KEY=VALUE with both sides set`},
@@ -189,6 +190,8 @@ func TestClientbookRole(t *testing.T) {
 	assert.Contains(t, body, "consumer EDGE/clientbook: ok")
 	code, _ = get(t, "http://"+ops+"/metrics")
 	assert.Equal(t, http.StatusOK, code)
+	code, _ = get(t, "http://"+ops+"/debug/pprof/")
+	assert.Equal(t, http.StatusNotFound, code, "profiles only with --pprof")
 	srv.Stop()
 	require.Eventually(t, func() bool {
 		code, body = get(t, "http://"+ops+"/readyz")
@@ -305,4 +308,25 @@ func TestReplayCommand(t *testing.T) {
 	_, stderr, code = run(bin, []string{"EDGESYNC_NATS_URL=" + srv.URL()}, "replay", "--connector", "podium", "--cancel")
 	assert.NotZero(t, code)
 	assert.Contains(t, stderr, "no replay of podium is running")
+}
+
+// With --pprof a process serves Go's profiles next to its metrics: the
+// scale benchmark profiles every process of the fleet, the test bed's too.
+func TestProfilesOnTheMetricsAddress(t *testing.T) {
+	bin := buildBinary(t)
+	addr, ops := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
+	cmd := exec.Command(bin, "sim", "clientbook", "--api-key", "k", "--no-persist", "--dir", t.TempDir(), "--addr", addr,
+		"--metrics-addr", ops, "--pprof")
+	var out syncbuf.Buffer
+	cmd.Stderr = &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var code int
+	var body string
+	require.Eventually(t, func() bool { code, body = get(t, "http://"+ops+"/debug/pprof/cmdline"); return code == http.StatusOK }, 10*time.Second, 50*time.Millisecond, out.String())
+	assert.Contains(t, body, "sim")
+	code, body = get(t, "http://"+ops+"/debug/pprof/profile?seconds=1")
+	assert.Equal(t, http.StatusOK, code)
+	assert.NotEmpty(t, body, "a CPU profile")
+	assert.Contains(t, out.String(), "/debug/pprof/", "the log says where")
 }

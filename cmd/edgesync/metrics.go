@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,17 +16,28 @@ import (
 )
 
 // metricsRegistry returns a registry with the Go and process collectors, and
-// serves it on addr until ctx ends, with /healthz and /readyz (the role's
-// checks); nothing is served when addr is empty.
-func metricsRegistry(ctx context.Context, addr string, log *slog.Logger, checks ...health.Check) *prometheus.Registry {
+// serves it on --metrics-addr until ctx ends, with /healthz and /readyz (the
+// role's checks) and, with --pprof, Go's profiles; nothing is served when
+// the address is empty.
+func metricsRegistry(ctx context.Context, g *Globals, log *slog.Logger, checks ...health.Check) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	addr := g.Metrics
 	if addr == "" {
 		return reg
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	health.Register(mux, checks...)
+	paths := "/metrics /healthz /readyz"
+	if g.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		paths += " /debug/pprof/"
+	}
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -33,6 +45,6 @@ func metricsRegistry(ctx context.Context, addr string, log *slog.Logger, checks 
 		}
 	}()
 	context.AfterFunc(ctx, func() { _ = srv.Close() })
-	log.Info("serving metrics and health", "addr", addr, "paths", "/metrics /healthz /readyz")
+	log.Info("serving metrics and health", "addr", addr, "paths", paths)
 	return reg
 }

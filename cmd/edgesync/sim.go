@@ -30,11 +30,14 @@ type simFlags struct {
 	Every time.Duration `help:"Make one live change (Edge change, or app edit in the partner) per interval; 0 for none (POST /_sim/changes still makes them)." default:"0"`
 }
 
-func (f simFlags) sim(addr string, log *slog.Logger) (demo.Sim, error) {
+func (f simFlags) sim(ctx context.Context, g *Globals, addr string, log *slog.Logger) (demo.Sim, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return demo.Sim{}, fmt.Errorf("--addr: %w", err)
 	}
+	// The test bed's processes serve metrics and profiles like the roles,
+	// so that a benchmark can tell whether the pipeline or its bed is slow.
+	metricsRegistry(ctx, g, log)
 	return demo.Sim{Dir: f.Dir, Listener: l, Every: f.Every, Log: log, Out: os.Stdout}, nil
 }
 
@@ -44,8 +47,8 @@ type emulatorFlags struct {
 	NoPersist bool `help:"Keep the state in memory only (faster; a kill loses it): for benchmarks."`
 }
 
-func (f emulatorFlags) sim(addr string, log *slog.Logger) (demo.Sim, error) {
-	s, err := f.simFlags.sim(addr, log)
+func (f emulatorFlags) sim(ctx context.Context, g *Globals, addr string, log *slog.Logger) (demo.Sim, error) {
+	s, err := f.simFlags.sim(ctx, g, addr, log)
 	s.NoPersist = f.NoPersist
 	return s, err
 }
@@ -60,11 +63,11 @@ type simEdgeCmd struct {
 	Seed              uint64  `help:"Seed of the live changes; 0 picks one."`
 }
 
-func (c *simEdgeCmd) Run(ctx context.Context, log *slog.Logger) error {
+func (c *simEdgeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 	if c.Stores < 1 || c.CustomersPerStore < 0 || c.SalesPerCustomer < 0 || c.ItemsPerStore < 0 {
 		return errors.New("--stores must be at least 1; --customers-per-store, --sales-per-customer and --items-per-store at least 0")
 	}
-	s, err := c.sim(c.Addr, log)
+	s, err := c.sim(ctx, g, c.Addr, log)
 	if err != nil {
 		return err
 	}
@@ -84,11 +87,11 @@ type simPodiumCmd struct {
 	DataFeed  string            `name:"data-feed" help:"Uid of the data feed the connector sends to (its --podium-data-feed)."`
 }
 
-func (c *simPodiumCmd) Run(ctx context.Context, log *slog.Logger) error {
+func (c *simPodiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 	if err := checkStores("--location", slices.Collect(maps.Keys(c.Locations))); err != nil {
 		return err
 	}
-	s, err := c.sim(c.Addr, log)
+	s, err := c.sim(ctx, g, c.Addr, log)
 	if err != nil {
 		return err
 	}
@@ -102,8 +105,8 @@ type simClientbookCmd struct {
 	APIKey string `name:"api-key" help:"API key the emulator accepts (the connector's --clientbook-api-key)." required:""`
 }
 
-func (c *simClientbookCmd) Run(ctx context.Context, log *slog.Logger) error {
-	s, err := c.sim(c.Addr, log)
+func (c *simClientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	s, err := c.sim(ctx, g, c.Addr, log)
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error 
 	// link to the hub is not a condition, since the store keeps working
 	// without it; the log says when it goes and comes back.
 	var running atomic.Pointer[site.Site]
-	reg := metricsRegistry(ctx, g.Metrics, log, edgeReady(db), health.Check{Name: "store stream", Fn: func(ctx context.Context) error {
+	reg := metricsRegistry(ctx, g, log, edgeReady(db), health.Check{Name: "store stream", Fn: func(ctx context.Context) error {
 		s := running.Load()
 		if s == nil {
 			return errors.New("starting")

@@ -51,6 +51,7 @@ type Options struct {
 	Seed              uint64
 	NoPersist         bool          // the emulators keep their state in memory only (benchmarks, suites that never kill them)
 	LiveEvery         time.Duration // the sims' own live changes (--every): Edge, and a tenth as often app edits; 0 for none
+	Pprof             bool          // every process serves Go's profiles (--pprof), for CPUProfiles
 }
 
 // Role names, for Proc lookups.
@@ -93,6 +94,7 @@ type Fleet struct {
 	procs     map[string]*Proc
 	passwords map[string]string
 	urls      map[string]string // sims and gateways by role
+	metrics   map[string]string // each process's --metrics-addr, by name
 
 	// RolesStarted is when the first role of the pipeline started: the
 	// simulator and the emulators were ready, and nothing was captured yet.
@@ -179,9 +181,10 @@ func Start(t testing.TB, o Options) *Fleet {
 	if o.AckWait == 0 {
 		o.AckWait = 5 * time.Second
 	}
-	f := &Fleet{t: t, dir: t.TempDir(), bin: Binary(t), procs: map[string]*Proc{}, passwords: map[string]string{}, urls: map[string]string{}}
+	f := &Fleet{t: t, dir: t.TempDir(), bin: Binary(t), procs: map[string]*Proc{}, passwords: map[string]string{}, urls: map[string]string{},
+		metrics: map[string]string{}}
 	t.Cleanup(f.stopAll)
-	f.startNATS(t, o.Servers)
+	f.startNATS(t, o.Servers, o.Pprof)
 
 	port := func() string { return fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t)) }
 	sims := []struct {
@@ -204,6 +207,10 @@ func Start(t testing.TB, o Options) *Fleet {
 				every *= 10
 			}
 			s.args = append(s.args, "--every", every.String())
+		}
+		if o.Pprof {
+			f.metrics[s.name] = port()
+			s.args = append(s.args, "--metrics-addr", f.metrics[s.name], "--pprof")
 		}
 		addr := port()
 		f.urls[s.name] = "http://" + addr
@@ -244,8 +251,12 @@ func Start(t testing.TB, o Options) *Fleet {
 	f.RolesStarted = time.Now()
 	for _, r := range roles {
 		metrics := port()
+		f.metrics[r.name] = metrics
 		if r.name == ConnectorPodium || r.name == ConnectorClientbok || r.name == Writer {
 			r.args = append(r.args, "--ack-wait", o.AckWait.String())
+		}
+		if o.Pprof {
+			r.args = append(r.args, "--pprof")
 		}
 		args := append(r.args, "--metrics-addr", metrics, "--nats-url", strings.Join(f.natsURLs, ","), "--nats-user", r.user)
 		p := f.proc(r.name, args, []string{"EDGESYNC_NATS_PASSWORD=" + f.passwords[r.user]}, "http://"+metrics+"/readyz")
@@ -294,7 +305,7 @@ func (f *Fleet) Proc(name string) *Proc { return f.procs[name] }
 
 // startNATS runs n nats-server processes with deploy/nats-server.conf as
 // shipped (its users, fsync always), clustered when n is 3.
-func (f *Fleet) startNATS(t testing.TB, n int) {
+func (f *Fleet) startNATS(t testing.TB, n int, pprof bool) {
 	_, file, _, _ := runtime.Caller(0)
 	body, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "deploy", "nats-server.conf"))
 	require.NoError(t, err)
@@ -325,6 +336,11 @@ func (f *Fleet) startNATS(t testing.TB, n int) {
 		}
 		if n > 1 {
 			conf += fmt.Sprintf("\ncluster {\n  name: edgesync\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}\n", routes[i], strings.Join(routeURLs, ", "))
+		}
+		if pprof {
+			prof := natstest.FreePort(t)
+			conf += fmt.Sprintf("\nprof_port: %d\n", prof)
+			f.metrics[fmt.Sprintf("nats-%d", i+1)] = fmt.Sprintf("127.0.0.1:%d", prof)
 		}
 		path := filepath.Join(f.dir, fmt.Sprintf("nats-%d.conf", i+1))
 		require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +63,8 @@ func ceiling(b *testing.B, d time.Duration, senders int) float64 {
 // BenchmarkInitialUpload: EDGESYNC_SCALE_CUSTOMERS lists the sizes
 // (customers in a two-store chain; 10000,100000 by default). Per size it
 // prints the chain, the time to caught up, and every process's peak RSS.
+// EDGESYNC_SCALE_PROFILE=<dir> also takes a CPU profile of every process
+// there, 30 s from the 20th second (go tool pprof <dir>/customers=N/<process>.pprof).
 func BenchmarkInitialUpload(b *testing.B) {
 	sizes := []int{10_000, 100_000}
 	if s := os.Getenv("EDGESYNC_SCALE_CUSTOMERS"); s != "" {
@@ -84,11 +87,24 @@ func BenchmarkInitialUpload(b *testing.B) {
 func upload(b *testing.B, customers int) {
 	// Five sale lines per customer in all (about 1.7 sales of 3 lines) and
 	// items on hand besides the sold ones, as the chain asks.
+	profiles := os.Getenv("EDGESYNC_SCALE_PROFILE")
 	f := fleet.Start(b, fleet.Options{CustomersPerStore: customers / 2, SalesPerCustomer: 1.7, ItemsPerStore: customers / 10, Poll: 250 * time.Millisecond,
-		NoPersist: true})
+		NoPersist: true, Pprof: profiles != ""})
 	ctx := context.Background()
+	profiled := make(chan struct{})
+	go func() {
+		defer close(profiled)
+		if profiles == "" {
+			return
+		}
+		// Past the snapshot's first seconds, while every role is busy.
+		time.Sleep(20 * time.Second)
+		files, err := f.CPUProfiles(ctx, filepath.Join(profiles, fmt.Sprintf("customers=%d", customers)), 30*time.Second)
+		b.Logf("CPU profiles of 30 s from the 20th second: %s (err: %v)", strings.Join(files, " "), err)
+	}()
 	chk, _ := f.WaitCaughtUp(ctx, 60*time.Minute)
 	took := time.Since(f.RolesStarted)
+	<-profiled
 	var counts []string
 	for _, e := range []string{"customer", "sale", "item"} {
 		n, err := f.Edge.Count(ctx, schemas.Entity(e))
