@@ -268,6 +268,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 	next.Version = env.Version
 	next.Epoch = env.Epoch
 	sent := false
+	var linkThenForget []string // intents to drop once the link is stored
 	for _, op := range res.Ops {
 		switch op.Kind {
 		case projectors.PodiumSkip:
@@ -277,11 +278,23 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 			if err != nil {
 				return err
 			}
-			defer c.forget(ctx, intents)
 			id, err := c.client.CreateContact(ctx, op.Contact)
 			if err != nil {
-				return classify(fmt.Errorf("create contact for %s: %w", env.Key, err))
+				err = classify(fmt.Errorf("create contact for %s: %w", env.Key, err))
+				if streams.IsPermanent(err) {
+					// Refused: no contact was made.
+					c.forget(ctx, intents)
+				}
+				// Otherwise the contact may have been made, its answer lost
+				// (a dropped connection, a timeout, a 5xx after the write):
+				// the intent stays, or the writer, seeing Podium's webhook
+				// for it with neither intent nor link, would download
+				// edgesync's own push as a new Edge customer (found by the
+				// fault suite's dropped answers). The redelivery's create
+				// upserts that contact and then drops the intent.
+				return err
 			}
+			linkThenForget = intents
 			next.Identifier, sent = id, true
 			for _, a := range op.Contact.Attributes {
 				if a.UID == c.cfg.Options.AcquisitionAttribute {
@@ -316,6 +329,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 			return err
 		}
 	}
+	c.forget(ctx, linkThenForget)
 	if err := c.save(ctx, key, next); err != nil {
 		return err
 	}
@@ -579,9 +593,9 @@ func (c *Connector) intend(ctx context.Context, edgeKey string, body projectors.
 	return keys, nil
 }
 
-// forget drops intents once the link is stored (or the call failed); a
-// leftover intent only makes a later contact with that value match this
-// customer, which the link then confirms.
+// forget drops intents once the link is stored, or once Podium refused the
+// create; a leftover intent only makes a later contact with that value
+// match this customer, which the link then confirms.
 func (c *Connector) forget(ctx context.Context, keys []string) {
 	for _, k := range keys {
 		_ = c.links.Delete(ctx, k)

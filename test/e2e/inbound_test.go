@@ -18,6 +18,7 @@ import (
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/test/emulator"
 	"github.com/edgesync/edgesync/test/podiumemu"
 	"github.com/edgesync/edgesync/webhooks"
 	"github.com/edgesync/edgesync/writer"
@@ -33,10 +34,10 @@ type inbound struct {
 	writer *writer.Writer
 }
 
-func newInbound(t *testing.T, download bool, wrap func(streams.Handler) streams.Handler) *inbound {
-	r := newPodiumRig(t, func(s *rigSetup) {
+func newInbound(t *testing.T, download bool, wrap func(streams.Handler) streams.Handler, opts ...rigOption) *inbound {
+	r := newPodiumRig(t, append([]rigOption{func(s *rigSetup) {
 		s.emu.Webhooks().Backoff = 20 * time.Millisecond
-	})
+	}}, opts...)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	v := webhooks.PodiumVerifier(webhookSecret, 5*time.Minute)
@@ -311,4 +312,40 @@ func TestOwnPushesAreNotDownloadedAgain(t *testing.T) {
 	in.settle()
 	assert.Len(t, in.db.CustomerKeys(), 30)
 	assert.Equal(t, 30, in.emu.ContactCount())
+}
+
+// Found by the fault suite: Podium made the contact and the answer was
+// lost. The connector's intent must outlive the failed call, or the writer,
+// handling Podium's webhook for the contact after the call failed and
+// before the redelivery linked it, finds neither intent nor link and
+// downloads edgesync's own push as a second Edge customer (a phone-only
+// one cannot be matched by email).
+func TestALostCreateAnswerIsNotDownloadedAgain(t *testing.T) {
+	var in *inbound
+	var waited atomic.Bool
+	in = newInbound(t, true, func(h streams.Handler) streams.Handler {
+		return func(ctx context.Context, msg jetstream.Msg) error {
+			if !waited.Swap(true) {
+				// The webhook is handled once the connector's call has
+				// failed: while the intent is there, at most 5 s.
+				kv, err := in.srv.JS.KeyValue(ctx, streams.BucketLinks)
+				require.NoError(t, err)
+				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+					if _, err := kv.Get(ctx, podium.IntentKey("(512) 555-0199")); errors.Is(err, jetstream.ErrKeyNotFound) && in.emu.Counter("faults.drop") > 0 {
+						break
+					}
+				}
+			}
+			return h(ctx, msg)
+		}
+	}, func(s *rigSetup) { s.client.RetryFor = time.Millisecond }) // one attempt per delivery
+	in.emu.SetFaults(emulator.Faults{Drop: 1})
+	in.edge("", func(tx *edgesim.Tx) error {
+		newCustomer(tx, "001", "Phoebe", "", "(512) 555-0199")
+		return nil
+	})
+	require.Eventually(t, func() bool { return in.emu.Counter("faults.drop") == 1 }, 10*time.Second, 20*time.Millisecond)
+	in.settle()
+	assert.Len(t, in.db.CustomerKeys(), 1, "edgesync's own push came back as a new Edge customer")
+	assert.Equal(t, 1, in.emu.ContactCount())
 }
