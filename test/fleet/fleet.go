@@ -94,7 +94,7 @@ type Fleet struct {
 	procs     map[string]*Proc
 	passwords map[string]string
 	urls      map[string]string // sims and gateways by role
-	metrics   map[string]string // each process's --metrics-addr, by name
+	profiles  map[string]string // with Options.Pprof: where each process serves its profiles, by name
 
 	// RolesStarted is when the first role of the pipeline started: the
 	// simulator and the emulators were ready, and nothing was captured yet.
@@ -182,7 +182,7 @@ func Start(t testing.TB, o Options) *Fleet {
 		o.AckWait = 5 * time.Second
 	}
 	f := &Fleet{t: t, dir: t.TempDir(), bin: Binary(t), procs: map[string]*Proc{}, passwords: map[string]string{}, urls: map[string]string{},
-		metrics: map[string]string{}}
+		profiles: map[string]string{}}
 	t.Cleanup(f.stopAll)
 	f.startNATS(t, o.Servers, o.Pprof)
 
@@ -209,8 +209,8 @@ func Start(t testing.TB, o Options) *Fleet {
 			s.args = append(s.args, "--every", every.String())
 		}
 		if o.Pprof {
-			f.metrics[s.name] = port()
-			s.args = append(s.args, "--metrics-addr", f.metrics[s.name], "--pprof")
+			f.profiles[s.name] = port()
+			s.args = append(s.args, "--metrics-addr", f.profiles[s.name], "--pprof")
 		}
 		addr := port()
 		f.urls[s.name] = "http://" + addr
@@ -251,11 +251,11 @@ func Start(t testing.TB, o Options) *Fleet {
 	f.RolesStarted = time.Now()
 	for _, r := range roles {
 		metrics := port()
-		f.metrics[r.name] = metrics
 		if r.name == ConnectorPodium || r.name == ConnectorClientbok || r.name == Writer {
 			r.args = append(r.args, "--ack-wait", o.AckWait.String())
 		}
 		if o.Pprof {
+			f.profiles[r.name] = metrics
 			r.args = append(r.args, "--pprof")
 		}
 		args := append(r.args, "--metrics-addr", metrics, "--nats-url", strings.Join(f.natsURLs, ","), "--nats-user", r.user)
@@ -340,7 +340,7 @@ func (f *Fleet) startNATS(t testing.TB, n int, pprof bool) {
 		if pprof {
 			prof := natstest.FreePort(t)
 			conf += fmt.Sprintf("\nprof_port: %d\n", prof)
-			f.metrics[fmt.Sprintf("nats-%d", i+1)] = fmt.Sprintf("127.0.0.1:%d", prof)
+			f.profiles[fmt.Sprintf("nats-%d", i+1)] = fmt.Sprintf("127.0.0.1:%d", prof)
 		}
 		path := filepath.Join(f.dir, fmt.Sprintf("nats-%d.conf", i+1))
 		require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))

@@ -13,12 +13,12 @@ import (
 	"time"
 )
 
-// CPUProfiles takes a CPU profile of d from every process that serves one
-// (Options.Pprof), all over the same d, and writes each to
+// CPUProfiles takes a CPU profile of d from every process of a fleet
+// started with Options.Pprof, all over the same d, and writes each to
 // dir/<process>.pprof for `go tool pprof`. It returns the files written.
 func (f *Fleet) CPUProfiles(ctx context.Context, dir string, d time.Duration) ([]string, error) {
-	if len(f.metrics) == 0 {
-		return nil, errors.New("cpu profiles: no process serves metrics")
+	if len(f.profiles) == 0 {
+		return nil, errors.New("cpu profiles: the fleet was started without Options.Pprof")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cpu profiles: %w", err)
@@ -29,7 +29,7 @@ func (f *Fleet) CPUProfiles(ctx context.Context, dir string, d time.Duration) ([
 		files []string
 		errs  []error
 	)
-	for name, addr := range f.metrics {
+	for name, addr := range f.profiles {
 		wg.Go(func() {
 			path := filepath.Join(dir, name+".pprof")
 			err := fetchProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), path)
@@ -58,7 +58,7 @@ func fetchProfile(ctx context.Context, url, path string) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s (was the process started with Options.Pprof?)", resp.Status)
+		return errors.New(resp.Status)
 	}
 	out, err := os.Create(path)
 	if err != nil {
