@@ -70,18 +70,10 @@ func TestBinary(t *testing.T) {
 
 	t.Run("status page", func(t *testing.T) {
 		addr := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
-		cmd := exec.Command(bin, "status", "--addr", addr)
-		cmd.Env = append(os.Environ(), "EDGESYNC_NATS_URL="+srv.URL())
-		var out syncbuf.Buffer
-		cmd.Stderr = &out
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		var code int
-		var body string
-		require.Eventually(t, func() bool { code, body = get(t, "http://"+addr+"/status.json"); return code == http.StatusOK }, 10*time.Second, 50*time.Millisecond, out.String())
+		out, body := serve(t, bin, []string{"EDGESYNC_NATS_URL=" + srv.URL()}, "http://"+addr+"/status.json", "status", "--addr", addr)
 		assert.Contains(t, body, `"consumers"`)
 		assert.NotContains(t, body, `"unread"`, "every part of a provisioned pipeline can be read")
-		code, body = get(t, "http://"+addr+"/")
+		code, body := get(t, "http://"+addr+"/")
 		assert.Equal(t, http.StatusOK, code)
 		assert.Contains(t, body, "edgesync status")
 		assert.Contains(t, out.String(), "status page listening")
@@ -208,6 +200,22 @@ func TestClientbookRole(t *testing.T) {
 	assert.NotContains(t, out.String(), "hooksecret")
 }
 
+// serve starts the binary with args and env, stops it when the test ends,
+// and waits until url answers 200; it returns the process's log and that
+// answer's body.
+func serve(t *testing.T, bin string, env []string, url string, args ...string) (*syncbuf.Buffer, string) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out := &syncbuf.Buffer{}
+	cmd.Stderr = out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var code int
+	var body string
+	require.Eventually(t, func() bool { code, body = get(t, url); return code == http.StatusOK }, 10*time.Second, 50*time.Millisecond, out.String())
+	return out, body
+}
+
 func get(t *testing.T, url string) (int, string) {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -315,17 +323,10 @@ func TestReplayCommand(t *testing.T) {
 func TestProfilesOnTheMetricsAddress(t *testing.T) {
 	bin := buildBinary(t)
 	addr, ops := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
-	cmd := exec.Command(bin, "sim", "clientbook", "--api-key", "k", "--no-persist", "--dir", t.TempDir(), "--addr", addr,
-		"--metrics-addr", ops, "--pprof")
-	var out syncbuf.Buffer
-	cmd.Stderr = &out
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var code int
-	var body string
-	require.Eventually(t, func() bool { code, body = get(t, "http://"+ops+"/debug/pprof/cmdline"); return code == http.StatusOK }, 10*time.Second, 50*time.Millisecond, out.String())
+	out, body := serve(t, bin, nil, "http://"+ops+"/debug/pprof/cmdline",
+		"sim", "clientbook", "--api-key", "k", "--no-persist", "--dir", t.TempDir(), "--addr", addr, "--metrics-addr", ops, "--pprof")
 	assert.Contains(t, body, "sim")
-	code, body = get(t, "http://"+ops+"/debug/pprof/profile?seconds=1")
+	code, body := get(t, "http://"+ops+"/debug/pprof/profile?seconds=1")
 	assert.Equal(t, http.StatusOK, code)
 	assert.NotEmpty(t, body, "a CPU profile")
 	assert.Contains(t, out.String(), "/debug/pprof/", "the log says where")
