@@ -9,6 +9,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -52,6 +53,10 @@ type Options struct {
 	NoPersist         bool          // the emulators keep their state in memory only (benchmarks, suites that never kill them)
 	LiveEvery         time.Duration // the sims' own live changes (--every): Edge, and a tenth as often app edits; 0 for none
 	Pprof             bool          // every process serves Go's profiles (--pprof), for CPUProfiles
+	// SyncInterval replaces the shipped sync_interval (always: an fsync
+	// before every acknowledgement), for benchmarks that measure what
+	// that durability costs; "" keeps it.
+	SyncInterval string
 }
 
 // Role names, for Proc lookups.
@@ -184,7 +189,7 @@ func Start(t testing.TB, o Options) *Fleet {
 	f := &Fleet{t: t, dir: t.TempDir(), bin: Binary(t), procs: map[string]*Proc{}, passwords: map[string]string{}, urls: map[string]string{},
 		profiles: map[string]string{}}
 	t.Cleanup(f.stopAll)
-	f.startNATS(t, o.Servers, o.Pprof)
+	f.startNATS(t, o.Servers, o.Pprof, o.SyncInterval)
 
 	port := func() string { return fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t)) }
 	sims := []struct {
@@ -304,8 +309,9 @@ func (f *Fleet) Procs() map[string]*Proc { return f.procs }
 func (f *Fleet) Proc(name string) *Proc { return f.procs[name] }
 
 // startNATS runs n nats-server processes with deploy/nats-server.conf as
-// shipped (its users, fsync always), clustered when n is 3.
-func (f *Fleet) startNATS(t testing.TB, n int, pprof bool) {
+// shipped (its users, fsync always unless sync says otherwise), clustered
+// when n is 3.
+func (f *Fleet) startNATS(t testing.TB, n int, pprof bool, sync string) {
 	_, file, _, _ := runtime.Caller(0)
 	body, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "deploy", "nats-server.conf"))
 	require.NoError(t, err)
@@ -330,6 +336,7 @@ func (f *Fleet) startNATS(t testing.TB, n int, pprof bool) {
 			"http_port: 8222":            fmt.Sprintf("http: 127.0.0.1:%d", monitors[i]),
 			"server_name: edgesync-nats": fmt.Sprintf("server_name: n%d", i+1),
 			"store_dir: /data":           fmt.Sprintf("store_dir: %q", filepath.Join(f.dir, fmt.Sprintf("nats-%d", i+1))),
+			"sync_interval: always":      "sync_interval: " + cmp.Or(sync, "always"),
 		} {
 			require.Contains(t, conf, old, "deploy/nats-server.conf changed shape")
 			conf = strings.Replace(conf, old, repl, 1)

@@ -6,13 +6,16 @@ package scale
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,11 +63,50 @@ func ceiling(b *testing.B, d time.Duration, senders int) float64 {
 	return float64(n.Load()) / time.Since(start).Seconds()
 }
 
+// fsyncLatency is the median time to append 1 KiB to a file in dir and
+// fsync it, what nats-server does before it acknowledges each write with
+// sync_interval always.
+func fsyncLatency(b *testing.B, dir string) time.Duration {
+	f, err := os.Create(filepath.Join(dir, "fsync-probe"))
+	require.NoError(b, err)
+	defer f.Close()
+	buf := bytes.Repeat([]byte("x"), 1024)
+	took := make([]time.Duration, 500)
+	for i := range took {
+		start := time.Now()
+		_, err := f.Write(buf)
+		require.NoError(b, err)
+		require.NoError(b, f.Sync())
+		took[i] = time.Since(start)
+	}
+	slices.Sort(took)
+	return took[len(took)/2]
+}
+
+// streamWrites is how many messages each stream and bucket stored since
+// the fleet started (KV removals count: each is a stored marker).
+func streamWrites(ctx context.Context, b *testing.B, f *fleet.Fleet) map[string]uint64 {
+	out := map[string]uint64{}
+	names := f.JetStream().StreamNames(ctx)
+	for name := range names.Name() {
+		s, err := f.JetStream().Stream(ctx, name)
+		require.NoError(b, err)
+		out[name] = s.CachedInfo().State.LastSeq
+	}
+	require.NoError(b, names.Err())
+	return out
+}
+
 // BenchmarkInitialUpload: EDGESYNC_SCALE_CUSTOMERS lists the sizes
 // (customers in a two-store chain; 10000,100000 by default). Per size it
-// prints the chain, the time to caught up, and every process's peak RSS.
+// prints the chain, the time to caught up, every process's peak RSS, and
+// the writes each stream stored beside this disk's fsync latency, measured
+// in the same run: with sync_interval always, a stream's writes times that
+// latency is time its one write loop cannot go below.
 // EDGESYNC_SCALE_PROFILE=<dir> also takes a CPU profile of every process
 // there, 30 s from the 20th second (go tool pprof <dir>/customers=N/<process>.pprof).
+// EDGESYNC_SCALE_SYNC=2m runs nats-server with that sync interval instead
+// of always, to measure what the shipped durability costs.
 func BenchmarkInitialUpload(b *testing.B) {
 	sizes := []int{10_000, 100_000}
 	if s := os.Getenv("EDGESYNC_SCALE_CUSTOMERS"); s != "" {
@@ -88,8 +130,9 @@ func upload(b *testing.B, customers int) {
 	// Five sale lines per customer in all (about 1.7 sales of 3 lines) and
 	// items on hand besides the sold ones, as the chain asks.
 	profiles := os.Getenv("EDGESYNC_SCALE_PROFILE")
+	fsync := fsyncLatency(b, b.TempDir())
 	f := fleet.Start(b, fleet.Options{CustomersPerStore: customers / 2, SalesPerCustomer: 1.7, ItemsPerStore: customers / 10, Poll: 250 * time.Millisecond,
-		NoPersist: true, Pprof: profiles != ""})
+		NoPersist: true, Pprof: profiles != "", SyncInterval: os.Getenv("EDGESYNC_SCALE_SYNC")})
 	ctx := context.Background()
 	profiled := make(chan struct{})
 	go func() {
@@ -132,6 +175,17 @@ func upload(b *testing.B, customers int) {
 		mem = append(mem, fmt.Sprintf("%s %d MiB", p.Name, rss>>20))
 	}
 	b.Logf("%s: caught up %s after the first role started (%s); peak RSS: %s", strings.Join(counts, ", "), took.Round(100*time.Millisecond), chk, strings.Join(mem, ", "))
+	writes := streamWrites(ctx, b, f)
+	var line []string
+	for _, name := range slices.Sorted(maps.Keys(writes)) {
+		n := writes[name]
+		line = append(line, fmt.Sprintf("%s %d (%.1f a customer, %s of fsyncs)", name, n, float64(n)/float64(customers),
+			(time.Duration(n)*fsync).Round(time.Second)))
+	}
+	// Capture's EDGE writes are atomic batches, an fsync per batch, so their
+	// line overstates its fsync time; every other write is stored alone.
+	b.Logf("sync_interval %s; fsync of 1 KiB on this disk, same run: %s (median of 500); writes stored: %s",
+		cmp.Or(os.Getenv("EDGESYNC_SCALE_SYNC"), "always"), fsync.Round(time.Microsecond), strings.Join(line, ", "))
 	for _, a := range []struct {
 		name    string
 		admin   emulator.Admin
