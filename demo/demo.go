@@ -113,6 +113,11 @@ func (s Summary) InSync() bool {
 		s.PodiumEffects.Clean() && s.CBEffects.Clean()
 }
 
+// checkpointJournal is how large the simulator's journal grows before it
+// is folded into the snapshot: small enough that a restart replays it in
+// moments, large enough that a big chain is not rewritten every few seconds.
+const checkpointJournal = 16 << 20
+
 const (
 	simFile     = "edge-simulator.json"
 	podiumFile  = "podium-emulator.json"
@@ -442,8 +447,8 @@ func serveGateway(dir string, h http.Handler, hooks ...*emulator.Webhooks) (*htt
 }
 
 // live makes changes in Edge and prints status until ctx ends. Every
-// commit is in the simulator's journal before it returns; every few seconds
-// the journal is folded into the snapshot, as a database checkpoints its log.
+// commit is in the simulator's journal before it returns; the journal is
+// folded into the snapshot once it has grown, as a database checkpoints its log.
 func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture, emu *podiumemu.Emulator, cbEmu *clientbookemu.Emulator,
 	js jetstream.JetStream, out io.Writer, log *slog.Logger, locations map[string]string) (int, int, int) {
 	var churnC <-chan time.Time
@@ -481,7 +486,7 @@ func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture,
 				cbEdits++
 			}
 		case <-save.C:
-			if err := db.Save(filepath.Join(cfg.Dir, simFile)); err != nil {
+			if err := db.Checkpoint(checkpointJournal); err != nil {
 				log.Error("save simulator", "err", err)
 			}
 		case <-statusC:

@@ -170,10 +170,10 @@ func RunEdgeSim(ctx context.Context, cfg EdgeSim) error {
 	step := func() (bool, error) { _, err := churn.Step(); return err == nil, err }
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	// The journal is folded into the snapshot now and then, as a database
-	// checkpoints its log.
+	// The journal is folded into the snapshot once it has grown, as a
+	// database checkpoints its log.
 	go every(ctx, 3*time.Second, func() {
-		if err := db.Save(path); err != nil {
+		if err := db.Checkpoint(checkpointJournal); err != nil {
 			cfg.log().Error("save simulator", "err", err)
 		}
 	})

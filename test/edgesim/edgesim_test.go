@@ -98,6 +98,49 @@ func TestTransactionsAreAtomic(t *testing.T) {
 	assert.Zero(t, n, "nothing of a failed transaction is applied")
 }
 
+// A checkpoint folds the journal only once it has grown past the bound,
+// and what it folds is all there after a reopen without Close or Save.
+func TestCheckpointFoldsTheJournalOnceItHasGrown(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "edge.json")
+	spec := edgesim.Spec{Seed: 3, Stores: 1, CustomersPerStore: 5}
+	db, _, err := edgesim.Open(path, spec)
+	require.NoError(t, err)
+	defer db.Close()
+	churn := edgesim.NewChurn(db, 7)
+	for range 25 {
+		_, err := churn.Step()
+		require.NoError(t, err)
+	}
+	journal := func() int64 {
+		st, err := os.Stat(path + ".journal")
+		require.NoError(t, err)
+		return st.Size()
+	}
+	grown := journal()
+	require.Positive(t, grown)
+
+	require.NoError(t, db.Checkpoint(grown+1))
+	assert.Equal(t, grown, journal(), "below the bound the journal stays")
+	require.NoError(t, db.Checkpoint(grown))
+	assert.Zero(t, journal(), "at the bound it is folded into the snapshot")
+	require.NoError(t, db.Checkpoint(1))
+	assert.Zero(t, journal())
+
+	_, err = churn.Step()
+	require.NoError(t, err)
+	want, _ := db.CurrentVersion(ctx)
+	again, generated, err := edgesim.Open(path, spec)
+	require.NoError(t, err)
+	defer again.Close()
+	assert.False(t, generated)
+	got, _ := again.CurrentVersion(ctx)
+	assert.Equal(t, want, got, "the snapshot and the commit after it")
+	for _, k := range db.CustomerKeys() {
+		assert.Equal(t, db.Customer(k), again.Customer(k), k)
+	}
+}
+
 // No lost change (invariant 1): a commit is durable once Update returns. The
 // database is reopened from its files without Close or Save, as after kill -9.
 func TestCommitsSurviveACrashWithoutSave(t *testing.T) {

@@ -71,8 +71,9 @@ func decodeAs[T any](b []byte) (*T, error) {
 
 // journal appends records to a file and fsyncs each before returning.
 type journal struct {
-	f   *os.File
-	buf bytes.Buffer
+	f    *os.File
+	buf  bytes.Buffer
+	size int64 // bytes appended since the journal was last folded
 }
 
 func journalPath(dataPath string) string { return dataPath + ".journal" }
@@ -86,7 +87,9 @@ func (j *journal) append(rec *record) error {
 	if err := json.NewEncoder(&j.buf).Encode(rec); err != nil {
 		return fmt.Errorf("edge simulator journal: encode commit %d: %w", rec.Commit, err)
 	}
-	if _, err := j.f.Write(j.buf.Bytes()); err != nil {
+	n, err := j.f.Write(j.buf.Bytes())
+	j.size += int64(n)
+	if err != nil {
 		return fmt.Errorf("edge simulator journal: write commit %d: %w", rec.Commit, err)
 	}
 	if err := j.f.Sync(); err != nil {

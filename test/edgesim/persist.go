@@ -58,6 +58,25 @@ func restore[T any](t *table[T], p persistedTable[T]) {
 func (db *DB) Save(path string) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	return db.save(path)
+}
+
+// Checkpoint folds the journal into the snapshot once it holds at least
+// minJournal bytes, as a database checkpoints by the size of its log. The
+// whole database is written under the lock, commits waiting meanwhile,
+// so a fold on a clock would stall a large database every time (100,000
+// customers are a 240 MB snapshot) while its journal held a few commits.
+func (db *DB) Checkpoint(minJournal int64) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.journal == nil || db.journal.size < minJournal {
+		return nil
+	}
+	return db.save(db.path)
+}
+
+// save is Save; the caller holds the lock.
+func (db *DB) save(path string) error {
 	body, err := db.marshal()
 	if err != nil {
 		return fmt.Errorf("save edge simulator: %w", err)
@@ -72,6 +91,7 @@ func (db *DB) Save(path string) error {
 		if _, err := db.journal.f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("save edge simulator: empty journal: %w", err)
 		}
+		db.journal.size = 0
 	}
 	return nil
 }

@@ -113,15 +113,9 @@ func (p *Proc) Tail(n int) string {
 // PeakRSS is the most resident memory the running process has held
 // (VmHWM, Linux), in bytes.
 func (p *Proc) PeakRSS() (int64, error) {
-	p.mu.Lock()
-	cmd := p.cmd
-	p.mu.Unlock()
-	if cmd == nil {
-		return 0, fmt.Errorf("%s: not running", p.Name)
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	b, err := p.procFile("status")
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", p.Name, err)
+		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
@@ -130,4 +124,47 @@ func (p *Proc) PeakRSS() (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s: no VmHWM in /proc", p.Name)
+}
+
+// CPUTime is the processor time, user and system, the running process has
+// used since it started (Linux).
+func (p *Proc) CPUTime() (time.Duration, error) {
+	b, err := p.procFile("stat")
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command's name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th, in clock ticks.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("%s: unexpected /proc stat %q", p.Name, b)
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: /proc stat: %w", p.Name, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc times: 100 on every Linux
+// architecture Go runs on.
+const clockTicks = 100
+
+func (p *Proc) procFile(name string) ([]byte, error) {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd == nil {
+		return nil, fmt.Errorf("%s: not running", p.Name)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", cmd.Process.Pid, name))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	return b, nil
 }

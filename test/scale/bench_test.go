@@ -99,7 +99,8 @@ func streamWrites(ctx context.Context, b *testing.B, f *fleet.Fleet) map[string]
 
 // BenchmarkInitialUpload: EDGESYNC_SCALE_CUSTOMERS lists the sizes
 // (customers in a two-store chain; 10000,100000 by default). Per size it
-// prints the chain, the time to caught up, every process's peak RSS, and
+// prints the chain, the time to caught up, every process's peak RSS and
+// CPU time (the test bed's own processes compete for the same cores), and
 // the writes each stream stored beside this disk's fsync latency, measured
 // in the same run: with sync_interval always, a stream's writes times that
 // latency is time its one write loop cannot go below.
@@ -164,7 +165,9 @@ func upload(b *testing.B, customers int) {
 	for _, name := range names {
 		rss, err := f.Proc(name).PeakRSS()
 		require.NoError(b, err)
-		mem = append(mem, fmt.Sprintf("%s %d MiB", name, rss>>20))
+		cpu, err := f.Proc(name).CPUTime()
+		require.NoError(b, err)
+		mem = append(mem, fmt.Sprintf("%s %d MiB %s", name, rss>>20, cpu.Round(time.Second)))
 		if !strings.HasPrefix(name, "sim-") {
 			peak = max(peak, rss)
 		}
@@ -172,9 +175,11 @@ func upload(b *testing.B, customers int) {
 	for _, p := range f.NATS {
 		rss, err := p.PeakRSS()
 		require.NoError(b, err)
-		mem = append(mem, fmt.Sprintf("%s %d MiB", p.Name, rss>>20))
+		cpu, err := p.CPUTime()
+		require.NoError(b, err)
+		mem = append(mem, fmt.Sprintf("%s %d MiB %s", p.Name, rss>>20, cpu.Round(time.Second)))
 	}
-	b.Logf("%s: caught up %s after the first role started (%s); peak RSS: %s", strings.Join(counts, ", "), took.Round(100*time.Millisecond), chk, strings.Join(mem, ", "))
+	b.Logf("%s: caught up %s after the first role started (%s); peak RSS and CPU time used: %s", strings.Join(counts, ", "), took.Round(100*time.Millisecond), chk, strings.Join(mem, ", "))
 	writes := streamWrites(ctx, b, f)
 	var line []string
 	for _, name := range slices.Sorted(maps.Keys(writes)) {
