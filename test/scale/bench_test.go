@@ -189,8 +189,13 @@ func upload(b *testing.B, customers int) {
 	}
 	// Capture's EDGE writes are atomic batches, an fsync per batch, so their
 	// line overstates its fsync time; every other write is stored alone.
-	b.Logf("sync_interval %s; fsync of 1 KiB on this disk, same run: %s (median of 500); writes stored: %s",
-		cmp.Or(os.Getenv("EDGESYNC_SCALE_SYNC"), "always"), fsync.Round(time.Microsecond), strings.Join(line, ", "))
+	// API requests are the reads from a stream's leader, the consumers'
+	// pulls and the like: work for the server besides the writes.
+	acct, err := f.JetStream().AccountInfo(ctx)
+	require.NoError(b, err)
+	b.Logf("sync_interval %s; fsync of 1 KiB on this disk, same run: %s (median of 500); writes stored: %s; JetStream API requests: %d (%.1f a customer)",
+		cmp.Or(os.Getenv("EDGESYNC_SCALE_SYNC"), "always"), fsync.Round(time.Microsecond), strings.Join(line, ", "),
+		acct.API.Total, float64(acct.API.Total)/float64(customers))
 	for _, a := range []struct {
 		name    string
 		admin   emulator.Admin
