@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,29 +154,19 @@ func upload(b *testing.B, customers int) {
 		require.NoError(b, err)
 		counts = append(counts, fmt.Sprintf("%d %ss", n, e))
 	}
+	// Every role and simulator by name, then the NATS servers; the peak is the roles'.
+	procs := slices.SortedFunc(maps.Values(f.Procs()), func(a, b *fleet.Proc) int { return strings.Compare(a.Name, b.Name) })
 	var mem []string
-	names := make([]string, 0, len(f.Procs()))
-	for name := range f.Procs() {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var peak int64
-	for _, name := range names {
-		rss, err := f.Proc(name).PeakRSS()
-		require.NoError(b, err)
-		cpu, err := f.Proc(name).CPUTime()
-		require.NoError(b, err)
-		mem = append(mem, fmt.Sprintf("%s %d MiB %s", name, rss>>20, cpu.Round(time.Second)))
-		if !strings.HasPrefix(name, "sim-") {
-			peak = max(peak, rss)
-		}
-	}
-	for _, p := range f.NATS {
+	for _, p := range append(procs, f.NATS...) {
 		rss, err := p.PeakRSS()
 		require.NoError(b, err)
 		cpu, err := p.CPUTime()
 		require.NoError(b, err)
 		mem = append(mem, fmt.Sprintf("%s %d MiB %s", p.Name, rss>>20, cpu.Round(time.Second)))
+		if slices.Contains(fleet.Roles, p.Name) {
+			peak = max(peak, rss)
+		}
 	}
 	b.Logf("%s: caught up %s after the first role started (%s); peak RSS and CPU time used: %s", strings.Join(counts, ", "), took.Round(100*time.Millisecond), chk, strings.Join(mem, ", "))
 	writes := streamWrites(ctx, b, f)
