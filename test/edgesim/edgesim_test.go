@@ -98,20 +98,31 @@ func TestTransactionsAreAtomic(t *testing.T) {
 	assert.Zero(t, n, "nothing of a failed transaction is applied")
 }
 
-// A checkpoint folds the journal only once it has grown past the bound,
-// and what it folds is all there after a reopen without Close or Save.
-func TestCheckpointFoldsTheJournalOnceItHasGrown(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "edge.json")
-	spec := edgesim.Spec{Seed: 3, Stores: 1, CustomersPerStore: 5}
-	db, _, err := edgesim.Open(path, spec)
+// churnedSpec is the chain churned generates: one store of five customers.
+var churnedSpec = edgesim.Spec{Seed: 3, Stores: 1, CustomersPerStore: 5}
+
+// churned generates a durable database at path and makes 25 changes, each
+// in its journal.
+func churned(t *testing.T, path string) (*edgesim.DB, *edgesim.Churn) {
+	t.Helper()
+	db, generated, err := edgesim.Open(path, churnedSpec)
 	require.NoError(t, err)
-	defer db.Close()
+	require.True(t, generated)
 	churn := edgesim.NewChurn(db, 7)
 	for range 25 {
 		_, err := churn.Step()
 		require.NoError(t, err)
 	}
+	return db, churn
+}
+
+// A checkpoint folds the journal only once it has grown past the bound,
+// and what it folds is all there after a reopen without Close or Save.
+func TestCheckpointFoldsTheJournalOnceItHasGrown(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "edge.json")
+	db, churn := churned(t, path)
+	defer db.Close()
 	journal := func() int64 {
 		st, err := os.Stat(path + ".journal")
 		require.NoError(t, err)
@@ -127,10 +138,10 @@ func TestCheckpointFoldsTheJournalOnceItHasGrown(t *testing.T) {
 	require.NoError(t, db.Checkpoint(1))
 	assert.Zero(t, journal())
 
-	_, err = churn.Step()
+	_, err := churn.Step()
 	require.NoError(t, err)
 	want, _ := db.CurrentVersion(ctx)
-	again, generated, err := edgesim.Open(path, spec)
+	again, generated, err := edgesim.Open(path, churnedSpec)
 	require.NoError(t, err)
 	defer again.Close()
 	assert.False(t, generated)
@@ -146,15 +157,7 @@ func TestCheckpointFoldsTheJournalOnceItHasGrown(t *testing.T) {
 func TestCommitsSurviveACrashWithoutSave(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "edge.json")
-	spec := edgesim.Spec{Seed: 3, Stores: 1, CustomersPerStore: 5}
-	db, generated, err := edgesim.Open(path, spec)
-	require.NoError(t, err)
-	require.True(t, generated)
-	churn := edgesim.NewChurn(db, 7)
-	for range 25 {
-		_, err := churn.Step()
-		require.NoError(t, err)
-	}
+	db, _ := churned(t, path)
 	applied, err := db.Apply(ctx, "podium", "evt-1", nil)
 	require.NoError(t, err)
 	require.True(t, applied)
@@ -168,7 +171,7 @@ func TestCommitsSurviveACrashWithoutSave(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 
-	again, generated, err := edgesim.Open(path, spec)
+	again, generated, err := edgesim.Open(path, churnedSpec)
 	require.NoError(t, err)
 	assert.False(t, generated)
 	got, _ := again.CurrentVersion(ctx)
