@@ -545,6 +545,12 @@ func (f *Fleet) WaitCaughtUp(ctx context.Context, timeout time.Duration) (demo.C
 	return demo.Check{}, 0
 }
 
+// Status reads the pipeline as the status page does.
+func (f *Fleet) Status(ctx context.Context) status.Snapshot {
+	f.JetStream()
+	return f.reader.Read(ctx)
+}
+
 // DeadLetters counts the DLQ.
 func (f *Fleet) DeadLetters(ctx context.Context) int {
 	f.JetStream()

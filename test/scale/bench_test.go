@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/emulator"
 	"github.com/edgesync/edgesync/test/fleet"
 )
@@ -107,6 +108,45 @@ func streamWrites(ctx context.Context, b *testing.B, f *fleet.Fleet) map[string]
 // there, 30 s from the 20th second (go tool pprof <dir>/customers=N/<process>.pprof).
 // EDGESYNC_SCALE_SYNC=2m runs nats-server with that sync interval instead
 // of always, to measure what the shipped durability costs.
+// timeline samples the pipeline every second until ctx ends and returns
+// when each stage last had work: capture the last time the EDGE stream
+// grew, each consumer the last time it had a backlog. The stage that ends
+// last is the one to make faster.
+func timeline(ctx context.Context, f *fleet.Fleet, from time.Time) (stop func() []string) {
+	last := map[string]time.Time{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var edge uint64
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if s, err := f.JetStream().Stream(ctx, streams.StreamEdge); err == nil && s.CachedInfo().State.LastSeq > edge {
+				edge = s.CachedInfo().State.LastSeq
+				last["capture"] = time.Now()
+			}
+			for _, c := range f.Status(ctx).Consumers {
+				if c.Backlog > 0 {
+					last[c.Name] = time.Now()
+				}
+			}
+		}
+	}()
+	return func() []string {
+		<-done
+		var out []string
+		for _, name := range slices.Sorted(maps.Keys(last)) {
+			out = append(out, fmt.Sprintf("%s %s", name, last[name].Sub(from).Round(time.Second)))
+		}
+		return out
+	}
+}
+
 func BenchmarkInitialUpload(b *testing.B) {
 	sizes := []int{10_000, 100_000}
 	if s := os.Getenv("EDGESYNC_SCALE_CUSTOMERS"); s != "" {
@@ -145,8 +185,12 @@ func upload(b *testing.B, customers int) {
 		files, err := f.CPUProfiles(ctx, filepath.Join(profiles, fmt.Sprintf("customers=%d", customers)), 30*time.Second)
 		b.Logf("CPU profiles of 30 s from the 20th second: %s (err: %v)", strings.Join(files, " "), err)
 	}()
+	tctx, stopTimeline := context.WithCancel(ctx)
+	stages := timeline(tctx, f, f.RolesStarted)
 	chk, _ := f.WaitCaughtUp(ctx, 60*time.Minute)
 	took := time.Since(f.RolesStarted)
+	stopTimeline()
+	b.Logf("last busy, after the first role started: %s", strings.Join(stages(), ", "))
 	<-profiled
 	var counts []string
 	for _, e := range []string{"customer", "sale", "item"} {
