@@ -147,8 +147,10 @@ var defaultRetry = []time.Duration{time.Second, 5 * time.Second, 30 * time.Secon
 
 // EnsureConsumer creates or updates the durable consumer. A new consumer
 // starts from the last message of every subject: the current state of every
-// aggregate, which is what a new connector needs to backfill.
-func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig) (jetstream.Consumer, error) {
+// aggregate, which is what a new connector needs to backfill. One that
+// another process left before it had delivered all of those is created
+// afresh (firstdelivery.go).
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, log *slog.Logger) (jetstream.Consumer, error) {
 	ackWait := cfg.ackWait()
 	cc := jetstream.ConsumerConfig{
 		Durable:        cfg.Durable,
@@ -160,9 +162,22 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerCon
 		MaxDeliver:     -1,
 		MaxAckPending:  cmp.Or(cfg.MaxAckPending, 1000),
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
+	cons, err := js.Consumer(ctx, cfg.Stream, cfg.Durable)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
 		return nil, ErrNoStreams
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		cons, err = createRecorded(ctx, js, cfg.Stream, cc)
+	case err != nil:
+		return nil, fmt.Errorf("read consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+	default:
+		info := cons.CachedInfo()
+		if firstDeliveryLeft(info) {
+			cons, err = remake(ctx, js, cfg.Stream, info, cc, log)
+			break
+		}
+		cc.Metadata = recordOf(info)
+		cons, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
@@ -183,7 +198,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if cfg.Workers > 1 && cfg.Flush != nil {
 		return fmt.Errorf("consume %s: a consumer that gathers messages for Flush handles them one at a time (Workers %d)", cfg.Durable, cfg.Workers)
 	}
-	cons, err := EnsureConsumer(ctx, js, cfg)
+	cons, err := EnsureConsumer(ctx, js, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -361,6 +376,9 @@ func followReplays(ctx context.Context, js jetstream.JetStream, cfg ConsumerConf
 			<-fed
 		}
 	}()
+	// A replay there before this process started may have been left by
+	// the one before it (firstdelivery.go).
+	earlier := true
 	for {
 		select {
 		case <-ctx.Done():
@@ -369,8 +387,21 @@ func followReplays(ctx context.Context, js jetstream.JetStream, cfg ConsumerConf
 		}
 		if it == nil {
 			c, err := js.Consumer(ctx, cfg.Stream, name)
+			checkLeft := earlier
+			if err == nil || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				earlier = false
+			}
 			if err != nil {
 				continue // no replay: the usual case
+			}
+			if info := c.CachedInfo(); checkLeft && firstDeliveryLeft(info) {
+				cc := info.Config
+				cc.Metadata = nil
+				if c, err = remake(ctx, js, cfg.Stream, info, cc, log); err != nil {
+					log.Warn("cannot make the replay afresh; will retry", "consumer", cfg.Durable, "replay", name, "err", err)
+					earlier = true
+					continue
+				}
 			}
 			if it, err = c.Messages(pullOpts()...); err != nil {
 				log.Warn("cannot read the replay; will retry", "consumer", cfg.Durable, "replay", name, "err", err)
@@ -495,22 +526,12 @@ func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string
 	if n := info.NumPending + uint64(info.NumAckPending); n > 0 {
 		return n, nil
 	}
-	filters := Filters(info.Config)
-	str, err := js.Stream(ctx, stream)
+	last, err := lastSeq(ctx, js, stream, Filters(info.Config))
 	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", stream, err)
+		return 0, err
 	}
-	for _, f := range filters {
-		last, err := str.GetLastMsgForSubject(ctx, f)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("stream %s last message on %s: %w", stream, f, err)
-		}
-		if last.Sequence > info.Delivered.Stream {
-			return 1, nil
-		}
+	if last > info.Delivered.Stream {
+		return 1, nil
 	}
 	return 0, nil
 }

@@ -90,7 +90,7 @@ func StartReplay(ctx context.Context, js jetstream.JetStream, cfg ReplayConfig) 
 	default:
 		return 0, errors.New("replay: say where it starts: from the start, since a time, or the latest per subject")
 	}
-	cons, err := js.CreateConsumer(ctx, cfg.Stream, cc)
+	cons, err := createRecorded(ctx, js, cfg.Stream, cc)
 	if err != nil {
 		return 0, fmt.Errorf("replay %s: create %s: %w", cfg.Durable, cc.Durable, err)
 	}

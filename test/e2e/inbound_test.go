@@ -238,6 +238,9 @@ func TestCrashBeforeTheLinkIsStoredLeavesTheLink(t *testing.T) {
 }
 
 // The writer restarts in the middle of a stream of events and loses none.
+// It stops during its consumer's first delivery, which nats-server cuts
+// short when the pull it was for is gone (streams/firstdelivery.go): about
+// one run in forty lost an event before the consumer was made afresh.
 func TestWriterRestartsMidStreamWithoutLoss(t *testing.T) {
 	r := newPodiumRig(t)
 	for i := range 40 {
@@ -248,7 +251,7 @@ func TestWriterRestartsMidStreamWithoutLoss(t *testing.T) {
 	publishContacts(t, r)
 	cfg := writer.Config{Podium: projectors.MergeOptions{Download: true, Stores: map[string]string{r.loc: "001"}}}
 	const ackWait = 5 * time.Second
-	run := func(limit int32) {
+	run := func(enough func(handled int32) bool) writer.Stats {
 		w, err := writer.New(ctx, r.srv.JS, r.db, cfg, logger())
 		require.NoError(t, err)
 		wctx, cancel := context.WithCancel(ctx)
@@ -263,7 +266,7 @@ func TestWriterRestartsMidStreamWithoutLoss(t *testing.T) {
 			_ = streams.Consume(wctx, r.srv.JS, streams.ConsumerConfig{Durable: writer.Durable, Stream: streams.StreamPartner, Filters: []string{"partner.>"}, AckWait: ackWait},
 				func(ctx context.Context, msg jetstream.Msg) error {
 					err := w.Handle(ctx, msg)
-					if n.Add(1) == limit {
+					if enough(n.Add(1)) {
 						cancel()
 					}
 					return err
@@ -273,13 +276,15 @@ func TestWriterRestartsMidStreamWithoutLoss(t *testing.T) {
 		select {
 		case <-done:
 		case <-time.After(time.Minute): // well past twice the ack wait: a message left unacknowledged has come back by now
-			t.Fatalf("the writer handled %d events of %d and waits for more: %d of 40 customers are in Edge", n.Load(), limit, len(r.db.CustomerKeys()))
+			t.Fatalf("the writer handled %d events and waits for more: %d of 40 customers are in Edge", n.Load(), len(r.db.CustomerKeys()))
 		}
+		return w.Stats()
 	}
-	run(15) // stops after 15 events
+	run(func(handled int32) bool { return handled == 15 })
 	assert.Less(t, len(r.db.CustomerKeys()), 40)
-	run(40 - 15)
+	second := run(func(int32) bool { return len(r.db.CustomerKeys()) == 40 })
 	assert.Len(t, r.db.CustomerKeys(), 40, "every event applied once")
+	assert.EqualValues(t, 25, second.Applied, "the second run applied what the first had not, and nothing twice")
 }
 
 // publishContacts stores the emulator's contacts as contact.created events,
