@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/edgesim"
@@ -21,6 +22,7 @@ type Effects struct {
 	Lost       int // Edge customers the partner should hold and does not
 	Duplicated int // partner records beyond the first for one Edge customer
 	Unmatched  int // partner records no Edge customer accounts for (a change that never came back)
+	Stale      int // partner records whose content is not Edge's latest (an update that never arrived)
 	// Examples name a few of the records counted, for the support engineer
 	// (and the test log) to look up.
 	Examples []string `json:",omitempty"`
@@ -28,14 +30,19 @@ type Effects struct {
 
 func (e Effects) String() string {
 	s := fmt.Sprintf("%d lost, %d duplicated, %d unmatched", e.Lost, e.Duplicated, e.Unmatched)
+	if e.Stale > 0 {
+		s += fmt.Sprintf(", %d stale", e.Stale)
+	}
 	if len(e.Examples) > 0 {
 		s += " (" + strings.Join(e.Examples, "; ") + ")"
 	}
 	return s
 }
 
-// Clean reports whether nothing was lost, doubled or left unmatched.
-func (e Effects) Clean() bool { return e.Lost == 0 && e.Duplicated == 0 && e.Unmatched == 0 }
+// Clean reports whether nothing was lost, doubled, left unmatched or stale.
+func (e Effects) Clean() bool {
+	return e.Lost == 0 && e.Duplicated == 0 && e.Unmatched == 0 && e.Stale == 0
+}
 
 // customerIndex finds Edge customers by the identities a partner record
 // carries: the Edge writer's own link table, then email and phone.
@@ -155,8 +162,15 @@ func PodiumEffects(db *edgesim.DB, emu *podiumemu.Emulator) Effects {
 // ClientbookEffects checks Clientbook's clients against every customer.
 func ClientbookEffects(db *edgesim.DB, emu *clientbookemu.Emulator) Effects {
 	ix := newCustomerIndex(db, func(*schemas.Customer) bool { return true })
-	var keys, labels []string
-	for _, c := range emu.Clients() {
+	keys, labels := clientOwners(ix, emu.Clients())
+	return ix.tally(keys, labels)
+}
+
+// clientOwners finds the Edge customer of each Clientbook client: its
+// external id when edgesync made it, else the writer's link or its email
+// or phone.
+func clientOwners(ix customerIndex, clients []clientbookemu.Client) (keys, labels []string) {
+	for _, c := range clients {
 		labels = append(labels, fmt.Sprintf("clientbook client %s %s %s (external %q)", c.ID, c.FirstName, c.LastName, c.ExternalID))
 		if c.ExternalID != "" {
 			keys = append(keys, c.ExternalID)
@@ -171,7 +185,49 @@ func ClientbookEffects(db *edgesim.DB, emu *clientbookemu.Emulator) Effects {
 		}
 		keys = append(keys, ix.find("clientbook", []string{c.ID}, emails, phones))
 	}
-	return ix.tally(keys, labels)
+	return keys, labels
+}
+
+// ClientbookPurchases checks Clientbook's purchases against Edge's sales:
+// each sale of a customer is a purchase of that customer's client, with
+// the sale's total and void mark. A sale without one is lost; one whose
+// total or mark differs is stale (an update that never arrived).
+func ClientbookPurchases(ctx context.Context, db *edgesim.DB, emu *clientbookemu.Emulator) (Effects, error) {
+	ix := newCustomerIndex(db, func(*schemas.Customer) bool { return true })
+	clients := emu.Clients()
+	keys, _ := clientOwners(ix, clients)
+	clientOf := map[string]string{}
+	for i, k := range keys {
+		if _, taken := clientOf[k]; k != "" && !taken {
+			clientOf[k] = clients[i].ID
+		}
+	}
+	var e Effects
+	example := func(s string) {
+		if len(e.Examples) < 5 {
+			e.Examples = append(e.Examples, s)
+		}
+	}
+	_, err := db.Snapshot(ctx, schemas.EntitySale, func(r capture.Row) error {
+		s, ok := r.Data.(*schemas.Sale)
+		if !ok || s.CustomerKey == "" {
+			return nil
+		}
+		p, ok := emu.Purchase(clientOf[s.CustomerKey], s.Key)
+		switch {
+		case !ok:
+			e.Lost++
+			example("lost purchase of Edge sale " + s.Key)
+		case p.Total != s.Total || (p.Status == "void") != s.Void:
+			e.Stale++
+			example(fmt.Sprintf("Edge sale %s: total %d, void %t; Clientbook: total %d, status %q", s.Key, s.Total, s.Void, p.Total, p.Status))
+		}
+		return nil
+	})
+	if err != nil {
+		return e, fmt.Errorf("read Edge sales: %w", err)
+	}
+	return e, nil
 }
 
 // DuplicateEmails counts Edge customers beyond the first that carry the same

@@ -258,13 +258,17 @@ type Check struct {
 	EdgeDuplicates    int      `json:"edge_duplicate_emails"` // see DuplicateEmails
 	Podium            *Effects `json:"podium,omitempty"`
 	Clientbook        *Effects `json:"clientbook,omitempty"`
+	// ClientbookPurchases are the Edge sales of customers against
+	// Clientbook's purchases (ClientbookPurchases).
+	ClientbookPurchases *Effects `json:"clientbook_purchases,omitempty"`
 }
 
 // InSync reports whether every checked partner holds each customer it
 // should, once, and nothing else.
 func (c Check) InSync() bool {
 	return (c.Podium == nil || c.Podium.Clean() && c.PodiumContacts == c.SyncedCustomers) &&
-		(c.Clientbook == nil || c.Clientbook.Clean() && c.ClientbookClients == c.EdgeCustomers)
+		(c.Clientbook == nil || c.Clientbook.Clean() && c.ClientbookClients == c.EdgeCustomers) &&
+		(c.ClientbookPurchases == nil || c.ClientbookPurchases.Clean())
 }
 
 func (c Check) String() string {
@@ -274,6 +278,9 @@ func (c Check) String() string {
 	}
 	if c.Clientbook != nil {
 		s += fmt.Sprintf("; Clientbook: %d clients, %s", c.ClientbookClients, c.Clientbook)
+	}
+	if c.ClientbookPurchases != nil {
+		s += fmt.Sprintf("; Clientbook purchases: %s", c.ClientbookPurchases)
 	}
 	return s
 }
@@ -301,6 +308,11 @@ func CheckSims(ctx context.Context, ep Endpoints) (Check, error) {
 		}
 		e := ClientbookEffects(db, emu)
 		c.Clientbook, c.ClientbookClients = &e, emu.Totals().Clients
+		p, err := ClientbookPurchases(ctx, db, emu)
+		if err != nil {
+			return c, err
+		}
+		c.ClientbookPurchases = &p
 	}
 	return c, nil
 }

@@ -200,6 +200,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	}
 	cons, err := EnsureConsumer(ctx, js, cfg, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it could start: nothing was handled
+		}
 		return err
 	}
 	it, err := cons.Messages(pullOpts()...)

@@ -50,12 +50,18 @@ func createRecorded(ctx context.Context, js jetstream.JetStream, stream string, 
 	if err != nil {
 		return nil, err
 	}
+	// Should the read or the update fail (the server going away, the
+	// process stopping), the record of before stands: short of the list's
+	// end only by what came in the moment between.
 	after, err := lastSeq(ctx, js, stream, cc.FilterSubjects)
 	if err != nil || after == before {
-		return cons, err
+		return cons, nil
 	}
 	cc.Metadata[metaFirstDelivery] = strconv.FormatUint(after, 10)
-	return js.UpdateConsumer(ctx, stream, cc)
+	if updated, err := js.UpdateConsumer(ctx, stream, cc); err == nil {
+		return updated, nil
+	}
+	return cons, nil
 }
 
 // firstDeliveryLeft reports whether a consumer's list of newest messages was

@@ -178,6 +178,7 @@ func (s *suite) trial(ctx context.Context, tr trialSpec) {
 		for _, e := range []*struct{ lost, dup, un int }{
 			{chk.Podium.Lost, chk.Podium.Duplicated, chk.Podium.Unmatched},
 			{chk.Clientbook.Lost, chk.Clientbook.Duplicated, chk.Clientbook.Unmatched},
+			{chk.ClientbookPurchases.Lost + chk.ClientbookPurchases.Stale, 0, 0},
 		} {
 			tl.lost += e.lost
 			tl.duplicated += e.dup
