@@ -18,9 +18,10 @@ import (
 // still listening (the process that made them was killed or stopped) it
 // steps back in the stream but not in the list: that message is never
 // delivered, and the ack floor passes it (TestNATSServerDropsTheFirstDelivery
-// shows the server do it). A connector restarted during its initial upload
-// lost an aggregate that way, and a restarted writer a partner event (about
-// one run in forty of e2e.TestWriterRestartsMidStreamWithoutLoss).
+// shows the server do it). A restarted writer lost a partner event that way
+// (about one run in forty of e2e.TestWriterRestartsMidStreamWithoutLoss),
+// and a connector restarted during its initial upload could lose an
+// aggregate.
 //
 // So such a consumer records at its creation the last sequence its list can
 // hold, and a process that finds it short of that sequence when it starts
