@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -62,6 +63,39 @@ func TestNATSServerDropsTheFirstDelivery(t *testing.T) {
 	assert.Zero(t, info.NumPending+uint64(info.NumAckPending), "and the server holds nothing more for the consumer")
 }
 
+// handled records the messages a handler got, by subject.
+type handled struct {
+	mu       sync.Mutex
+	subjects map[string]int
+}
+
+func (h *handled) handle(_ context.Context, msg jetstream.Msg) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.subjects == nil {
+		h.subjects = map[string]int{}
+	}
+	h.subjects[msg.Subject()]++
+	return nil
+}
+
+// counts returns a copy of how many times each subject was handled.
+func (h *handled) counts() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.subjects)
+}
+
+func (h *handled) distinct() int { return len(h.counts()) }
+
+func (h *handled) total() int {
+	n := 0
+	for _, c := range h.counts() {
+		n += c
+	}
+	return n
+}
+
 // A durable left during its first delivery, before or after handling some
 // of it, is created afresh by the next process: every subject's newest
 // message is handled. One that finished it keeps its place.
@@ -70,19 +104,7 @@ func TestAConsumerLeftInItsFirstDeliveryLosesNothing(t *testing.T) {
 	srv := natstest.Start(t)
 	publishSubjects(t, srv.JS, 40)
 	cfg := streams.ConsumerConfig{Durable: "left", Stream: streams.StreamEdge, Filters: []string{"edge.customer.>"}}
-	var mu sync.Mutex
-	handled := map[string]int{}
-	h := func(_ context.Context, msg jetstream.Msg) error {
-		mu.Lock()
-		defer mu.Unlock()
-		handled[msg.Subject()]++
-		return nil
-	}
-	count := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(handled)
-	}
+	var h handled
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	// A process made the consumer and was gone before its first pull was
@@ -93,37 +115,31 @@ func TestAConsumerLeftInItsFirstDeliveryLosesNothing(t *testing.T) {
 	// The next handled a quarter of the list, and was gone too.
 	cctx, cancel := context.WithCancel(ctx)
 	require.NoError(t, streams.Consume(cctx, srv.JS, cfg, func(ctx context.Context, msg jetstream.Msg) error {
-		if count() == 10 {
+		if h.distinct() == 10 {
 			cancel()
 		}
-		return h(ctx, msg)
+		return h.handle(ctx, msg)
 	}, log))
-	require.Less(t, count(), 40, "stopped during the first delivery")
+	require.Less(t, h.distinct(), 40, "stopped during the first delivery")
 	pullForNobody(t, srv.NC, streams.StreamEdge, cfg.Durable)
 
-	stop := startConsumer(srv.JS, cfg, h)
-	require.Eventually(t, func() bool { return count() == 40 }, 10*time.Second, 20*time.Millisecond, "every subject handled")
+	stop := startConsumer(srv.JS, cfg, h.handle)
+	require.Eventually(t, func() bool { return h.distinct() == 40 }, 10*time.Second, 20*time.Millisecond, "every subject handled")
 	waitDrained(t, srv.JS, cfg.Durable)
 	stop()
 
 	// Past its first delivery, a consumer is kept: a restart delivers only
 	// what is new.
-	before := map[string]int{}
-	mu.Lock()
-	for k, v := range handled {
-		before[k] = v
-	}
-	mu.Unlock()
+	before := h.counts()
 	_, err = srv.JS.Publish(ctx, "edge.customer.001.000041", []byte("{}"))
 	require.NoError(t, err)
-	stop = startConsumer(srv.JS, cfg, h)
-	require.Eventually(t, func() bool { return count() == 41 }, 10*time.Second, 20*time.Millisecond)
+	stop = startConsumer(srv.JS, cfg, h.handle)
+	require.Eventually(t, func() bool { return h.distinct() == 41 }, 10*time.Second, 20*time.Millisecond)
 	waitDrained(t, srv.JS, cfg.Durable)
 	stop()
-	mu.Lock()
-	defer mu.Unlock()
-	delete(handled, "edge.customer.001.000041")
-	assert.Equal(t, before, handled, "nothing handled before came again")
+	after := h.counts()
+	delete(after, "edge.customer.001.000041")
+	assert.Equal(t, before, after, "nothing handled before came again")
 }
 
 // A latest-per-subject replay left during its list is made afresh by the
@@ -133,28 +149,19 @@ func TestAReplayLeftInItsFirstDeliveryLosesNothing(t *testing.T) {
 	srv := natstest.Start(t)
 	publishSubjects(t, srv.JS, 20)
 	cfg := streams.ConsumerConfig{Durable: "replayed", Stream: streams.StreamEdge, Filters: []string{"edge.customer.>"}}
-	var mu sync.Mutex
-	handled := 0
-	h := func(context.Context, jetstream.Msg) error {
-		mu.Lock()
-		defer mu.Unlock()
-		handled++
-		return nil
-	}
-	stop := startConsumer(srv.JS, cfg, h)
+	var h handled
+	stop := startConsumer(srv.JS, cfg, h.handle)
 	waitDrained(t, srv.JS, cfg.Durable)
 	stop()
 	_, err := streams.StartReplay(ctx, srv.JS, streams.ReplayConfig{Stream: streams.StreamEdge, Durable: cfg.Durable, From: streams.LatestPerSubject})
 	require.NoError(t, err)
 	pullForNobody(t, srv.NC, streams.StreamEdge, streams.ReplayName(cfg.Durable))
 
-	stop = startConsumer(srv.JS, cfg, h)
+	stop = startConsumer(srv.JS, cfg, h.handle)
 	defer stop()
 	require.Eventually(t, func() bool {
 		_, _, running, err := streams.ReplayProgress(ctx, srv.JS, streams.StreamEdge, cfg.Durable)
 		return err == nil && !running
 	}, 20*time.Second, 50*time.Millisecond, "the replay ends")
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, 40, handled, "the first delivery and the whole replay")
+	assert.Equal(t, 40, h.total(), "the first delivery and the whole replay")
 }
