@@ -39,6 +39,9 @@ func run(ctx context.Context, url, durable string, out io.Writer) error {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	// The latest state of every customer first, then every change as it happens.
+	// A durable stopped during that first list can lose an entry of it to a
+	// nats-server defect (docs/invariants.md, item 11): a connector meant to
+	// run for real uses streams.Consume, which makes such a consumer afresh.
 	cons, err := js.CreateOrUpdateConsumer(ctx, "EDGE", jetstream.ConsumerConfig{
 		Durable:       durable,
 		FilterSubject: schemas.EdgeFilter(schemas.EntityCustomer), // edge.customer.>
