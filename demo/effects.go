@@ -39,6 +39,13 @@ func (e Effects) String() string {
 	return s
 }
 
+// example names a counted record, up to five.
+func (e *Effects) example(s string) {
+	if len(e.Examples) < 5 {
+		e.Examples = append(e.Examples, s)
+	}
+}
+
 // Clean reports whether nothing was lost, doubled, left unmatched or stale.
 func (e Effects) Clean() bool {
 	return e.Lost == 0 && e.Duplicated == 0 && e.Unmatched == 0 && e.Stale == 0
@@ -116,16 +123,11 @@ func (ix customerIndex) find(partner string, ids []string, emails, phones []stri
 // naming the record) against the customers the partner should hold.
 func (ix customerIndex) tally(keys, labels []string) Effects {
 	var e Effects
-	example := func(s string) {
-		if len(e.Examples) < 5 {
-			e.Examples = append(e.Examples, s)
-		}
-	}
 	seen := map[string]int{}
 	for i, k := range keys {
 		if k == "" || !ix.want[k] {
 			e.Unmatched++
-			example("unmatched " + labels[i])
+			e.example("unmatched " + labels[i])
 			continue
 		}
 		seen[k]++
@@ -134,10 +136,10 @@ func (ix customerIndex) tally(keys, labels []string) Effects {
 		switch n := seen[k]; {
 		case n == 0:
 			e.Lost++
-			example("lost Edge customer " + k)
+			e.example("lost Edge customer " + k)
 		case n > 1:
 			e.Duplicated += n - 1
-			example(fmt.Sprintf("Edge customer %s held %d times", k, n))
+			e.example(fmt.Sprintf("Edge customer %s held %d times", k, n))
 		}
 	}
 	return e
@@ -161,19 +163,37 @@ func PodiumEffects(db *edgesim.DB, emu *podiumemu.Emulator) Effects {
 
 // ClientbookEffects checks Clientbook's clients against every customer.
 func ClientbookEffects(db *edgesim.DB, emu *clientbookemu.Emulator) Effects {
-	ix := newCustomerIndex(db, func(*schemas.Customer) bool { return true })
-	keys, labels := clientOwners(ix, emu.Clients())
-	return ix.tally(keys, labels)
+	return newClientbookView(db, emu).effects()
 }
 
-// clientOwners finds the Edge customer of each Clientbook client: its
+// ClientbookPurchases checks Clientbook's purchases against Edge's sales:
+// each sale of a customer is a purchase of that customer's client, with
+// the sale's total and void mark. A sale without one is lost; one whose
+// total or mark differs is stale (an update that never arrived).
+func ClientbookPurchases(ctx context.Context, db *edgesim.DB, emu *clientbookemu.Emulator) (Effects, error) {
+	return newClientbookView(db, emu).purchases(ctx)
+}
+
+// clientbookView is Clientbook's clients, each with the Edge customer it
+// stands for: read once for both checks.
+type clientbookView struct {
+	db      *edgesim.DB
+	emu     *clientbookemu.Emulator
+	ix      customerIndex
+	clients []clientbookemu.Client
+	keys    []string // the Edge customer of clients[i], or ""
+	labels  []string
+}
+
+// newClientbookView finds the Edge customer of each Clientbook client: its
 // external id when edgesync made it, else the writer's link or its email
 // or phone.
-func clientOwners(ix customerIndex, clients []clientbookemu.Client) (keys, labels []string) {
-	for _, c := range clients {
-		labels = append(labels, fmt.Sprintf("clientbook client %s %s %s (external %q)", c.ID, c.FirstName, c.LastName, c.ExternalID))
+func newClientbookView(db *edgesim.DB, emu *clientbookemu.Emulator) clientbookView {
+	v := clientbookView{db: db, emu: emu, ix: newCustomerIndex(db, func(*schemas.Customer) bool { return true }), clients: emu.Clients()}
+	for _, c := range v.clients {
+		v.labels = append(v.labels, fmt.Sprintf("clientbook client %s %s %s (external %q)", c.ID, c.FirstName, c.LastName, c.ExternalID))
 		if c.ExternalID != "" {
-			keys = append(keys, c.ExternalID)
+			v.keys = append(v.keys, c.ExternalID)
 			continue
 		}
 		var emails, phones []string
@@ -183,44 +203,34 @@ func clientOwners(ix customerIndex, clients []clientbookemu.Client) (keys, label
 		for _, m := range c.Phones {
 			phones = append(phones, m.Value)
 		}
-		keys = append(keys, ix.find("clientbook", []string{c.ID}, emails, phones))
+		v.keys = append(v.keys, v.ix.find("clientbook", []string{c.ID}, emails, phones))
 	}
-	return keys, labels
+	return v
 }
 
-// ClientbookPurchases checks Clientbook's purchases against Edge's sales:
-// each sale of a customer is a purchase of that customer's client, with
-// the sale's total and void mark. A sale without one is lost; one whose
-// total or mark differs is stale (an update that never arrived).
-func ClientbookPurchases(ctx context.Context, db *edgesim.DB, emu *clientbookemu.Emulator) (Effects, error) {
-	ix := newCustomerIndex(db, func(*schemas.Customer) bool { return true })
-	clients := emu.Clients()
-	keys, _ := clientOwners(ix, clients)
+func (v clientbookView) effects() Effects { return v.ix.tally(v.keys, v.labels) }
+
+func (v clientbookView) purchases(ctx context.Context) (Effects, error) {
 	clientOf := map[string]string{}
-	for i, k := range keys {
+	for i, k := range v.keys {
 		if _, taken := clientOf[k]; k != "" && !taken {
-			clientOf[k] = clients[i].ID
+			clientOf[k] = v.clients[i].ID
 		}
 	}
 	var e Effects
-	example := func(s string) {
-		if len(e.Examples) < 5 {
-			e.Examples = append(e.Examples, s)
-		}
-	}
-	_, err := db.Snapshot(ctx, schemas.EntitySale, func(r capture.Row) error {
+	_, err := v.db.Snapshot(ctx, schemas.EntitySale, func(r capture.Row) error {
 		s, ok := r.Data.(*schemas.Sale)
 		if !ok || s.CustomerKey == "" {
 			return nil
 		}
-		p, ok := emu.Purchase(clientOf[s.CustomerKey], s.Key)
+		p, ok := v.emu.Purchase(clientOf[s.CustomerKey], s.Key)
 		switch {
 		case !ok:
 			e.Lost++
-			example("lost purchase of Edge sale " + s.Key)
+			e.example("lost purchase of Edge sale " + s.Key)
 		case p.Total != s.Total || (p.Status == "void") != s.Void:
 			e.Stale++
-			example(fmt.Sprintf("Edge sale %s: total %d, void %t; Clientbook: total %d, status %q", s.Key, s.Total, s.Void, p.Total, p.Status))
+			e.example(fmt.Sprintf("Edge sale %s: total %d, void %t; Clientbook: total %d, status %q", s.Key, s.Total, s.Void, p.Total, p.Status))
 		}
 		return nil
 	})

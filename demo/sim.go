@@ -306,9 +306,10 @@ func CheckSims(ctx context.Context, ep Endpoints) (Check, error) {
 		if err := loadState(ctx, ep.Clientbook, emu.UnmarshalState); err != nil {
 			return c, fmt.Errorf("clientbook emulator: %w", err)
 		}
-		e := ClientbookEffects(db, emu)
+		v := newClientbookView(db, emu)
+		e := v.effects()
 		c.Clientbook, c.ClientbookClients = &e, emu.Totals().Clients
-		p, err := ClientbookPurchases(ctx, db, emu)
+		p, err := v.purchases(ctx)
 		if err != nil {
 			return c, err
 		}

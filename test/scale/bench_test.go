@@ -97,17 +97,6 @@ func streamWrites(ctx context.Context, b *testing.B, f *fleet.Fleet) map[string]
 	return out
 }
 
-// BenchmarkInitialUpload: EDGESYNC_SCALE_CUSTOMERS lists the sizes
-// (customers in a two-store chain; 10000,100000 by default). Per size it
-// prints the chain, the time to caught up, every process's peak RSS and
-// CPU time (the test bed's own processes compete for the same cores), and
-// the writes each stream stored beside this disk's fsync latency, measured
-// in the same run: with sync_interval always, a stream's writes times that
-// latency is time its one write loop cannot go below.
-// EDGESYNC_SCALE_PROFILE=<dir> also takes a CPU profile of every process
-// there, 30 s from the 20th second (go tool pprof <dir>/customers=N/<process>.pprof).
-// EDGESYNC_SCALE_SYNC=2m runs nats-server with that sync interval instead
-// of always, to measure what the shipped durability costs.
 // timeline samples the pipeline every second until ctx ends and returns
 // when each stage last had work: capture the last time the EDGE stream
 // grew, each consumer the last time it had a backlog. The stage that ends
@@ -147,6 +136,17 @@ func timeline(ctx context.Context, f *fleet.Fleet, from time.Time) (stop func() 
 	}
 }
 
+// BenchmarkInitialUpload: EDGESYNC_SCALE_CUSTOMERS lists the sizes
+// (customers in a two-store chain; 10000,100000 by default). Per size it
+// prints the chain, the time to caught up, every process's peak RSS and
+// CPU time (the test bed's own processes compete for the same cores), and
+// the writes each stream stored beside this disk's fsync latency, measured
+// in the same run: with sync_interval always, a stream's writes times that
+// latency is time its one write loop cannot go below.
+// EDGESYNC_SCALE_PROFILE=<dir> also takes a CPU profile of every process
+// there, 30 s from the 20th second (go tool pprof <dir>/customers=N/<process>.pprof).
+// EDGESYNC_SCALE_SYNC=2m runs nats-server with that sync interval instead
+// of always, to measure what the shipped durability costs.
 func BenchmarkInitialUpload(b *testing.B) {
 	sizes := []int{10_000, 100_000}
 	if s := os.Getenv("EDGESYNC_SCALE_CUSTOMERS"); s != "" {
