@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -28,12 +29,17 @@ func (e PartnerEnvelope) Msg() (*nats.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(e)
-	if err != nil {
+	// Without HTML escaping: json.Marshal would write each <, > and & of
+	// the partner's data as six bytes, and a delivery that fitted NATS's
+	// max payload could then no longer fit in its envelope.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
 		return nil, fmt.Errorf("encode partner event %s: %w", e.ID, err)
 	}
 	m := nats.NewMsg(subj.String())
-	m.Data = body
+	m.Data = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	m.Header.Set(HeaderSpecVersion, SpecVersion)
 	m.Header.Set(HeaderID, e.ID)
 	m.Header.Set(HeaderType, e.Type)

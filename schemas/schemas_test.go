@@ -2,6 +2,7 @@ package schemas_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ func TestEdgeSubjects(t *testing.T) {
 		{schemas.EntityCustomer, "000652", "", "want <store>-<id>"},
 		{schemas.EntityCustomer, "01-000652", "", "three digits"},
 		{schemas.EntityNote, "001-1.2", "", "not allowed"},
+		{schemas.EntityCustomer, "001-" + strings.Repeat("9", 6000), "", "at most 256"},
 		{"bogus", "001-1", "", "unknown entity"},
 	}
 	for _, tt := range tests {
@@ -74,6 +76,10 @@ func TestPartnerSubjects(t *testing.T) {
 	assert.Equal(t, s, back)
 	_, err = schemas.NewPartnerSubject("podium", "contact", "ada@example.com")
 	assert.ErrorContains(t, err, "not allowed")
+	// A 6,000-byte id would make a protocol line over the server's 4 KiB
+	// max_control_line, and the server would close the connection.
+	_, err = schemas.NewPartnerSubject("podium", "contact", strings.Repeat("a", 6000))
+	assert.ErrorContains(t, err, "at most 256")
 }
 
 func validCustomerEvent(t *testing.T) []byte {

@@ -99,10 +99,20 @@ func (s PartnerSubject) validate() error {
 	return nil
 }
 
+// MaxTokenLen bounds one subject token. A NATS server closes a client's
+// connection whose protocol line (the subject with its reply inbox and
+// sizes) exceeds its max_control_line, 4 KiB by default: one unbounded id
+// from a partner or an Edge row would cut a role off for good. Every real
+// id (a Podium uid, an Edge key, a Clientbook id) is far shorter.
+const MaxTokenLen = 256
+
 // CheckToken rejects what NATS cannot carry in one subject token.
 func CheckToken(name, v string) error {
 	if v == "" {
 		return fmt.Errorf("%s is empty", name)
+	}
+	if len(v) > MaxTokenLen {
+		return fmt.Errorf("%s %q... is %d bytes long; at most %d fit a subject token", name, v[:32], len(v), MaxTokenLen)
 	}
 	if i := strings.IndexAny(v, ".*> \t\r\n"); i >= 0 {
 		return fmt.Errorf("%s %q: character %q is not allowed in a subject token", name, v, v[i])

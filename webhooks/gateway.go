@@ -30,7 +30,10 @@ import (
 type Config struct {
 	Podium     *Verifier // nil: no Podium route
 	Clientbook *Verifier // nil: no Clientbook route
-	// MaxBody bounds a delivery; 1 MiB by default.
+	// MaxBody bounds a delivery. Zero takes the largest that fits the NATS
+	// server's max payload once wrapped in its envelope (Envelope less);
+	// a larger value is lowered to that, since a delivery that cannot be
+	// published must be refused while the partner is still waiting.
 	MaxBody int64
 	// PublishTimeout bounds the wait for JetStream; Podium gives a delivery
 	// 5 seconds in all, so the default is 4: a stream leader moving after a
@@ -63,8 +66,8 @@ func New(js jetstream.JetStream, cfg Config, log *slog.Logger) (*Gateway, error)
 			return nil, errors.New("webhook gateway: a webhook secret is required; unsigned deliveries are refused")
 		}
 	}
-	if cfg.MaxBody == 0 {
-		cfg.MaxBody = 1 << 20
+	if cfg.MaxBody < 0 {
+		return nil, fmt.Errorf("webhook gateway: max body %d: want a positive size, or 0 for the largest NATS takes", cfg.MaxBody)
 	}
 	if cfg.PublishTimeout == 0 {
 		cfg.PublishTimeout = 4 * time.Second
@@ -125,13 +128,14 @@ func reply(w http.ResponseWriter, status int, msg string) {
 
 func (g *Gateway) route(partner string, v Verifier, parse parser) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.MaxBody))
+		limit := g.MaxBody()
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				g.log.Warn("webhook refused: body too large", "partner", partner, "limit", g.cfg.MaxBody)
+				g.log.Warn("webhook refused: body too large", "partner", partner, "limit", limit)
 				g.count(partner, "too_large")
-				reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", g.cfg.MaxBody))
+				reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", limit))
 				return
 			}
 			reply(w, http.StatusBadRequest, "could not read body")
@@ -150,37 +154,59 @@ func (g *Gateway) route(partner string, v Verifier, parse parser) http.HandlerFu
 			reply(w, http.StatusOK, "ignored")
 			return
 		}
-		if err != nil {
-			// Signed by the partner but unreadable: keep it with the reason.
-			g.deadLetter(r.Context(), partner, body, err)
-			g.count(partner, "malformed")
-			reply(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		m, err := g.message(partner, d, body)
-		if err != nil {
-			g.deadLetter(r.Context(), partner, body, err)
-			g.count(partner, "malformed")
-			reply(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		if g.cfg.Spool != nil && g.cfg.Spool.Waiting() > 0 {
-			// Behind what waits already, to keep the partner's order.
-			g.spool(w, partner, d, m, nil)
-			return
-		}
-		if err := g.publish(r.Context(), m); err != nil {
-			if g.cfg.Spool != nil {
-				g.spool(w, partner, d, m, err)
+		if err == nil {
+			var m *nats.Msg
+			if m, err = g.message(partner, d, body); err == nil {
+				g.store(w, r, partner, d, m, body)
 				return
 			}
-			g.log.Error("webhook not stored; the partner will retry", "partner", partner, "type", d.typ, "err", err)
-			g.count(partner, "not_stored")
+		}
+		// Signed by the partner but unusable: kept with the reason, and
+		// answered 200 once kept. Any other answer makes Podium retry it
+		// for 8 hours with every later event of the webhook paused behind
+		// it, then disable the webhook: one bad delivery would stop the
+		// direction.
+		g.count(partner, "malformed")
+		g.answerDeadLettered(r.Context(), w, partner, body, err)
+	}
+}
+
+// answerDeadLettered dead-letters a delivery that can never be stored and
+// answers: 200 once it is kept in the DLQ, 503 (the partner retries) when
+// not even that worked.
+func (g *Gateway) answerDeadLettered(ctx context.Context, w http.ResponseWriter, partner string, body []byte, reason error) {
+	if err := g.deadLetter(ctx, partner, body, reason); err != nil {
+		// JetStream is away: the spool keeps the dead letter as it keeps
+		// deliveries, and hands it on with them.
+		if g.cfg.Spool == nil || g.cfg.Spool.Put(deadLetterMsg(partner, body, reason)) != nil {
 			reply(w, http.StatusServiceUnavailable, "not stored, retry later")
 			return
 		}
+	}
+	reply(w, http.StatusOK, "dead-lettered: "+reason.Error())
+}
+
+// store publishes a verified delivery, or spools it, and answers.
+func (g *Gateway) store(w http.ResponseWriter, r *http.Request, partner string, d delivery, m *nats.Msg, body []byte) {
+	if g.cfg.Spool != nil && g.cfg.Spool.Waiting() > 0 {
+		// Behind what waits already, to keep the partner's order.
+		g.spool(w, partner, d, m, nil)
+		return
+	}
+	err := g.publish(r.Context(), m)
+	switch {
+	case err == nil:
 		g.count(partner, "stored")
 		reply(w, http.StatusOK, "stored")
+	case undeliverable(err):
+		g.count(partner, "malformed")
+		g.answerDeadLettered(r.Context(), w, partner, body, err)
+	case g.cfg.Spool != nil:
+		g.spool(w, partner, d, m, err)
+	default:
+		g.log.Error("webhook not stored; the partner will retry", "partner", partner, "type", d.typ, "err", err)
+		g.count(partner, "not_stored")
+		reply(w, http.StatusServiceUnavailable, "not stored, retry later")
 	}
 }
 
@@ -213,10 +239,7 @@ func (g *Gateway) Run(ctx context.Context) {
 	defer t.Stop()
 	failing := false
 	for {
-		err := g.cfg.Spool.Drain(ctx, func(ctx context.Context, m *nats.Msg) error {
-			_, err := streams.PublishMsg(ctx, g.js, m)
-			return err
-		})
+		err := g.cfg.Spool.Drain(ctx, g.handOn)
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
 			g.log.Warn("spooled webhooks wait: JetStream does not take them yet", "waiting", g.cfg.Spool.Waiting(), "err", err)
@@ -232,28 +255,102 @@ func (g *Gateway) Run(ctx context.Context) {
 	}
 }
 
-// token makes a partner id usable as one subject token.
-func token(id string) string {
-	if schemas.CheckToken("id", id) == nil {
-		return id
+// handOn publishes a spooled delivery. One that can never be published
+// (a server whose max payload shrank since it was spooled) is
+// dead-lettered instead, so it never holds the deliveries behind it.
+func (g *Gateway) handOn(ctx context.Context, m *nats.Msg) error {
+	_, err := streams.PublishMsg(ctx, g.js, m)
+	if err == nil || !undeliverable(err) {
+		return err
 	}
-	return "b64_" + base64.RawURLEncoding.EncodeToString([]byte(id))
+	partner := strings.TrimPrefix(m.Header.Get(schemas.HeaderSource), "edgesync/webhooks/")
+	body := m.Data
+	if limit := g.MaxBody(); int64(len(body)) > limit {
+		body = body[:limit]
+	}
+	dl := deadLetterMsg(partner, body, fmt.Errorf("spooled delivery on %s cannot be published (kept here cut to %d of %d bytes): %w", m.Subject, len(body), len(m.Data), err))
+	if _, derr := streams.PublishMsg(ctx, g.js, dl); derr != nil {
+		return derr
+	}
+	g.log.Warn("spooled webhook dead-lettered: it cannot be published; see `edgesync dlq list`", "subject", m.Subject, "err", err)
+	return nil
+}
+
+// token makes a partner id usable as one subject token; an id too long
+// for one (schemas.MaxTokenLen) is refused, never cut: two ids must never
+// share a subject.
+func token(id string) (string, error) {
+	t := id
+	if schemas.CheckToken("id", id) != nil {
+		t = "b64_" + base64.RawURLEncoding.EncodeToString([]byte(id))
+	}
+	if len(t) > schemas.MaxTokenLen {
+		return "", fmt.Errorf("partner id of %d bytes (starting %q): edgesync takes ids of at most %d", len(id), id[:min(len(id), 32)], (schemas.MaxTokenLen-4)*3/4)
+	}
+	return t, nil
+}
+
+// maxEventID bounds the partner's event id kept as Nats-Msg-Id; a longer
+// one is replaced by its hash, which dedupes the same.
+const maxEventID = 128
+
+// Envelope is what MaxBody leaves of the NATS server's max payload for
+// the PARTNER envelope around a delivery's data (its id, type and times,
+// and the CloudEvents headers), and for a dead letter's reason.
+const Envelope = 16 << 10
+
+// defaultMaxPayload is NATS's default max_payload, used until the
+// connection has told the server's.
+const defaultMaxPayload = 1 << 20
+
+// MaxBody is the largest delivery the gateway takes: what the NATS server
+// takes less the envelope, and no more than Config.MaxBody.
+func (g *Gateway) MaxBody() int64 {
+	mp := int64(defaultMaxPayload)
+	if nc := g.js.Conn(); nc != nil && nc.MaxPayload() > 0 {
+		mp = nc.MaxPayload()
+	}
+	limit := max(mp-Envelope, 1)
+	if g.cfg.MaxBody > 0 {
+		limit = min(limit, g.cfg.MaxBody)
+	}
+	return limit
+}
+
+// undeliverable reports whether a publish failed on the message itself,
+// which no retry can fix: too large, or a subject or header NATS refuses.
+func undeliverable(err error) bool {
+	return errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) || errors.Is(err, nats.ErrBadHeaderMsg)
 }
 
 // message is the PARTNER stream message of a delivery.
 func (g *Gateway) message(partner string, d delivery, body []byte) (*nats.Msg, error) {
 	id := d.eventID
-	if id == "" {
+	switch {
+	case id == "":
 		// No documented event id: a retried delivery has the same body.
 		sum := sha256.Sum256(body)
 		id = hex.EncodeToString(sum[:16])
+	case len(id) > maxEventID:
+		sum := sha256.Sum256([]byte(id))
+		id = "sha256_" + hex.EncodeToString(sum[:16])
+	}
+	if len(d.typ) > maxEventType {
+		return nil, fmt.Errorf("event type of %d bytes: at most %d", len(d.typ), maxEventType)
+	}
+	tok, err := token(d.id)
+	if err != nil {
+		return nil, err
 	}
 	pe := schemas.PartnerEnvelope{
 		ID: partner + ":" + id, Type: d.typ, Source: "edgesync/webhooks/" + partner, Time: g.cfg.Now().UTC(),
-		Partner: partner, Entity: d.entity, PartnerID: token(d.id), Data: d.data,
+		Partner: partner, Entity: d.entity, PartnerID: tok, Data: d.data,
 	}
 	return pe.Msg()
 }
+
+// maxEventType bounds a delivery's event type ("contact.updated").
+const maxEventType = 128
 
 func (g *Gateway) publish(ctx context.Context, m *nats.Msg) error {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishTimeout)
@@ -266,18 +363,30 @@ func (g *Gateway) publish(ctx context.Context, m *nats.Msg) error {
 	return nil
 }
 
-func (g *Gateway) deadLetter(ctx context.Context, partner string, body []byte, reason error) {
-	m := nats.NewMsg("dlq.webhooks." + partner)
-	m.Data = body
-	m.Header.Set(streams.HeaderDLQReason, reason.Error())
-	m.Header.Set(streams.HeaderDLQConsumer, "webhooks")
+func (g *Gateway) deadLetter(ctx context.Context, partner string, body []byte, reason error) error {
+	m := deadLetterMsg(partner, body, reason)
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishTimeout)
 	defer cancel()
 	if _, err := streams.PublishMsg(ctx, g.js, m); err != nil {
 		g.log.Error("dead-letter failed", "partner", partner, "reason", reason, "err", err)
-		return
+		return err
 	}
-	g.log.Warn("webhook dead-lettered", "partner", partner, "reason", reason)
+	g.log.Warn("webhook dead-lettered; see it with `edgesync dlq list`", "partner", partner, "reason", reason)
+	return nil
+}
+
+// deadLetterMsg is the DLQ message of a delivery that cannot be stored.
+// The reason is bounded: it may quote what the partner sent.
+func deadLetterMsg(partner string, body []byte, reason error) *nats.Msg {
+	why := reason.Error()
+	if len(why) > 1024 {
+		why = why[:1024] + "..."
+	}
+	m := nats.NewMsg("dlq.webhooks." + partner)
+	m.Data = body
+	m.Header.Set(streams.HeaderDLQReason, why)
+	m.Header.Set(streams.HeaderDLQConsumer, "webhooks")
+	return m
 }
 
 // parsePodium reads Podium's {data, metadata{event_type}} envelope.

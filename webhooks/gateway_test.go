@@ -40,13 +40,92 @@ func sign(body []byte, at time.Time) http.Header {
 }
 
 func gateway(t *testing.T) (*natstest.Server, *httptest.Server) {
+	return gatewayWith(t, webhooks.Config{MaxBody: 4096})
+}
+
+// gatewayWith starts a gateway for Podium with cfg (the verifier and the
+// clock set here).
+func gatewayWith(t *testing.T, cfg webhooks.Config) (*natstest.Server, *httptest.Server) {
 	srv := natstest.Start(t)
 	v := webhooks.PodiumVerifier(secret, 5*time.Minute)
-	g, err := webhooks.New(srv.JS, webhooks.Config{Podium: &v, MaxBody: 4096, Now: func() time.Time { return now }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if cfg.Podium != nil {
+		v.MaxAge = cfg.Podium.MaxAge
+	}
+	cfg.Podium, cfg.Now = &v, func() time.Time { return now }
+	g, err := webhooks.New(srv.JS, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	hs := httptest.NewServer(g.Handler())
 	t.Cleanup(hs.Close)
 	return srv, hs
+}
+
+// contactDelivery is a signed-to-be contact.updated delivery for uid, its
+// data padded with pad bytes of white space.
+func contactDelivery(uid, eventUID string, pad int) []byte {
+	return []byte(`{"data":{"after":{"uid":"` + uid + `","name":"Ada"` + strings.Repeat(" ", pad) + `},"errors":[]},"metadata":{"event_type":"contact.updated","event_uid":"` + eventUID + `"}}`)
+}
+
+// One delivery whose contact uid is too long for a subject token would
+// have made a protocol line over the server's max_control_line: the server
+// closes the connection, and every later delivery failed behind it. It is
+// dead-lettered with its reason and answered 200, and the next delivery is
+// stored as usual.
+func TestAnOverlongIDIsDeadLetteredAndTheNextIsStored(t *testing.T) {
+	srv, hs := gatewayWith(t, webhooks.Config{})
+	long := contactDelivery(strings.Repeat("u", 6000), "evt-long", 0)
+	status, body := post(t, hs.URL, long, sign(long, now))
+	assert.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, body, "dead-lettered")
+	next := contactDelivery("c-2", "evt-2", 0)
+	status, body = post(t, hs.URL, next, sign(next, now))
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, body, "stored")
+	msgs := natstest.Messages(t, srv.JS, streams.StreamPartner)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "partner.podium.contact.c-2", msgs[0].Subject)
+	dead := natstest.Messages(t, srv.JS, streams.StreamDLQ)
+	require.Len(t, dead, 1)
+	assert.Contains(t, dead[0].Header.Get(streams.HeaderDLQReason), "at most")
+	assert.Equal(t, long, dead[0].Data, "the delivery is kept as the partner sent it")
+}
+
+// The body limit is what NATS's max payload leaves once the delivery is
+// wrapped in its envelope: a delivery at the limit is stored, one byte
+// over it is refused while the partner waits (413), never answered 200
+// and then found unpublishable.
+func TestTheBodyLimitLeavesRoomForTheEnvelope(t *testing.T) {
+	srv, hs := gatewayWith(t, webhooks.Config{})
+	limit := int(srv.NC.MaxPayload()) - webhooks.Envelope
+	base := len(contactDelivery("c-1", "evt-1", 0))
+	atLimit := contactDelivery("c-1", "evt-1", limit-base)
+	require.Len(t, atLimit, limit)
+	status, body := post(t, hs.URL, atLimit, sign(atLimit, now))
+	assert.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, body, "stored")
+	over := contactDelivery("c-2", "evt-2", limit-base+1)
+	status, body = post(t, hs.URL, over, sign(over, now))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status, body)
+	// NATS's own limit, the old default, is refused too.
+	full := contactDelivery("c-3", "evt-3", int(srv.NC.MaxPayload())-base)
+	status, _ = post(t, hs.URL, full, sign(full, now))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Len(t, natstest.Messages(t, srv.JS, streams.StreamPartner), 1)
+}
+
+// Podium does not document whether a retry is signed afresh: a retry that
+// keeps its first timestamp, hours old, is stored (within MaxAge), and a
+// replay of it changes nothing, since its event id is stored once.
+func TestARetryWithItsFirstTimestampIsStoredOnce(t *testing.T) {
+	srv, hs := gatewayWith(t, webhooks.Config{Podium: &webhooks.Verifier{MaxAge: 11 * 24 * time.Hour}})
+	for _, age := range []time.Duration{8 * time.Hour, 8 * time.Hour, 9 * 24 * time.Hour} {
+		status, body := post(t, hs.URL, contactUpdated, sign(contactUpdated, now.Add(-age)))
+		assert.Equal(t, http.StatusOK, status, body)
+	}
+	status, _ := post(t, hs.URL, contactUpdated, sign(contactUpdated, now.Add(-12*24*time.Hour)))
+	assert.Equal(t, http.StatusUnauthorized, status, "older than the max age")
+	status, _ = post(t, hs.URL, contactUpdated, sign(contactUpdated, now.Add(time.Hour)))
+	assert.Equal(t, http.StatusUnauthorized, status, "ahead of the clock by more than the tolerance")
+	assert.Len(t, natstest.Messages(t, srv.JS, streams.StreamPartner), 1)
 }
 
 func post(t *testing.T, url string, body []byte, h http.Header) (int, string) {
@@ -103,8 +182,10 @@ func TestRefusals(t *testing.T) {
 		{"no timestamp", contactUpdated, noTS, http.StatusUnauthorized, false},
 		{"unsigned", contactUpdated, http.Header{}, http.StatusUnauthorized, false},
 		{"body over the limit", big, sign(big, now), http.StatusRequestEntityTooLarge, false},
-		{"malformed body, signed", bad, sign(bad, now), http.StatusBadRequest, true},
-		{"contact without uid", noID, sign(noID, now), http.StatusBadRequest, true},
+		// Signed but unusable: kept in the DLQ and answered 200, since any
+		// other answer has Podium pause the webhook's later events behind it.
+		{"malformed body, signed", bad, sign(bad, now), http.StatusOK, true},
+		{"contact without uid", noID, sign(noID, now), http.StatusOK, true},
 		{"unknown event type is acknowledged and ignored", call, sign(call, now), http.StatusOK, false},
 	}
 	dead := 0

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/webhooks"
@@ -91,4 +92,36 @@ func TestASpooledDeliveryIsStoredOnceJetStreamIsBack(t *testing.T) {
 	}
 	assert.Equal(t, []string{"podium:evt-1", "podium:evt-2", "podium:evt-3", "podium:evt-4", "podium:evt-5"}, ids,
 		"every delivery stored once, in the order it came")
+}
+
+// A spooled delivery that can never be published (here larger than the
+// server takes, as when its max_payload shrank since) is dead-lettered,
+// cut to fit, and the deliveries behind it are handed on.
+func TestAnUnpublishableSpooledDeliveryDoesNotHoldTheOthers(t *testing.T) {
+	srv := natstest.Start(t)
+	spool, err := webhooks.OpenSpool(filepath.Join(t.TempDir(), "spool"))
+	require.NoError(t, err)
+	big := nats.NewMsg("partner.podium.contact.c-1")
+	big.Data = make([]byte, srv.NC.MaxPayload()+1)
+	big.Header.Set(schemas.HeaderSource, "edgesync/webhooks/podium")
+	big.Header.Set(nats.MsgIdHdr, "podium:evt-1")
+	require.NoError(t, spool.Put(big))
+	next := nats.NewMsg("partner.podium.contact.c-2")
+	next.Data = []byte(`{}`)
+	next.Header.Set(nats.MsgIdHdr, "podium:evt-2")
+	require.NoError(t, spool.Put(next))
+	v := webhooks.PodiumVerifier(secret, 5*time.Minute)
+	g, err := webhooks.New(srv.JS, webhooks.Config{Podium: &v, Spool: spool}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go g.Run(ctx)
+	require.Eventually(t, func() bool { return spool.Waiting() == 0 }, 10*time.Second, 20*time.Millisecond, "the spool is handed on")
+	msgs := natstest.Messages(t, srv.JS, streams.StreamPartner)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "partner.podium.contact.c-2", msgs[0].Subject)
+	dead := natstest.Messages(t, srv.JS, streams.StreamDLQ)
+	require.Len(t, dead, 1)
+	assert.Equal(t, "dlq.webhooks.podium", dead[0].Subject)
+	assert.Contains(t, dead[0].Header.Get(streams.HeaderDLQReason), "cannot be published")
 }

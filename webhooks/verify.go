@@ -16,9 +16,18 @@ import (
 // Verifier checks a delivery's signature against a shared secret.
 type Verifier struct {
 	Secret string
-	// Tolerance is how far the delivery's timestamp may be from now; older
-	// deliveries are refused as replays.
+	// Tolerance is how far the delivery's timestamp may be ahead of now
+	// (clock skew), and behind it when MaxAge is zero.
 	Tolerance time.Duration
+	// MaxAge is how old a delivery's timestamp may be. Podium documents
+	// neither whether a retry is signed afresh nor a replay window, and it
+	// retries for about 8 hours and queues events for about 10 days while
+	// a webhook is disabled: a retry may carry its first timestamp. An old
+	// delivery is therefore accepted up to MaxAge, and a replay of one
+	// changes nothing: it has the same event id (Nats-Msg-Id), which the
+	// stream's dedupe window and the Edge writer's ledger refuse a second
+	// time (docs/invariants.md, invariant 12).
+	MaxAge time.Duration
 	// TimestampHeader and SignatureHeader name the headers; Millis says the
 	// timestamp counts milliseconds (Podium) rather than seconds.
 	TimestampHeader string
@@ -46,7 +55,7 @@ func ClientbookVerifier(secret string, tolerance time.Duration) Verifier {
 var (
 	ErrMissingSignature = errors.New("missing signature or timestamp header")
 	ErrBadTimestamp     = errors.New("timestamp is not a number")
-	ErrStale            = errors.New("timestamp outside the tolerance window (a replayed delivery?)")
+	ErrStale            = errors.New("timestamp older than the max age or ahead of the clock tolerance")
 	ErrBadSignature     = errors.New("signature does not match")
 )
 
@@ -64,7 +73,11 @@ func (v Verifier) Verify(h http.Header, body []byte, now time.Time) error {
 	if v.Millis {
 		at = time.UnixMilli(n)
 	}
-	if d := now.Sub(at); d > v.Tolerance || d < -v.Tolerance {
+	maxAge := v.MaxAge
+	if maxAge <= 0 {
+		maxAge = v.Tolerance
+	}
+	if d := now.Sub(at); d > maxAge || d < -v.Tolerance {
 		return fmt.Errorf("%w: %s off", ErrStale, d.Round(time.Second))
 	}
 	mac := hmac.New(sha256.New, []byte(v.Secret))

@@ -20,7 +20,7 @@ import (
 
 // edgeDB holds the flags that reach The Edge's database.
 type edgeDB struct {
-	MSSQLDSN    string `name:"mssql-dsn" help:"go-mssqldb DSN of the Edge database, e.g. sqlserver://edgesync:PASSWORD@server?database=Edge (prefer EDGESYNC_MSSQL_DSN)."`
+	MSSQLDSN    string `name:"mssql-dsn" secret:"" help:"go-mssqldb DSN of the Edge database, e.g. sqlserver://edgesync:PASSWORD@server?database=Edge (prefer EDGESYNC_MSSQL_DSN)."`
 	EdgeMapping string `name:"edge-mapping" help:"JSON file naming the site's Edge tables and columns, laid over the default (schemas/edge-mapping.json)." type:"existingfile"`
 	EdgeSim     string `name:"edge-simulator" help:"URL of an Edge simulator (edgesync sim edge) to use instead of SQL Server: demos and tests only."`
 }
@@ -109,7 +109,7 @@ func checkStores(flag string, stores []string) error {
 type captureCmd struct {
 	edgeDB
 	Site     string        `help:"Name of this Edge database; it prefixes checkpoints and forms the events' source." default:"edge"`
-	Poll     time.Duration `help:"How often to read changes; a poll that finds nothing costs SQL Server one CHANGE_TRACKING_CURRENT_VERSION() query." default:"250ms"`
+	Poll     time.Duration `min:"10ms" help:"How often to read changes; a poll that finds nothing costs SQL Server one CHANGE_TRACKING_CURRENT_VERSION() query." default:"250ms"`
 	Entities []string      `help:"Entities to capture (default: all): customer, wishlist, note, sale, appointment, service, item, notification."`
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -18,17 +17,17 @@ import (
 type clientbookCmd struct {
 	consumerFlags
 	BaseURL     string            `name:"clientbook-url" help:"Clientbook API base URL (docs/clientbook-api.md)." default:"https://api.clientbook.com"`
-	APIKey      string            `name:"clientbook-api-key" help:"API key of the merchant account (prefer EDGESYNC_CLIENTBOOK_API_KEY)." required:""`
+	APIKey      string            `name:"clientbook-api-key" secret:"" help:"API key of the merchant account (prefer EDGESYNC_CLIENTBOOK_API_KEY)." required:""`
 	Stores      map[string]string `name:"clientbook-store" help:"Edge store to Clientbook store id, e.g. 001=<id>; repeat per store. Stores without one sync without a store."`
 	Preferences map[string]string `name:"clientbook-preference" help:"Edge custom field to Clientbook preference, e.g. Key1='Ring Size'; repeat per field."`
 	AcqPref     string            `name:"clientbook-acquisition-preference" help:"Preference that holds the acquisition." default:"Acquisition"`
 	Associates  map[int]string    `name:"clientbook-associate" help:"Edge associate id to Clientbook user id, e.g. 12=<user>; unmapped associates sync without an associate."`
 	SMS         bool              `name:"clientbook-sms" help:"Clientbook is the Edge SMS provider: send notifications whose provider is CLIENTBOOK."`
-	Rate        int               `name:"clientbook-rate" help:"Requests per minute for the API key." default:"120"`
-	Timeout     time.Duration     `name:"clientbook-timeout" help:"Timeout of one HTTP call." default:"15s"`
-	Workers     int               `name:"clientbook-workers" help:"Calls made at once, within --clientbook-rate; one customer's events are still sent one after the other, in order." default:"${clientbook_workers}"`
+	Rate        int               `name:"clientbook-rate" min:"1" help:"Requests per minute for the API key." default:"120"`
+	Timeout     time.Duration     `name:"clientbook-timeout" min:"1s" help:"Timeout of one HTTP call." default:"15s"`
+	Workers     int               `name:"clientbook-workers" min:"1" help:"Calls made at once, within --clientbook-rate; one customer's events are still sent one after the other, in order." default:"${clientbook_workers}"`
 	WebhookURL  string            `name:"clientbook-webhook-url" help:"Public URL of the webhook gateway's Clientbook route; when set, Clientbook is subscribed to client, collection, activity and message events."`
-	WebhookSec  string            `name:"clientbook-webhook-secret" help:"Secret Clientbook signs deliveries with (the gateway's --clientbook-webhook-secret)."`
+	WebhookSec  string            `name:"clientbook-webhook-secret" secret:"" help:"Secret Clientbook signs deliveries with (the gateway's --clientbook-webhook-secret)."`
 }
 
 func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
@@ -37,9 +36,6 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 	}
 	if c.WebhookURL != "" && c.WebhookSec == "" {
 		return errors.New("--clientbook-webhook-url needs --clientbook-webhook-secret")
-	}
-	if c.Workers < 1 {
-		return fmt.Errorf("--clientbook-workers %d: want at least 1", c.Workers)
 	}
 	opts := projectors.ClientbookOptions{Stores: c.Stores, Preferences: c.Preferences, AcquisitionPreference: c.AcqPref, Associates: c.Associates, SMS: c.SMS}
 	if err := opts.Check(); err != nil {

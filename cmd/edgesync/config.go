@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -220,6 +221,10 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// secretsReadFromFile are the secret flags a role took from its
+// configuration file, to warn about once the logger exists.
+var secretsReadFromFile []string
+
 // configLoader is kong's loader of --config files; schema is read when a
 // file is loaded, once the flags are all known.
 func configLoader(schema func() map[string]any) kong.ConfigurationLoader {
@@ -234,7 +239,11 @@ func configLoader(schema func() map[string]any) kong.ConfigurationLoader {
 					return nil, nil // the environment wins: that is where secrets go
 				}
 			}
-			return doc[f.Name], nil
+			v, ok := doc[f.Name]
+			if ok && f.Tag.Has("secret") && !slices.Contains(secretsReadFromFile, f.Name) {
+				secretsReadFromFile = append(secretsReadFromFile, f.Name)
+			}
+			return v, nil
 		}), nil
 	}
 }
@@ -245,7 +254,8 @@ type configCmd struct {
 }
 
 type configCheckCmd struct {
-	File string `arg:"" help:"The YAML configuration file." type:"existingfile"`
+	File   string `arg:"" help:"The YAML configuration file." type:"existingfile"`
+	Strict bool   `help:"Refuse a file that holds a secret (a password, DSN, key or token) instead of warning."`
 }
 
 func (c *configCheckCmd) Run(k *kong.Kong) error {
@@ -266,8 +276,84 @@ func (c *configCheckCmd) Run(k *kong.Kong) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.File, err)
 	}
+	lines := valueProblems(doc, k.Model)
+	secrets := secretsIn(doc, k.Model)
+	if c.Strict {
+		lines = append(lines, secrets...)
+		secrets = nil
+	}
+	if len(lines) > 0 {
+		fmt.Printf("%s: %d problem(s):\n", c.File, len(lines))
+		for _, l := range lines {
+			fmt.Println("  " + l)
+		}
+		return errors.New("the configuration file is not valid")
+	}
+	for _, l := range secrets {
+		fmt.Println("warning: " + l)
+	}
 	fmt.Printf("%s: valid, %d keys\n", c.File, len(doc))
 	return nil
+}
+
+// flagsNamed are the flags of every command by long name: one name may
+// be a flag of several roles (poll is capture's and the store's).
+func flagsNamed(app *kong.Application) map[string][]*kong.Flag {
+	out := map[string][]*kong.Flag{}
+	var walk func(n *kong.Node)
+	walk = func(n *kong.Node) {
+		for _, f := range n.Flags {
+			out[f.Name] = append(out[f.Name], f)
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(app.Node)
+	return out
+}
+
+// valueProblems are what the schema cannot say of a file's values: a
+// number under its flag's least value, a map entry with an empty side.
+func valueProblems(doc map[string]any, app *kong.Application) []string {
+	var lines []string
+	flags := flagsNamed(app)
+	for key, value := range doc {
+		if m, ok := value.(map[string]any); ok {
+			for k, v := range m {
+				if strings.TrimSpace(k) == "" || v == nil || strings.TrimSpace(fmt.Sprint(v)) == "" {
+					lines = append(lines, fmt.Sprintf("%s: entry %q has an empty side; want KEY: VALUE with both set", key, k))
+				}
+			}
+			continue
+		}
+		for _, f := range flags[key] {
+			if err := checkFileRange(f, value); err != nil {
+				lines = append(lines, key+": "+strings.TrimPrefix(err.Error(), "--"+key+" "))
+				break
+			}
+		}
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// secretsIn names the secrets a file holds, each with the environment
+// variable that should hold it instead.
+func secretsIn(doc map[string]any, app *kong.Application) []string {
+	var lines []string
+	flags := flagsNamed(app)
+	for key := range doc {
+		for _, f := range flags[key] {
+			if f.Tag.Has("secret") {
+				env := "EDGESYNC_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+				lines = append(lines, fmt.Sprintf("%s: a secret written in the file; set %s in the environment instead (it wins over the file, and stays out of backups and tickets)", key, env))
+				break
+			}
+		}
+	}
+	sort.Strings(lines)
+	return lines
 }
 
 type configSchemaCmd struct{}

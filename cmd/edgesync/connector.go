@@ -24,7 +24,7 @@ type connectorCmd struct {
 
 // consumerFlags are the flags of a role that runs a durable consumer.
 type consumerFlags struct {
-	AckWait time.Duration `help:"How long a message may go unacknowledged before JetStream gives it to another process: how long a crashed role's messages wait (a handler at work keeps telling the server it is alive)." default:"30s"`
+	AckWait time.Duration `min:"1s" help:"How long a message may go unacknowledged before JetStream gives it to another process: how long a crashed role's messages wait (a handler at work keeps telling the server it is alive)." default:"30s"`
 }
 
 type podiumCmd struct {
@@ -33,21 +33,21 @@ type podiumCmd struct {
 	BaseURL      string            `name:"podium-base-url" help:"Podium API base URL." default:"https://api.podium.com"`
 	TokenURL     string            `name:"podium-token-url" help:"Podium OAuth token URL." default:"https://accounts.podium.com/oauth/token"`
 	ClientID     string            `name:"podium-client-id" help:"OAuth client id of the edgesync app." required:""`
-	ClientSecret string            `name:"podium-client-secret" help:"OAuth client secret (prefer EDGESYNC_PODIUM_CLIENT_SECRET)." required:""`
-	RefreshToken string            `name:"podium-refresh-token" help:"OAuth refresh token from the store's consent (prefer EDGESYNC_PODIUM_REFRESH_TOKEN)." required:""`
+	ClientSecret string            `name:"podium-client-secret" secret:"" help:"OAuth client secret (prefer EDGESYNC_PODIUM_CLIENT_SECRET)." required:""`
+	RefreshToken string            `name:"podium-refresh-token" secret:"" help:"OAuth refresh token from the store's consent (prefer EDGESYNC_PODIUM_REFRESH_TOKEN)." required:""`
 	Locations    map[string]string `name:"podium-location" help:"Edge store to Podium location uid, e.g. 001=<uid>; repeat per store." required:""`
-	Rate         int               `name:"podium-rate" help:"Requests per minute for the account; Podium documents 300." default:"300"`
+	Rate         int               `name:"podium-rate" min:"1" help:"Requests per minute for the account; Podium documents 300." default:"300"`
 	Tier         string            `name:"podium-tier" help:"The account's tier: clienteling, or clienteling-plus (adds items as products)." enum:"clienteling,clienteling-plus" default:"clienteling"`
 	DataFeed     string            `name:"podium-data-feed" help:"Uid of the Podium data feed for purchases, timeline entries and products."`
 	AcqLabel     string            `name:"podium-acquisition-label" help:"Label of the contact attribute that holds the acquisition (created when missing); empty to not send it." default:"Acquisition"`
 	ExcludeCats  []int             `name:"podium-exclude-category" help:"Edge category ids whose items are never uploaded."`
 	ExcludeVend  []string          `name:"podium-exclude-vendor" help:"Edge vendor ids whose items are never uploaded."`
 	ExcludeTypes []string          `name:"podium-exclude-stock-type" help:"Stock types never uploaded (MEMO, CONSIGNMENT, TRADE, SAMPLE, ASSEMBLED, BUILT)." default:"MEMO,CONSIGNMENT,TRADE"`
-	Cooldown     time.Duration     `name:"podium-review-cooldown" help:"Least time between two review invitations to one customer." default:"720h"`
-	ReviewWindow time.Duration     `name:"podium-review-window" help:"How recent a sale, appointment or pickup first seen must be to invite a review (so a backfill of history invites nobody)." default:"48h"`
-	Timeout      time.Duration     `name:"podium-timeout" help:"Timeout of one HTTP call." default:"15s"`
+	Cooldown     time.Duration     `name:"podium-review-cooldown" min:"0s" help:"Least time between two review invitations to one customer." default:"720h"`
+	ReviewWindow time.Duration     `name:"podium-review-window" min:"0s" help:"How recent a sale, appointment or pickup first seen must be to invite a review (so a backfill of history invites nobody)." default:"48h"`
+	Timeout      time.Duration     `name:"podium-timeout" min:"1s" help:"Timeout of one HTTP call." default:"15s"`
 	WebhookURL   string            `name:"podium-webhook-url" help:"Public URL of the webhook gateway's Podium route; when set, Podium is subscribed to contact events for every mapped location."`
-	WebhookSec   string            `name:"podium-webhook-secret" help:"Secret Podium signs deliveries with (the gateway's --podium-webhook-secret)."`
+	WebhookSec   string            `name:"podium-webhook-secret" secret:"" help:"Secret Podium signs deliveries with (the gateway's --podium-webhook-secret)."`
 }
 
 func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {

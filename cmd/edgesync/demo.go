@@ -12,14 +12,14 @@ import (
 
 type demoCmd struct {
 	Dir               string        `help:"Data directory (JetStream store, simulator and emulator state). Run again on it to resume." default:"edgesync-demo" type:"path"`
-	Duration          time.Duration `help:"Run this long, then drain and print a summary; 0 runs until Ctrl-C." default:"0"`
-	ChurnEvery        time.Duration `help:"Make one live Edge change (new customer, edited contact method, sale, ...) per interval; 0 for none." default:"100ms"`
-	Poll              time.Duration `help:"Capture poll interval." default:"250ms"`
-	PodiumRate        int           `help:"Podium requests per minute, for the emulator and the client. Real Podium allows 300." default:"6000"`
-	NATSPort          int           `name:"nats-port" help:"Port of the embedded NATS, so other processes (examples/printcustomers) can connect; 0 picks one." default:"4222"`
+	Duration          time.Duration `min:"0s" help:"Run this long, then drain and print a summary; 0 runs until Ctrl-C." default:"0"`
+	ChurnEvery        time.Duration `min:"0s" help:"Make one live Edge change (new customer, edited contact method, sale, ...) per interval; 0 for none." default:"100ms"`
+	Poll              time.Duration `min:"10ms" help:"Capture poll interval." default:"250ms"`
+	PodiumRate        int           `min:"1" help:"Podium requests per minute, for the emulator and the client. Real Podium allows 300." default:"6000"`
+	NATSPort          int           `name:"nats-port" min:"0" help:"Port of the embedded NATS, so other processes (examples/printcustomers) can connect; 0 picks one." default:"4222"`
 	NATSLazySync      bool          `name:"nats-lazy-sync" help:"Let the embedded JetStream fsync every 2 minutes instead of before each acknowledgement: faster, but a power cut can lose acknowledged events."`
-	Stores            int           `help:"Stores in the generated chain (first run only)." default:"2"`
-	CustomersPerStore int           `help:"Customers per store in the generated chain (first run only)." default:"300"`
+	Stores            int           `min:"1" help:"Stores in the generated chain (first run only)." default:"2"`
+	CustomersPerStore int           `min:"0" help:"Customers per store in the generated chain (first run only)." default:"300"`
 	StatusAddr        string        `help:"Serve the status page on this address too (e.g. 127.0.0.1:8080); off when empty."`
 }
 

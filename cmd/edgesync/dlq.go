@@ -16,7 +16,7 @@ type dlqCmd struct {
 }
 
 type dlqListCmd struct {
-	Limit int `help:"Show at most this many." default:"100"`
+	Limit int `min:"1" help:"Show at most this many." default:"100"`
 }
 
 func (c *dlqListCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {

@@ -23,10 +23,11 @@ type webhooksCmd struct {
 	Addr         string        `help:"Address to listen on." default:":8443"`
 	TLSCert      string        `name:"tls-cert" help:"Certificate for HTTPS (a reverse proxy may terminate TLS instead)." type:"existingfile"`
 	TLSKey       string        `name:"tls-key" help:"Key for HTTPS." type:"existingfile"`
-	PodiumSecret string        `name:"podium-webhook-secret" help:"Secret Podium signs deliveries with (prefer EDGESYNC_PODIUM_WEBHOOK_SECRET); enables /webhooks/podium."`
-	CBSecret     string        `name:"clientbook-webhook-secret" help:"Secret Clientbook signs deliveries with (prefer EDGESYNC_CLIENTBOOK_WEBHOOK_SECRET); enables /webhooks/clientbook."`
-	Tolerance    time.Duration `help:"Largest age of a delivery's timestamp; older ones are refused as replays." default:"5m"`
-	MaxBody      int64         `help:"Largest delivery accepted, in bytes." default:"1048576"`
+	PodiumSecret string        `name:"podium-webhook-secret" secret:"" help:"Secret Podium signs deliveries with (prefer EDGESYNC_PODIUM_WEBHOOK_SECRET); enables /webhooks/podium."`
+	CBSecret     string        `name:"clientbook-webhook-secret" secret:"" help:"Secret Clientbook signs deliveries with (prefer EDGESYNC_CLIENTBOOK_WEBHOOK_SECRET); enables /webhooks/clientbook."`
+	Tolerance    time.Duration `min:"1s" help:"How far a delivery's timestamp may be ahead of this clock (skew)." default:"5m"`
+	MaxAge       time.Duration `min:"1m" help:"How old a delivery's timestamp may be: Podium retries for about 8 hours and holds events for about 10 days while a webhook is disabled, and does not say whether a retry is signed afresh; a replay changes nothing (its event id is stored once)." default:"264h"`
+	MaxBody      int64         `min:"0" help:"Largest delivery accepted, in bytes; 0 takes the largest the NATS server's max payload leaves for the envelope (16 KiB less), and a larger value is lowered to that." default:"0"`
 	Spool        string        `help:"Directory (on the gateway's own volume) where deliveries that NATS does not take within the partner's answer time are kept, answered, and handed on once it can; without it they are answered 503 and the partner retries, late." type:"path"`
 }
 
@@ -38,10 +39,12 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 	var routes []string
 	if c.PodiumSecret != "" {
 		v := webhooks.PodiumVerifier(c.PodiumSecret, c.Tolerance)
+		v.MaxAge = c.MaxAge
 		cfg.Podium, routes = &v, append(routes, "/webhooks/podium")
 	}
 	if c.CBSecret != "" {
 		v := webhooks.ClientbookVerifier(c.CBSecret, c.Tolerance)
+		v.MaxAge = c.MaxAge
 		cfg.Clientbook, routes = &v, append(routes, "/webhooks/clientbook")
 	}
 	if len(routes) == 0 {

@@ -56,7 +56,7 @@ type Globals struct {
 	NATSCreds   string `name:"nats-creds" help:"NATS credentials file (JWT + seed)." type:"existingfile"`
 	NATSNKey    string `name:"nats-nkey" help:"NATS nkey seed file." type:"existingfile"`
 	NATSUser    string `name:"nats-user" help:"NATS user of this role (deploy/nats-server.conf: capture, connector-podium, ...)."`
-	NATSPass    string `name:"nats-password" help:"Password of --nats-user (prefer EDGESYNC_NATS_PASSWORD)."`
+	NATSPass    string `name:"nats-password" secret:"" help:"Password of --nats-user (prefer EDGESYNC_NATS_PASSWORD)."`
 	NATSTLSCert string `name:"nats-tls-cert" help:"Client certificate for mutual TLS." type:"existingfile"`
 	NATSTLSKey  string `name:"nats-tls-key" help:"Client key for mutual TLS." type:"existingfile"`
 	NATSTLSCA   string `name:"nats-tls-ca" help:"CA bundle that signs the NATS server certificate." type:"existingfile"`
@@ -79,8 +79,33 @@ func (versionCmd) Run() error {
 
 func main() {
 	var c cli
+	parser, err := newParser(&c)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "edgesync:", err)
+		os.Exit(2)
+	}
+	kctx, err := parse(parser, &c, os.Args[1:])
+	if err != nil {
+		usageError(kctx, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log := c.Globals.logger()
+	for _, key := range secretsReadFromFile {
+		log.Warn("a secret is read from the configuration file; set it in the environment instead (`edgesync config check` names the variable)", "key", key)
+	}
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	kctx.Bind(&c.Globals, log, parser)
+	if err := kctx.Run(); err != nil {
+		log.Error("edgesync failed", "command", kctx.Command(), "err", err)
+		os.Exit(1)
+	}
+}
+
+// newParser is the command line of c.
+func newParser(c *cli) (*kong.Kong, error) {
 	var parser *kong.Kong
-	parser, err := kong.New(&c,
+	parser, err := kong.New(c,
 		kong.Name("edgesync"),
 		kong.Description("Change-data-capture from The Edge point of sale to Podium and Clientbook, on NATS JetStream.\n\n"+
 			"Every flag can also be set by an environment variable: --nats-url is EDGESYNC_NATS_URL, and so on."),
@@ -89,29 +114,23 @@ func main() {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Configuration(configLoader(func() map[string]any { return configSchema(parser.Model) })),
 	)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "edgesync:", err)
-		os.Exit(2)
-	}
-	kctx, err := parser.Parse(os.Args[1:])
+	return parser, err
+}
+
+// parse reads args into c and checks what kong cannot: map entries with
+// an empty side, numbers out of their range, flags that go together.
+func parse(parser *kong.Kong, c *cli, args []string) (*kong.Context, error) {
+	kctx, err := parser.Parse(args)
 	if err == nil {
 		err = checkMapFlags(kctx)
+	}
+	if err == nil {
+		err = checkRanges(kctx)
 	}
 	if err == nil && c.Globals.Pprof && c.Globals.Metrics == "" {
 		err = errors.New("--pprof needs --metrics-addr: the profiles are served there")
 	}
-	if err != nil {
-		usageError(kctx, err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	log := c.Globals.logger()
-	kctx.BindTo(ctx, (*context.Context)(nil))
-	kctx.Bind(&c.Globals, log, parser)
-	if err := kctx.Run(); err != nil {
-		log.Error("edgesync failed", "command", kctx.Command(), "err", err)
-		os.Exit(1)
-	}
+	return kctx, err
 }
 
 // usageError prints what is wrong on one line and where the help is, not

@@ -86,7 +86,7 @@ func TestBinary(t *testing.T) {
 		want string
 	}{
 		{"unknown role", nil, []string{"frobnicate"}, "unexpected argument frobnicate"},
-		{"status page refreshing too fast", nil, []string{"status", "--refresh", "10ms"}, "--refresh 10ms: at least 1s"},
+		{"status page refreshing too fast", nil, []string{"status", "--refresh", "10ms"}, "--refresh 10ms: want at least 1s"},
 		{"replay without a start", nil, []string{"replay", "--connector", "podium"}, "say where the replay starts, once"},
 		{"replay with two starts", nil, []string{"replay", "--connector", "podium", "--from-start", "--latest-per-subject"}, "say where the replay starts, once"},
 		{"replay of an unknown entity", nil, []string{"replay", "--connector", "podium", "--from-start", "--entity", "ring"}, `--entity: unknown entity`},

@@ -14,7 +14,7 @@ import (
 // binary, so there is no curl to ask /readyz.
 type probeCmd struct {
 	URL     string        `arg:"" help:"URL to ask, e.g. http://127.0.0.1:9090/readyz."`
-	Timeout time.Duration `help:"How long to wait for the answer." default:"3s"`
+	Timeout time.Duration `min:"1ms" help:"How long to wait for the answer." default:"3s"`
 }
 
 func (c *probeCmd) Run(ctx context.Context) error {

@@ -27,7 +27,7 @@ type simCmd struct {
 
 type simFlags struct {
 	Dir   string        `help:"Data directory; run again on it to resume." default:"edgesync-sim" type:"path"`
-	Every time.Duration `help:"Make one live change (Edge change, or app edit in the partner) per interval; 0 for none (POST /_sim/changes still makes them)." default:"0"`
+	Every time.Duration `min:"0s" help:"Make one live change (Edge change, or app edit in the partner) per interval; 0 for none (POST /_sim/changes still makes them)." default:"0"`
 }
 
 func (f simFlags) sim(ctx context.Context, g *Globals, addr string, log *slog.Logger) (demo.Sim, error) {
@@ -56,10 +56,10 @@ func (f emulatorFlags) sim(ctx context.Context, g *Globals, addr string, log *sl
 type simEdgeCmd struct {
 	simFlags
 	Addr              string  `help:"Address to serve on." default:":7070"`
-	Stores            int     `help:"Stores in the generated chain (first run only)." default:"2"`
-	CustomersPerStore int     `help:"Customers per store in the generated chain (first run only)." default:"300"`
-	SalesPerCustomer  float64 `help:"Sales per customer, on average, in the generated chain (first run only)." default:"1.5"`
-	ItemsPerStore     int     `help:"Items on hand per store in the generated chain, besides one per sold line (first run only)." default:"200"`
+	Stores            int     `min:"1" help:"Stores in the generated chain (first run only)." default:"2"`
+	CustomersPerStore int     `min:"0" help:"Customers per store in the generated chain (first run only)." default:"300"`
+	SalesPerCustomer  float64 `min:"0" help:"Sales per customer, on average, in the generated chain (first run only)." default:"1.5"`
+	ItemsPerStore     int     `min:"0" help:"Items on hand per store in the generated chain, besides one per sold line (first run only)." default:"200"`
 	Seed              uint64  `help:"Seed of the live changes; 0 picks one."`
 }
 
@@ -82,7 +82,7 @@ func (c *simEdgeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 type simPodiumCmd struct {
 	emulatorFlags
 	Addr      string            `help:"Address to serve on." default:":7080"`
-	Rate      int               `help:"Requests per minute per account; real Podium allows 300." default:"6000"`
+	Rate      int               `min:"1" help:"Requests per minute per account; real Podium allows 300." default:"6000"`
 	Locations map[string]string `name:"location" help:"Edge store and the uid of its Podium location, e.g. 001=<uid>; repeat per store (the connector's --podium-location)." required:""`
 	DataFeed  string            `name:"data-feed" help:"Uid of the data feed the connector sends to (its --podium-data-feed)."`
 }
@@ -101,8 +101,8 @@ func (c *simPodiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) er
 type simClientbookCmd struct {
 	emulatorFlags
 	Addr   string `help:"Address to serve on." default:":7090"`
-	Rate   int    `help:"Requests per minute per key; Clientbook's documented limit is 120." default:"20000"`
-	APIKey string `name:"api-key" help:"API key the emulator accepts (the connector's --clientbook-api-key)." required:""`
+	Rate   int    `min:"1" help:"Requests per minute per key; Clientbook's documented limit is 120." default:"20000"`
+	APIKey string `name:"api-key" secret:"" help:"API key the emulator accepts (the connector's --clientbook-api-key)." required:""`
 }
 
 func (c *simClientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
@@ -117,7 +117,7 @@ type simCheckCmd struct {
 	Edge       string        `help:"URL of the Edge simulator." required:""`
 	Podium     string        `help:"URL of the Podium emulator; empty to not check Podium."`
 	Clientbook string        `help:"URL of the Clientbook emulator; empty to not check Clientbook."`
-	Wait       time.Duration `help:"Check again until in sync or this much time has passed." default:"0"`
+	Wait       time.Duration `min:"0s" help:"Check again until in sync or this much time has passed." default:"0"`
 	JSON       bool          `name:"json" help:"Print the check as JSON."`
 }
 

@@ -14,13 +14,10 @@ import (
 
 type statusCmd struct {
 	Addr    string        `help:"Address to serve the status page on." default:":8080"`
-	Refresh time.Duration `help:"How often the page reloads itself." default:"5s"`
+	Refresh time.Duration `min:"1s" help:"How often the page reloads itself." default:"5s"`
 }
 
 func (c *statusCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
-	if c.Refresh < time.Second {
-		return fmt.Errorf("--refresh %s: at least 1s", c.Refresh)
-	}
 	nc, js, err := connect(ctx, g, log, "edgesync-status-page")
 	if err != nil {
 		return err

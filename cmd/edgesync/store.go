@@ -24,10 +24,10 @@ type storeCmd struct {
 	Dir         string        `help:"Data directory of the store's NATS (its stream and capture's checkpoints)." default:"edgesync-store" type:"path"`
 	HubURLs     []string      `name:"hub-url" help:"The hub's leaf node URLs, every server of it, e.g. tls://hub-1:7422,tls://hub-2:7422 (deploy/nats-hub.conf takes TLS only)." required:""`
 	HubUser     string        `name:"hub-user" help:"This store's user on the hub's leaf node port (store001 in deploy/nats-hub.conf)."`
-	HubPassword string        `name:"hub-password" help:"Its password (prefer EDGESYNC_HUB_PASSWORD)."`
+	HubPassword string        `name:"hub-password" secret:"" help:"Its password (prefer EDGESYNC_HUB_PASSWORD)."`
 	HubCA       string        `name:"hub-ca" help:"CA certificate (PEM) that signed the hub's leaf node certificate; turns TLS on for the link." type:"existingfile"`
-	Port        int           `help:"Client port of the store's NATS, for edgesync tools run at the store; 0 for none." default:"0"`
-	Poll        time.Duration `help:"How often to read changes." default:"250ms"`
+	Port        int           `min:"0" help:"Client port of the store's NATS, for edgesync tools run at the store; 0 for none." default:"0"`
+	Poll        time.Duration `min:"10ms" help:"How often to read changes." default:"250ms"`
 	// With a partner store map, the store's Edge writer runs too, reading
 	// the store's partner changes from the hub through the leaf node link.
 	mergeFlags

@@ -20,14 +20,14 @@ type streamsCmd struct {
 }
 
 type streamsInitCmd struct {
-	Replicas          int           `help:"Replicas per stream and bucket: 1 on one server, 3 on a cluster." default:"1"`
-	Duplicates        time.Duration `help:"Dedupe window for Nats-Msg-Id; must cover a capture restart." default:"15m"`
-	EdgeMaxAge        time.Duration `help:"How long Edge events are kept; 0 keeps them (bounded by --edge-max-per-subject)." default:"0"`
-	EdgeMaxPerSubject int64         `help:"States kept per Edge aggregate; 0 keeps all." default:"16"`
-	PartnerMaxAge     time.Duration `help:"How long partner events are kept." default:"720h"`
-	DLQMaxAge         time.Duration `name:"dlq-max-age" help:"How long dead letters are kept." default:"2160h"`
+	Replicas          int           `min:"1" help:"Replicas per stream and bucket: 1 on one server, 3 on a cluster." default:"1"`
+	Duplicates        time.Duration `min:"1s" help:"Dedupe window for Nats-Msg-Id; must cover a capture restart." default:"15m"`
+	EdgeMaxAge        time.Duration `min:"0s" help:"How long Edge events are kept; 0 keeps them (bounded by --edge-max-per-subject)." default:"0"`
+	EdgeMaxPerSubject int64         `min:"0" help:"States kept per Edge aggregate; 0 keeps all." default:"16"`
+	PartnerMaxAge     time.Duration `min:"1h" help:"How long partner events are kept." default:"720h"`
+	DLQMaxAge         time.Duration `name:"dlq-max-age" min:"1h" help:"How long dead letters are kept." default:"2160h"`
 	Stores            []string      `name:"store" help:"A store with a leaf node of its own (edgesync store): the hub's EDGE stream sources its events; repeat per store, e.g. --store 001 --store 002."`
-	Wait              time.Duration `help:"Try again until this much time has passed: NATS starting, a cluster electing its leader (compose starts everything at once)." default:"0"`
+	Wait              time.Duration `min:"0s" help:"Try again until this much time has passed: NATS starting, a cluster electing its leader (compose starts everything at once)." default:"0"`
 }
 
 func (c *streamsInitCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
