@@ -205,7 +205,17 @@ type ConnectConfig struct {
 	NKeyFile string // nkey seed file
 	TLSCert  string // client certificate for mutual TLS
 	TLSKey   string
-	TLSCA    string // CA bundle to verify the server
+	TLSCA     string // CA bundle to verify the server
+	// Background returns a connection at once, even while no server
+	// answers, and connects in the background (nats.go's
+	// RetryOnFailedConnect): for a role that can do useful work while NATS
+	// is away, as the webhook gateway can with its spool.
+	Background bool
+	// OnClosed is called when the connection closes for good on its own
+	// (a server that refused it, a protocol violation), never on Close: a
+	// role cannot do its job on a closed connection and should exit so its
+	// supervisor starts it afresh.
+	OnClosed func(err error)
 }
 
 // Connect dials an external NATS. The returned error never contains
@@ -226,6 +236,24 @@ func Connect(ctx context.Context, cfg ConnectConfig, log *slog.Logger) (*nats.Co
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", "server", nc.ConnectedServerName())
 		}),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			// A Close leaves no error behind; the server or the client
+			// giving up on the connection does.
+			err := nc.LastError()
+			if err == nil {
+				return
+			}
+			err = RedactError(err, cfg.URL, cfg.Password)
+			log.Error("nats connection closed for good; the role cannot go on", "err", err)
+			if cfg.OnClosed != nil {
+				cfg.OnClosed(err)
+			}
+		}),
+	}
+	if cfg.Background {
+		opts = append(opts, nats.RetryOnFailedConnect(true), nats.ConnectHandler(func(nc *nats.Conn) {
+			log.Info("nats connected", "server", nc.ConnectedServerName())
+		}))
 	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
@@ -258,7 +286,8 @@ func Connect(ctx context.Context, cfg ConnectConfig, log *slog.Logger) (*nats.Co
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return nil, fmt.Errorf("connect to nats %s: %w", redactURL(cfg.URL), r.err)
+			// The parse error of a malformed URL quotes it whole.
+			return nil, fmt.Errorf("connect to nats %s: %w", redactURL(cfg.URL), RedactError(r.err, cfg.URL, cfg.Password))
 		}
 		return r.nc, nil
 	case <-ctx.Done():

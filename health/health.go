@@ -5,6 +5,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -17,7 +18,13 @@ import (
 // Check is one dependency of a role.
 type Check struct {
 	Name string
-	Fn   func(ctx context.Context) error
+	Fn   func(ctx context.Context) error // ready: the dependency answers now
+	// Live, when set, says whether the role can still do its job at all
+	// with this dependency, as opposed to waiting for it: a NATS
+	// connection that is reconnecting is not ready, one that nats.go
+	// closed for good is not alive. /healthz fails on it, so an
+	// orchestrator restarts the role.
+	Live func() error
 }
 
 // checkTimeout bounds each check, so a hung dependency reads as not ready
@@ -29,6 +36,17 @@ const checkTimeout = 2 * time.Second
 // so the answer says which dependency is down.
 func Register(mux *http.ServeMux, checks ...Check) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		for _, c := range checks {
+			if c.Live == nil {
+				continue
+			}
+			if err := c.Live(); err != nil {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "not alive\n%s: %v\n", c.Name, err)
+				return
+			}
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -56,11 +74,21 @@ func Register(mux *http.ServeMux, checks ...Check) {
 	})
 }
 
-// NATS checks that the connection is up.
+// NATS checks that the connection is up, and that it is not closed for
+// good (nats.go gives up on a connection the server closed for a protocol
+// error, and never reconnects it).
 func NATS(nc *nats.Conn) Check {
 	return Check{Name: "nats", Fn: func(context.Context) error {
 		if s := nc.Status(); s != nats.CONNECTED {
 			return fmt.Errorf("connection is %s", s)
+		}
+		return nil
+	}, Live: func() error {
+		if nc.IsClosed() {
+			if err := nc.LastError(); err != nil {
+				return fmt.Errorf("connection closed for good: %w", err)
+			}
+			return errors.New("connection closed for good")
 		}
 		return nil
 	}}

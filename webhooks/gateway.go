@@ -102,7 +102,14 @@ func (g *Gateway) Handler() http.Handler {
 	if g.cfg.Clientbook != nil {
 		mux.HandleFunc("POST /webhooks/clientbook", g.route("clientbook", *g.cfg.Clientbook, parseClientbook))
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		// A connection nats.go closed for good never publishes again.
+		if nc := g.js.Conn(); nc != nil && nc.IsClosed() {
+			reply(w, http.StatusServiceUnavailable, "the NATS connection is closed for good")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return mux
 }
 

@@ -267,3 +267,18 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// The gateway's /healthz fails once its NATS connection is closed: it can
+// no longer store a delivery.
+func TestHealthzFailsOnAClosedConnection(t *testing.T) {
+	srv, hs := gateway(t)
+	resp, err := http.Get(hs.URL + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
+	srv.NC.Close()
+	resp, err = http.Get(hs.URL + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}

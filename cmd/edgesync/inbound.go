@@ -50,7 +50,13 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 	if len(routes) == 0 {
 		return errors.New("no partner to receive: set --podium-webhook-secret, --clientbook-webhook-secret, or both")
 	}
-	nc, js, err := connect(ctx, g, log, "edgesync-webhooks")
+	// Serve, and spool, from the first second: a NATS outage that began
+	// before the gateway started is covered like one that began after.
+	connectGateway := connect
+	if c.Spool != "" {
+		connectGateway = connectInBackground
+	}
+	nc, js, err := connectGateway(ctx, g, log, "edgesync-webhooks")
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,9 @@ type Globals struct {
 	NATSTLSCert string `name:"nats-tls-cert" help:"Client certificate for mutual TLS." type:"existingfile"`
 	NATSTLSKey  string `name:"nats-tls-key" help:"Client key for mutual TLS." type:"existingfile"`
 	NATSTLSCA   string `name:"nats-tls-ca" help:"CA bundle that signs the NATS server certificate." type:"existingfile"`
+
+	// fail ends the role with a cause; nil in tests that parse only.
+	fail context.CancelCauseFunc
 }
 
 func (g *Globals) logger() *slog.Logger {
@@ -90,13 +93,21 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// A role whose NATS connection closed for good ends with the reason
+	// (Globals.fail), and exits 1 so its supervisor starts it afresh.
+	ctx, fail := context.WithCancelCause(ctx)
+	c.Globals.fail = fail
 	log := c.Globals.logger()
 	for _, key := range secretsReadFromFile {
 		log.Warn("a secret is read from the configuration file; set it in the environment instead (`edgesync config check` names the variable)", "key", key)
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(&c.Globals, log, parser)
-	if err := kctx.Run(); err != nil {
+	err = kctx.Run()
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	if err != nil {
 		log.Error("edgesync failed", "command", kctx.Command(), "err", err)
 		os.Exit(1)
 	}

@@ -82,11 +82,27 @@ func (streamsStatusCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 }
 
 func connect(ctx context.Context, g *Globals, log *slog.Logger, name string) (*nats.Conn, jetstream.JetStream, error) {
+	return connectWith(ctx, g, log, name, false)
+}
+
+// connectInBackground connects a role that can do useful work while NATS
+// is away: it gets its connection at once, and nats.go connects when it
+// can (broker.ConnectConfig.Background).
+func connectInBackground(ctx context.Context, g *Globals, log *slog.Logger, name string) (*nats.Conn, jetstream.JetStream, error) {
+	return connectWith(ctx, g, log, name, true)
+}
+
+func connectWith(ctx context.Context, g *Globals, log *slog.Logger, name string, background bool) (*nats.Conn, jetstream.JetStream, error) {
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	nc, err := broker.Connect(cctx, broker.ConnectConfig{
 		URL: g.NATSURL, Name: name, CredsFile: g.NATSCreds, NKeyFile: g.NATSNKey, User: g.NATSUser, Password: g.NATSPass,
-		TLSCert: g.NATSTLSCert, TLSKey: g.NATSTLSKey, TLSCA: g.NATSTLSCA,
+		TLSCert: g.NATSTLSCert, TLSKey: g.NATSTLSKey, TLSCA: g.NATSTLSCA, Background: background,
+		OnClosed: func(err error) {
+			if g.fail != nil {
+				g.fail(fmt.Errorf("nats connection closed for good (%w); exiting so the role is started afresh", err))
+			}
+		},
 	}, log)
 	if err != nil {
 		return nil, nil, err
