@@ -205,7 +205,7 @@ type ConnectConfig struct {
 	NKeyFile string // nkey seed file
 	TLSCert  string // client certificate for mutual TLS
 	TLSKey   string
-	TLSCA     string // CA bundle to verify the server
+	TLSCA    string // CA bundle to verify the server
 	// Background returns a connection at once, even while no server
 	// answers, and connects in the background (nats.go's
 	// RetryOnFailedConnect): for a role that can do useful work while NATS
