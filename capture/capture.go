@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +48,7 @@ type Stats struct {
 	Snapshots   int64                    // snapshots taken (first run or re-snapshot)
 	Resnapshots int64                    // snapshots forced by a checkpoint older than the min valid version
 	Version     int64                    // last checkpointed version (the highest over entities)
+	Unpublished int64                    // aggregates dead-lettered because they cannot be events (Unpublishable)
 }
 
 // Capture publishes Edge changes to the EDGE stream.
@@ -58,8 +60,10 @@ type Capture struct {
 	cfg Config
 	log *slog.Logger
 
-	mu    sync.Mutex
-	stats Stats
+	mu      sync.Mutex
+	stats   Stats
+	failing int   // cycles failed in a row
+	lastErr error // the last one's error
 }
 
 // New returns a capture reading src. The streams and buckets must exist.
@@ -129,16 +133,54 @@ func (c *Capture) Stats() Stats {
 	return s
 }
 
-// Cycle brings every entity up to the database's current version.
+// Cycle brings every entity up to the database's current version. An
+// entity that fails (a table the login may not read, a mapping that names
+// a missing column) stays at its checkpoint while the others go on, with
+// one exception: when customers fail, the rest wait, since every other
+// aggregate names a customer and a connector must get the customer first.
 func (c *Capture) Cycle(ctx context.Context) error {
 	until, err := c.src.CurrentVersion(ctx)
 	if err != nil {
+		c.failed(err)
 		return fmt.Errorf("read current version: %w", err)
 	}
+	var errs []error
 	for _, e := range c.cfg.Entities {
 		if err := c.cycleEntity(ctx, e, until); err != nil {
-			return fmt.Errorf("capture %s: %w", e, err)
+			errs = append(errs, fmt.Errorf("capture %s: %w", e, err))
+			if e == schemas.EntityCustomer || ctx.Err() != nil {
+				break
+			}
 		}
+	}
+	err = errors.Join(errs...)
+	c.failed(err)
+	return err
+}
+
+// failed records the outcome of a cycle for Ready.
+func (c *Capture) failed(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		c.failing, c.lastErr = 0, nil
+		return
+	}
+	c.failing++
+	c.lastErr = err
+}
+
+// failingCycles is how many cycles in a row must fail before Ready says
+// so: one failed read is retried at the next poll, a quarter second later.
+const failingCycles = 3
+
+// Ready reports whether capture is keeping up: an error once several
+// cycles in a row failed, naming what failed, for the role's /readyz.
+func (c *Capture) Ready(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failing >= failingCycles {
+		return fmt.Errorf("the last %d capture cycles failed: %w", c.failing, c.lastErr)
 	}
 	return nil
 }
@@ -339,8 +381,14 @@ func (b *batch) add(ctx context.Context, r Row) error {
 		Source: b.c.source(), Entity: r.Entity, Key: r.Key, Version: r.Version, Epoch: b.epoch, Origin: r.Origin,
 		Time: b.c.cfg.Now(), Data: data,
 	}.Msg()
+	if err == nil {
+		err = b.c.fits(m)
+	}
 	if err != nil {
-		return err
+		// One row that can never be an event (a key too long for a
+		// subject, a 2 MB note) must not hold its entity at its
+		// checkpoint: it is recorded with its reason and passed over.
+		return b.c.unpublishable(ctx, r, b.epoch, err)
 	}
 	b.msgs = append(b.msgs, m)
 	if len(b.msgs) >= b.size {
@@ -393,4 +441,55 @@ func (b *batch) flush(ctx context.Context) error {
 		return err
 	}
 	return b.wait()
+}
+
+// headerRoom is what fits reserves of the max payload for an event's
+// headers (the CloudEvents ones, Nats-Msg-Id and the atomic batch's),
+// which count towards it with the body.
+const headerRoom = 4 << 10
+
+// fits refuses an event larger than the NATS server takes.
+func (c *Capture) fits(m *nats.Msg) error {
+	limit := int64(1 << 20) // NATS's default, until the connection knows the server's
+	if nc := c.js.Conn(); nc != nil && nc.MaxPayload() > 0 {
+		limit = nc.MaxPayload()
+	}
+	if n := int64(len(m.Data)) + headerRoom; n > limit {
+		return fmt.Errorf("%w: the event is %d bytes and the NATS server takes at most %d (max_payload, %d of it kept for headers)",
+			ErrUnpublishable, len(m.Data), limit, headerRoom)
+	}
+	return nil
+}
+
+// ErrUnpublishable is why an aggregate was dead-lettered by capture
+// instead of published: no retry can make it an event.
+var ErrUnpublishable = errors.New("cannot be published")
+
+// unpublishable records, on dlq.capture.<entity>, an aggregate that can
+// never be an event, with the reason, and counts it. The record holds the
+// key, the version and the reason, not the aggregate (it may be what is
+// too large); the row is fixed in Edge, and its next change is captured
+// as usual. A failure to record it fails the cycle, which is retried.
+func (c *Capture) unpublishable(ctx context.Context, r Row, epoch int64, reason error) error {
+	key := r.Key
+	if len(key) > schemas.MaxTokenLen {
+		key = key[:schemas.MaxTokenLen] + "..."
+	}
+	body, _ := json.Marshal(map[string]any{"site": c.cfg.Site, "entity": r.Entity, "key": key, "version": r.Version, "epoch": epoch, "reason": reason.Error()})
+	m := nats.NewMsg("dlq.capture." + string(r.Entity))
+	m.Data = body
+	m.Header.Set(streams.HeaderDLQConsumer, "capture")
+	m.Header.Set(streams.HeaderDLQReason, fmt.Sprintf("%s %s version %d: %v; fix the row in Edge, and its next change is captured as usual", r.Entity, key, r.Version, reason))
+	sum := sha256.Sum256([]byte(r.Key))
+	m.Header.Set(nats.MsgIdHdr, fmt.Sprintf("capture:%s:%s:%x:%d@%d", c.cfg.Site, r.Entity, sum[:12], r.Version, epoch))
+	if _, err := streams.PublishMsg(ctx, c.js, m); err != nil {
+		return fmt.Errorf("dead-letter %s %s: %w", r.Entity, key, err)
+	}
+	c.mu.Lock()
+	c.stats.Unpublished++
+	c.mu.Unlock()
+	c.cfg.Metrics.unpublished(r.Entity)
+	c.log.Error("an Edge aggregate cannot be published; dead-lettered with the reason, the rest goes on (see `edgesync dlq list`)",
+		"entity", r.Entity, "key", key, "version", r.Version, "err", reason)
+	return nil
 }

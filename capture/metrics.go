@@ -14,6 +14,7 @@ type Metrics struct {
 	checkpoint  *prometheus.GaugeVec
 	cycleErrors prometheus.Counter
 	cycle       prometheus.Histogram
+	unpubs      *prometheus.CounterVec
 }
 
 // NewMetrics registers capture's metrics with reg.
@@ -39,8 +40,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "edgesync_capture_cycle_seconds", Help: "Duration of capture cycles.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 4, 8),
 		}),
+		unpubs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgesync_capture_unpublishable_total", Help: "Edge aggregates dead-lettered because they can never be an event (too large, a key too long for a subject).",
+		}, []string{"entity"}),
 	}
-	reg.MustRegister(m.events, m.duplicates, m.snapshots, m.checkpoint, m.cycleErrors, m.cycle)
+	reg.MustRegister(m.events, m.duplicates, m.snapshots, m.checkpoint, m.cycleErrors, m.cycle, m.unpubs)
 	return m
 }
 
@@ -59,6 +63,12 @@ func (m *Metrics) published(e schemas.Entity, stored, dups int) {
 	}
 	m.events.WithLabelValues(string(e)).Add(float64(stored))
 	m.duplicates.Add(float64(dups))
+}
+
+func (m *Metrics) unpublished(e schemas.Entity) {
+	if m != nil {
+		m.unpubs.WithLabelValues(string(e)).Inc()
+	}
 }
 
 func (m *Metrics) snapshot(e schemas.Entity, reason string) {

@@ -197,6 +197,9 @@ func (s *Site) Stored(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
+// CaptureReady reports whether the store's capture keeps up (capture.Ready).
+func (s *Site) CaptureReady(ctx context.Context) error { return s.cpt.Ready(ctx) }
+
 // JetStream is the store's own JetStream (its domain).
 func (s *Site) JetStream() jetstream.JetStream { return s.js }
 

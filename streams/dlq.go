@@ -62,6 +62,9 @@ func DeadLetters(ctx context.Context, js jetstream.JetStream, limit int) ([]Dead
 // Nats-Msg-Id, since the original one is likely still in the dedupe window;
 // consumers skip a state they already applied (versions, ledger).
 func Replay(ctx context.Context, js jetstream.JetStream, d DeadMsg) error {
+	if d.Consumer == "capture" {
+		return fmt.Errorf("dlq message %d records an Edge row capture could not publish (%s): there is no event to replay; fix the row in Edge, and its next change is captured as usual", d.Seq, d.Reason)
+	}
 	if d.Subject == "" {
 		return fmt.Errorf("dlq message %d has no original subject (a webhook that could not be read is kept for inspection only)", d.Seq)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgesync/edgesync/capture"
@@ -131,14 +132,21 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 		return err
 	}
 	defer nc.Close()
+	var running atomic.Pointer[capture.Capture]
 	reg := metricsRegistry(ctx, g, log, health.NATS(nc), health.Stream(js, streams.StreamEdge),
-		edgeReady(db))
+		edgeReady(db), health.Check{Name: "capture cycles", Fn: func(ctx context.Context) error {
+			if cpt := running.Load(); cpt != nil {
+				return cpt.Ready(ctx)
+			}
+			return errors.New("starting")
+		}})
 	cpt, err := capture.New(ctx, db, js, capture.Config{
 		Site: c.Site, PollInterval: c.Poll, Entities: entities, Metrics: capture.NewMetrics(reg),
 	}, log)
 	if err != nil {
 		return err
 	}
+	running.Store(cpt)
 	log.Info("capture running", "site", c.Site, "poll", c.Poll)
 	return cpt.Run(ctx)
 }

@@ -62,8 +62,10 @@ func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error 
 		if s == nil {
 			return errors.New("starting")
 		}
-		_, err := s.Stored(ctx)
-		return err
+		if _, err := s.Stored(ctx); err != nil {
+			return err
+		}
+		return s.CaptureReady(ctx)
 	}})
 	s, err := site.Start(ctx, site.Config{
 		Store: c.Store, Dir: c.Dir, Port: c.Port,
