@@ -63,9 +63,7 @@ func subjectsOf(t *testing.T, srv *natstest.Server) map[string]int {
 // change flows as usual.
 func TestARowThatCannotBePublishedDoesNotHoldCapture(t *testing.T) {
 	ctx := context.Background()
-	srv := natstest.Start(t)
-	db := edgesim.New()
-	require.NoError(t, edgesim.Generate(db, smallSpec()))
+	srv, db := generated(t)
 	src := &withBadRow{DB: db, entity: schemas.EntityWishList, key: "001-" + strings.Repeat("9", 300)}
 	c, err := capture.New(ctx, src, srv.JS, capture.Config{Site: "test"}, quiet)
 	require.NoError(t, err)
@@ -138,9 +136,7 @@ func TestARowThatCannotBePublishedDoesNotHoldCapture(t *testing.T) {
 // rest waits.
 func TestAFailingEntityDoesNotHoldTheOthers(t *testing.T) {
 	ctx := context.Background()
-	srv := natstest.Start(t)
-	db := edgesim.New()
-	require.NoError(t, edgesim.Generate(db, smallSpec()))
+	srv, db := generated(t)
 	src := &failing{DB: db}
 	c, err := capture.New(ctx, src, srv.JS, capture.Config{Site: "test"}, quiet)
 	require.NoError(t, err)

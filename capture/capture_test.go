@@ -25,6 +25,14 @@ func smallSpec() edgesim.Spec {
 	return edgesim.Spec{Seed: 7, Stores: 2, CustomersPerStore: 40, SalesPerCustomer: 1, ItemsPerStore: 10, SyncDisabledEvery: 10}
 }
 
+// generated starts a server and a simulator holding smallSpec's chain.
+func generated(t *testing.T) (*natstest.Server, *edgesim.DB) {
+	t.Helper()
+	srv, db := natstest.Start(t), edgesim.New()
+	require.NoError(t, edgesim.Generate(db, smallSpec()))
+	return srv, db
+}
+
 func newCapture(t *testing.T, srv *natstest.Server, db *edgesim.DB) *capture.Capture {
 	t.Helper()
 	c, err := capture.New(context.Background(), db, srv.JS, capture.Config{Site: "test", Batch: 64}, quiet)
@@ -34,9 +42,7 @@ func newCapture(t *testing.T, srv *natstest.Server, db *edgesim.DB) *capture.Cap
 
 func TestSnapshotEmitsEveryAggregateValidAgainstItsSchema(t *testing.T) {
 	ctx := context.Background()
-	srv := natstest.Start(t)
-	db := edgesim.New()
-	require.NoError(t, edgesim.Generate(db, smallSpec()))
+	srv, db := generated(t)
 	c := newCapture(t, srv, db)
 
 	require.NoError(t, c.Cycle(ctx))
@@ -113,9 +119,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // a new snapshot rather than waiting for versions it already passed.
 func TestDatabaseBehindCheckpointTriggersResnapshot(t *testing.T) {
 	ctx := context.Background()
-	srv := natstest.Start(t)
-	db := edgesim.New()
-	require.NoError(t, edgesim.Generate(db, smallSpec()))
+	srv, db := generated(t)
 	backup := edgesim.New()
 	require.NoError(t, edgesim.Generate(backup, edgesim.Spec{Seed: 7, Stores: 1, CustomersPerStore: 3}))
 	require.NoError(t, newCapture(t, srv, db).Cycle(ctx))
@@ -185,9 +189,7 @@ func (s *interleaved) Snapshot(ctx context.Context, e schemas.Entity, fn func(ca
 // never waits for a customer (which, with enough such sales, stalled one).
 func TestSnapshotsOfACycleShareOneVersion(t *testing.T) {
 	ctx := context.Background()
-	srv := natstest.Start(t)
-	db := edgesim.New()
-	require.NoError(t, edgesim.Generate(db, smallSpec()))
+	srv, db := generated(t)
 	src := &interleaved{DB: db}
 	c, err := capture.New(ctx, src, srv.JS, capture.Config{Site: "test"}, quiet)
 	require.NoError(t, err)
@@ -237,9 +239,7 @@ func (s *countingSource) Changes(ctx context.Context, e schemas.Entity, from, un
 // so after any commit each entity reads its retention and its changes once.
 func TestAPollReadsOnlyWhatChanged(t *testing.T) {
 	ctx := context.Background()
-	srv := natstest.Start(t)
-	db := edgesim.New()
-	require.NoError(t, edgesim.Generate(db, smallSpec()))
+	srv, db := generated(t)
 	src := &countingSource{DB: db, calls: map[string]int{}}
 	c, err := capture.New(ctx, src, srv.JS, capture.Config{Site: "test"}, quiet)
 	require.NoError(t, err)

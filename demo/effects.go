@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/edgesim"
@@ -23,6 +24,10 @@ type Effects struct {
 	Duplicated int // partner records beyond the first for one Edge customer
 	Unmatched  int // partner records no Edge customer accounts for (a change that never came back)
 	Stale      int // partner records whose content is not Edge's latest (an update that never arrived)
+	// NotSendable counts the Edge customers the partner should hold and
+	// cannot (for Podium: neither a phone in E.164 nor an email), which the
+	// connector dead-letters with the reason: not lost, but not in sync.
+	NotSendable int
 	// Examples name a few of the records counted, for the support engineer
 	// (and the test log) to look up.
 	Examples []string `json:",omitempty"`
@@ -32,6 +37,9 @@ func (e Effects) String() string {
 	s := fmt.Sprintf("%d lost, %d duplicated, %d unmatched", e.Lost, e.Duplicated, e.Unmatched)
 	if e.Stale > 0 {
 		s += fmt.Sprintf(", %d stale", e.Stale)
+	}
+	if e.NotSendable > 0 {
+		s += fmt.Sprintf(", %d not sendable (dead-lettered with the reason)", e.NotSendable)
 	}
 	if len(e.Examples) > 0 {
 		s += " (" + strings.Join(e.Examples, "; ") + ")"
@@ -57,6 +65,9 @@ type customerIndex struct {
 	db      *edgesim.DB
 	byValue map[string]string
 	want    map[string]bool // customers the partner should hold
+	// unsendable are wanted customers the partner cannot hold: counted
+	// NotSendable, not Lost, when it does not.
+	unsendable map[string]bool
 }
 
 func newCustomerIndex(db *edgesim.DB, want func(*schemas.Customer) bool) customerIndex {
@@ -134,6 +145,9 @@ func (ix customerIndex) tally(keys, labels []string) Effects {
 	}
 	for _, k := range slices.Sorted(maps.Keys(ix.want)) {
 		switch n := seen[k]; {
+		case n == 0 && ix.unsendable[k]:
+			e.NotSendable++
+			e.example("not sendable Edge customer " + k)
 		case n == 0:
 			e.Lost++
 			e.example("lost Edge customer " + k)
@@ -149,6 +163,12 @@ func (ix customerIndex) tally(keys, labels []string) Effects {
 // synchronize.
 func PodiumEffects(db *edgesim.DB, emu *podiumemu.Emulator) Effects {
 	ix := newCustomerIndex(db, func(c *schemas.Customer) bool { return c.SyncEnabled && !c.Inactive })
+	ix.unsendable = map[string]bool{}
+	for k := range ix.want {
+		if !projectors.PodiumSendable(db.Customer(k)) {
+			ix.unsendable[k] = true
+		}
+	}
 	var keys, labels []string
 	for _, c := range emu.Contacts() {
 		ids := []string{c.UID}

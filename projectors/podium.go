@@ -85,6 +85,10 @@ const (
 	PodiumFeed                             // POST /v4/dataFeeds/{feed}/events
 	PodiumInvite                           // POST /v4/reviews/invites
 	PodiumMessage                          // POST /v4/messages
+	// PodiumNotSendable: the customer should be in Podium and cannot be
+	// (Reason says why, and what to fix in Edge); never silently skipped,
+	// the connector dead-letters the event with the reason.
+	PodiumNotSendable
 )
 
 // PodiumOp is one operation on Podium.
@@ -144,7 +148,7 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 		body.Address = &PodiumAddress{AddressLine1: a.Line1, AddressLine2: a.Line2, City: a.City, State: a.State, PostalCode: a.PostalCode, Country: a.Country}
 	}
 	if body.PhoneNumber == "" && body.Email == "" {
-		return one(skip("customer %s has no valid phone or email; Podium identifies contacts by one of them", c.Key))
+		return one(PodiumOp{Kind: PodiumNotSendable, Reason: NotSendableReason})
 	}
 	hash := Fingerprint(body)
 	setAcq := opts.AcquisitionAttribute != "" && c.Acquisition != "" && c.Acquisition != prior.Acquisition
@@ -167,6 +171,18 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 		return one(skip("unchanged since last push"))
 	}
 	return PodiumCustomerResult{Ops: ops, Hash: hash}
+}
+
+// NotSendableReason is why a customer set to synchronize is not sent to
+// Podium: the reason of its dead letter, the same for every such customer
+// so the status page counts them in one line.
+const NotSendableReason = "not sendable to Podium: no phone that can be written in E.164 and no email, and Podium identifies contacts by one of them; add one in Edge and the customer is sent"
+
+// PodiumSendable reports whether Podium can hold the customer: it has a
+// phone that can be written in E.164 or an email.
+func PodiumSendable(c *schemas.Customer) bool {
+	_, phone, email := PodiumAddressee(c)
+	return phone != "" || email != ""
 }
 
 // PodiumAddressee is how Podium knows a customer: the full name, the

@@ -86,7 +86,7 @@ func TestPodiumCustomer(t *testing.T) {
 		{seed: "Customers that are set to synchronize will transmit ...: others do not", cust: customer(func(c *schemas.Customer) { c.SyncEnabled = false }), kinds: []projectors.PodiumOpKind{projectors.PodiumSkip}},
 		{seed: "(inactive customers are functionally deleted in Edge)", cust: customer(func(c *schemas.Customer) { c.Inactive = true }), kinds: []projectors.PodiumOpKind{projectors.PodiumSkip}},
 		{seed: "(multi-store) each store has its own Podium location; a store without one is skipped", cust: customer(func(c *schemas.Customer) { c.Store = "002"; c.Key = "002-000001" }), kinds: []projectors.PodiumOpKind{projectors.PodiumSkip}},
-		{seed: "(Podium identifies contacts by phone or email) a customer with neither is skipped", cust: customer(func(c *schemas.Customer) { c.ContactMethods = c.ContactMethods[3:] }), kinds: []projectors.PodiumOpKind{projectors.PodiumSkip}},
+		{seed: "(Podium identifies contacts by phone or email) a customer with neither is not sendable, never silently skipped", cust: customer(func(c *schemas.Customer) { c.ContactMethods = c.ContactMethods[3:] }), kinds: []projectors.PodiumOpKind{projectors.PodiumNotSendable}},
 		{
 			seed: "(preferred contact method) the preferred one is sent, others stay in Edge",
 			cust: customer(func(c *schemas.Customer) { c.ContactMethods[1].Inactive = true }), kinds: []projectors.PodiumOpKind{projectors.PodiumCreate},

@@ -217,7 +217,7 @@ func deadGroups(ctx context.Context, js jetstream.JetStream) ([]DeadGroup, error
 		k := [2]string{d.Consumer, d.Reason}
 		g, ok := groups[k]
 		if !ok {
-			g = &DeadGroup{Consumer: d.Consumer, Reason: d.Reason, Redrive: "edgesync dlq replay --consumer " + d.Consumer}
+			g = &DeadGroup{Consumer: d.Consumer, Reason: d.Reason, Redrive: redrive(d.Consumer)}
 			groups[k] = g
 		}
 		g.Count++
@@ -236,6 +236,15 @@ func deadGroups(ctx context.Context, js jetstream.JetStream) ([]DeadGroup, error
 		return out[i].Count > out[j].Count
 	})
 	return out, nil
+}
+
+// redrive is what delivers a consumer's dead letters again.
+func redrive(consumer string) string {
+	if consumer == "capture" {
+		// A record of an Edge row that cannot be an event: nothing to replay.
+		return "fix the row in Edge: its next change is captured as usual"
+	}
+	return "edgesync dlq replay --consumer " + consumer
 }
 
 func checkpoints(ctx context.Context, js jetstream.JetStream) ([]Checkpoint, error) {

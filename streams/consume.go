@@ -57,8 +57,14 @@ type ConsumerConfig struct {
 	// process gets them.
 	AckWait time.Duration
 	// Retry delays for redeliveries after a transient failure, by attempt;
-	// the last one repeats.
+	// the last one repeats. The message is parked meanwhile and the others
+	// go on (parking.go).
 	Retry []time.Duration
+	// GiveUpAfter is how many deliveries a message that keeps failing gets
+	// before it is dead-lettered, as long as other messages went through
+	// since it first failed (a partner down for all is waited out); 12
+	// when zero, never when negative.
+	GiveUpAfter int
 	// Metrics, when set, count outcomes and handling time.
 	Metrics *ConsumerMetrics
 	// Flush, when set, does the work that handlers deferred with ErrLater,
@@ -235,10 +241,19 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	in := make(chan jetstream.Msg)
 	mainDone := make(chan struct{})
 	go func() { feed(ctx, it, in, cfg.Durable, log); close(mainDone) }()
+	park := newParking()
+	if cfg.GiveUpAfter == 0 {
+		cfg.GiveUpAfter = defaultGiveUpAfter
+	}
 	if cfg.Report != nil {
+		report := func() ConnectorReport {
+			r := cfg.Report()
+			r.Parked, r.ParkedSample = park.report()
+			return r
+		}
 		rctx, stopReports := context.WithCancel(ctx)
 		reported := make(chan struct{})
-		go func() { runReports(rctx, js, cfg.Report, log); close(reported) }()
+		go func() { runReports(rctx, js, report, log); close(reported) }()
 		defer func() { stopReports(); <-reported }()
 	}
 	rctx, stopReplays := context.WithCancel(ctx)
@@ -265,7 +280,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			if i < len(outcomes) {
 				err = outcomes[i]
 			}
-			settle(hctx, js, cfg, retry, d.msg, err, d.start, log)
+			settle(hctx, js, cfg, retry, park, d.msg, err, d.start, log)
 		}
 		deferred = deferred[:0]
 	}
@@ -287,7 +302,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			deferred = append(deferred, deferredMsg{msg, start})
 			return
 		}
-		settle(hctx, js, cfg, retry, msg, err, start, log)
+		settle(hctx, js, cfg, retry, park, msg, err, start, log)
 	}
 	var pool *workers
 	if cfg.Workers > 1 {
@@ -447,14 +462,24 @@ func handlerContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return hctx, func() { stop(); cancel() }
 }
 
-// settle acknowledges, dead-letters or schedules the redelivery of a
-// handled message, by its handler's verdict.
-func settle(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, retry []time.Duration, msg jetstream.Msg, err error, start time.Time, log *slog.Logger) {
+// settle acknowledges, dead-letters or parks (schedules the redelivery
+// of) a handled message, by its handler's verdict.
+func settle(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, retry []time.Duration, park *parking, msg jetstream.Msg, err error, start time.Time, log *slog.Logger) {
 	durable := cfg.Durable
 	outcome := "done"
 	defer func() { cfg.Metrics.observe(durable, outcome, time.Since(start).Seconds()) }()
+	n := 1
+	if md, merr := msg.Metadata(); merr == nil {
+		n = int(md.NumDelivered)
+	}
+	if err != nil && !IsPermanent(err) {
+		if giveUp, since := park.failed(msg.Subject(), n, cfg.GiveUpAfter, err); giveUp {
+			err = Permanent(gaveUp(n, time.Since(since), err))
+		}
+	}
 	switch {
 	case err == nil:
+		park.done(msg.Subject(), true)
 		if aerr := msg.Ack(); aerr != nil {
 			log.Warn("ack failed; the message will be redelivered and skipped as already applied", "consumer", durable, "subject", msg.Subject(), "err", aerr)
 		}
@@ -465,17 +490,14 @@ func settle(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, ret
 			_ = msg.NakWithDelay(retry[0])
 			return
 		}
+		park.done(msg.Subject(), false)
 		outcome = "dead_lettered"
 		log.Warn("dead-lettered", "consumer", durable, "subject", msg.Subject(), "reason", err)
 		_ = msg.Ack()
 	default:
-		n := 1
-		if md, merr := msg.Metadata(); merr == nil {
-			n = int(md.NumDelivered)
-		}
 		delay := retry[min(n-1, len(retry)-1)]
 		outcome = "retry"
-		log.Warn("handler failed; will redeliver", "consumer", durable, "subject", msg.Subject(), "attempt", n, "retry_in", delay, "err", err)
+		log.Warn("handler failed; parked, the others go on, and it is delivered again", "consumer", durable, "subject", msg.Subject(), "attempt", n, "retry_in", delay, "err", err)
 		_ = msg.NakWithDelay(delay)
 	}
 }

@@ -24,13 +24,17 @@ type ConnectorReport struct {
 	Applied         int64     `json:"applied"`
 	Skipped         int64     `json:"skipped"`
 	At              time.Time `json:"at"`
+	// Parked counts the events whose handling keeps failing, set aside
+	// while the others go on; ParkedSample is the longest parked of them.
+	Parked       int         `json:"parked,omitempty"`
+	ParkedSample []ParkedMsg `json:"parkedSample,omitempty"`
 }
 
 // ReportKey is the status bucket's key of a connector's report.
 func ReportKey(connector string) string { return "connector." + connector }
 
-// reportEvery is how often a connector reports.
-const reportEvery = 5 * time.Second
+// reportEvery is how often a connector reports (a variable for tests).
+var reportEvery = 5 * time.Second
 
 // runReports puts the connector's report in the status bucket now and every
 // few seconds until ctx ends (Consume runs it for ConsumerConfig.Report). A report that cannot be stored is logged once: the

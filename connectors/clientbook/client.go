@@ -34,7 +34,7 @@ type ClientConfig struct {
 	RatePerMinute int
 	RateWindow    time.Duration // one minute unless a test shrinks time
 	Timeout       time.Duration // one HTTP attempt; 15s by default
-	RetryFor      time.Duration // all attempts of one call; 90s by default
+	RetryFor      time.Duration // all attempts of one call; partnerapi.DefaultRetryFor by default
 	HTTPClient    *http.Client
 }
 
@@ -63,7 +63,7 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 		cfg.Timeout = 15 * time.Second
 	}
 	if cfg.RetryFor == 0 {
-		cfg.RetryFor = 90 * time.Second
+		cfg.RetryFor = partnerapi.DefaultRetryFor
 	}
 	if cfg.RatePerMinute == 0 {
 		cfg.RatePerMinute = DefaultRatePerMinute

@@ -45,6 +45,11 @@ type Config struct {
 	// customer's events (its client, notes, sales, wishes, sold items) are
 	// applied one after the other, in order, whatever the number.
 	Workers int
+	// Retry and GiveUpAfter park an event whose partner call keeps failing
+	// while the others go on, then dead-letter it (streams.ConsumerConfig);
+	// the defaults when zero.
+	Retry       []time.Duration
+	GiveUpAfter int
 }
 
 // Stats count what the connector did since it started.
@@ -93,7 +98,7 @@ func Subjects() []string {
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(), Metrics: c.cfg.Metrics, Report: c.report, AckWait: c.cfg.AckWait,
-		Workers: c.cfg.Workers, Partition: byCustomer,
+		Workers: c.cfg.Workers, Partition: byCustomer, Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter,
 	}, c.Handle, c.log)
 }
 

@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -82,6 +84,13 @@ func RetryAfter(h http.Header) time.Duration {
 	}
 	return 0
 }
+
+// DefaultRetryFor bounds the attempts of one call inside an event's
+// handling. It is short on purpose: while a handler retries, its worker
+// holds every event behind it, so a call that keeps failing for one
+// customer gives up soon, and the consumer parks that event with a growing
+// delay while the others go on (streams/parking.go).
+const DefaultRetryFor = 10 * time.Second
 
 // Attempt makes one call. It returns how long the partner asked to wait
 // (Retry-After) with its error; an *Error is classified, any other error is
@@ -183,16 +192,64 @@ func Send(ctx context.Context, hc *http.Client, r Request) (status int, header h
 	if r.Body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := hc.Do(req)
+	// Never follow a redirect: Go's client turns a redirected POST or PUT
+	// into a GET, which the partner then answers as another call.
+	noFollow := *hc
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Do(req)
 	if err != nil {
 		r.Calls.record(false, r.Method+" "+r.Path+": no answer")
 		return 0, nil, nil, fmt.Errorf("%s %s %s: %w", r.Partner, r.Method, r.Path, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		r.Calls.record(false, fmt.Sprintf("%s %s: %s (a redirect: the base URL is wrong)", r.Method, r.Path, resp.Status))
+		return 0, nil, nil, backoff.Permanent(&RedirectError{Partner: r.Partner, Method: r.Method, Path: r.Path, Status: resp.StatusCode, Location: resp.Header.Get("Location")})
+	}
 	r.Calls.record(resp.StatusCode < 300, fmt.Sprintf("%s %s: %s", r.Method, r.Path, resp.Status))
 	body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("%s %s %s: read answer: %w", r.Partner, r.Method, r.Path, err)
 	}
 	return resp.StatusCode, resp.Header, body, nil
+}
+
+// ErrOutcomeUnknown marks a call whose answer was lost after the request
+// may have reached the partner (a timeout, a connection dropped mid-answer):
+// the partner may have carried it out. A call that is not idempotent is
+// not retried on it (see NotSent).
+var ErrOutcomeUnknown = errors.New("the partner may have carried the call out: its answer was lost")
+
+// NotSent reports whether a call's transport error proves the request never
+// reached the partner: it could not connect, or could not find the host.
+func NotSent(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &dns)
+}
+
+// RedirectError is a partner API answering a call with a redirect: a
+// configuration error (a base URL on http:// or on an old host), never
+// followed, since a POST or PUT followed becomes a GET. It is not a
+// refusal of the event: the event is parked, not dead-lettered, and flows
+// once the URL is fixed.
+type RedirectError struct {
+	Partner  string
+	Method   string
+	Path     string
+	Status   int
+	Location string
+}
+
+func (e *RedirectError) Error() string {
+	to := ""
+	if e.Location != "" {
+		u, err := url.Parse(e.Location)
+		if err == nil {
+			u.User, u.RawQuery = nil, "" // never a credential in a log
+			to = " to " + u.String()
+		}
+	}
+	return fmt.Sprintf("%s %s %s: answered %d %s%s: API calls do not follow redirects; set the %s base URL to the address it points to",
+		e.Partner, e.Method, e.Path, e.Status, http.StatusText(e.Status), to, e.Partner)
 }

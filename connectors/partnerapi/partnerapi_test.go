@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/partnerapi"
 )
@@ -73,4 +75,26 @@ func TestRetryAfterHeader(t *testing.T) {
 	assert.Equal(t, 7*time.Second, partnerapi.RetryAfter(h))
 	h.Set("Retry-After", "Wed, 21 Oct 2026 07:28:00 GMT")
 	assert.Zero(t, partnerapi.RetryAfter(h), "an HTTP date falls back to the backoff")
+}
+
+// A partner answering a redirect (a base URL on http://, an old host) is a
+// configuration error: the call is not followed, since Go's client would
+// turn the POST into a GET, nor retried, and the error says what to fix.
+func TestARedirectIsNeverFollowedNorRetried(t *testing.T) {
+	var calls []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls = append(calls, r.Method+" "+r.URL.Path)
+		http.Redirect(w, r, "https://api.example.com/v4/contacts?token=x", http.StatusMovedPermanently)
+	}))
+	defer srv.Close()
+	err := partnerapi.Retry(context.Background(), quiet, "podium POST /v4/contacts", 10*time.Second, func(ctx context.Context) (time.Duration, error) {
+		_, _, _, err := partnerapi.Send(ctx, http.DefaultClient, partnerapi.Request{Partner: "podium", Method: http.MethodPost, URL: srv.URL + "/v4/contacts",
+			Path: "/v4/contacts", Body: []byte(`{}`), Timeout: time.Second})
+		return 0, err
+	})
+	var redirect *partnerapi.RedirectError
+	require.ErrorAs(t, err, &redirect)
+	assert.Equal(t, []string{"POST /v4/contacts"}, calls, "one call, not followed as a GET, not retried")
+	assert.EqualError(t, err, "podium POST /v4/contacts: answered 301 Moved Permanently to https://api.example.com/v4/contacts: "+
+		"API calls do not follow redirects; set the podium base URL to the address it points to")
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,7 +43,8 @@ type ClientConfig struct {
 	RateWindow time.Duration
 	// Timeout bounds one HTTP attempt; 15s by default.
 	Timeout time.Duration
-	// RetryFor bounds all attempts of one call; 90s by default.
+	// RetryFor bounds all attempts of one call; partnerapi.DefaultRetryFor
+	// by default.
 	RetryFor   time.Duration
 	HTTPClient *http.Client
 }
@@ -88,7 +90,7 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 		cfg.Timeout = 15 * time.Second
 	}
 	if cfg.RetryFor == 0 {
-		cfg.RetryFor = 90 * time.Second
+		cfg.RetryFor = partnerapi.DefaultRetryFor
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -186,6 +188,13 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 // do makes the call, retried as partnerapi.Retry says; a 401 drops the
 // access token, so the retry refreshes it.
 func (c *Client) do(ctx context.Context, method, path string, body any) (envelope, error) {
+	return c.call(ctx, method, path, body, true)
+}
+
+// call makes the call; one that is not idempotent is not retried once its
+// request may have reached Podium (a lost answer): the error then wraps
+// partnerapi.ErrOutcomeUnknown, and the caller decides.
+func (c *Client) call(ctx context.Context, method, path string, body any, idempotent bool) (envelope, error) {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -195,7 +204,12 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (envelop
 	}
 	var env envelope
 	err := partnerapi.Retry(ctx, c.log, "podium "+method+" "+path, c.cfg.RetryFor, func(ctx context.Context) (time.Duration, error) {
-		return c.attempt(ctx, method, path, payload, &env)
+		wait, err := c.attempt(ctx, method, path, payload, &env)
+		var apiErr *APIError
+		if err != nil && !idempotent && !errors.As(err, &apiErr) && !partnerapi.NotSent(err) {
+			return 0, backoff.Permanent(fmt.Errorf("%w: %w", partnerapi.ErrOutcomeUnknown, err))
+		}
+		return wait, err
 	})
 	return env, err
 }
@@ -382,8 +396,16 @@ type ReviewInvite struct {
 
 // CreateReviewInvite creates a review invitation link for a contact.
 func (c *Client) CreateReviewInvite(ctx context.Context, inv projectors.PodiumReviewInvite) (ReviewInvite, error) {
+	// Not idempotent: a retry after a lost answer would invite twice.
+	env, err := c.call(ctx, http.MethodPost, "/v4/reviews/invites", inv, false)
 	var out ReviewInvite
-	return out, c.Do(ctx, http.MethodPost, "/v4/reviews/invites", inv, &out)
+	if err != nil {
+		return out, err
+	}
+	if err := json.Unmarshal(env.Data, &out); err != nil {
+		return out, fmt.Errorf("podium POST /v4/reviews/invites: decode data: %w", err)
+	}
+	return out, nil
 }
 
 // Message is the part of Podium's message the connector reads.

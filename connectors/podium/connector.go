@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgesync/edgesync/connectors/partnerapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
@@ -45,6 +46,11 @@ type Config struct {
 	AcquisitionLabel string
 	// Metrics, when set, count the consumer's outcomes.
 	Metrics *streams.ConsumerMetrics
+	// Retry and GiveUpAfter park an event whose partner call keeps failing
+	// while the others go on, then dead-letter it (streams.ConsumerConfig);
+	// the defaults when zero.
+	Retry       []time.Duration
+	GiveUpAfter int
 }
 
 // Stats count what the connector did since it started.
@@ -144,6 +150,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: c.name, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
 		Flush: c.flush, FlushEvery: feedBatch, Report: c.report, AckWait: c.cfg.AckWait,
+		Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter,
 	}, c.Handle, c.log)
 }
 
@@ -273,6 +280,10 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 		switch op.Kind {
 		case projectors.PodiumSkip:
 			c.log.Debug("podium: nothing to send", "key", env.Key, "reason", op.Reason)
+		case projectors.PodiumNotSendable:
+			// Dead-lettered with the reason, state unsaved: the change that
+			// fixes the customer in Edge is a newer event and flows.
+			return streams.Permanent(errors.New(op.Reason))
 		case projectors.PodiumCreate:
 			intents, err := c.intend(ctx, env.Key, op.Contact)
 			if err != nil {
@@ -464,12 +475,12 @@ func (c *Connector) flush(ctx context.Context) []error {
 			case projectors.PodiumSkip:
 				c.log.Debug("podium: nothing to send", "key", d.env.Key, "reason", op.Reason)
 			case projectors.PodiumInvite:
-				if _, err := c.client.CreateReviewInvite(ctx, *op.Invite); err != nil {
-					errs[i] = classify(fmt.Errorf("review invitation for %s: %w", d.env.Key, err))
+				made, err := c.invite(ctx, d, *op.Invite)
+				if err != nil {
+					errs[i] = err
 					continue
 				}
-				c.log.Info("review invitation sent", "key", d.env.Key, "location", op.Invite.LocationUID)
-				sent[i] = true
+				sent[i] = sent[i] || made
 			default:
 				errs[i] = streams.Permanent(fmt.Errorf("unexpected podium operation %d for %s", op.Kind, d.env.Key))
 			}
@@ -487,10 +498,45 @@ func (c *Connector) flush(ctx context.Context) []error {
 				errs[i] = err
 				continue
 			}
+			_ = c.state.Delete(ctx, inviteIntentKey(d.key)) // done with; a leftover only names an older event
 		}
 		c.count(sent[i])
 	}
 	return errs
+}
+
+func inviteIntentKey(stateKey string) string { return stateKey + ".invite" }
+
+// invite creates the review invitation of an activity event at most once.
+// Podium's invites API has no idempotency key, so the intent (the event's
+// id) is recorded before the call and dropped once the activity's state is
+// saved. A redelivery that finds it (the process was killed after Podium
+// created the invitation, or its answer was lost) does not invite again: a
+// second invitation inside the cool-down is the greater harm than a
+// missing one. When Podium answered with an error, nothing was made and
+// the intent goes, so the retry invites.
+func (c *Connector) invite(ctx context.Context, d deferredActivity, inv projectors.PodiumReviewInvite) (bool, error) {
+	key := inviteIntentKey(d.key)
+	prior, ok, err := streams.GetJSON[string](ctx, c.state, key)
+	if err != nil {
+		return false, fmt.Errorf("read invitation intent of %s: %w", d.env.Key, err)
+	}
+	if ok && prior == d.env.ID {
+		c.log.Warn("a review invitation for this event may have been created before a restart or a lost answer; not created again",
+			"key", d.env.Key, "customer", d.customerKey, "event", d.env.ID)
+		return false, nil
+	}
+	if err := streams.PutJSON(ctx, c.state, key, d.env.ID); err != nil {
+		return false, fmt.Errorf("record invitation intent of %s: %w", d.env.Key, err)
+	}
+	if _, err := c.client.CreateReviewInvite(ctx, inv); err != nil {
+		if !errors.Is(err, partnerapi.ErrOutcomeUnknown) {
+			_ = c.state.Delete(ctx, key)
+		}
+		return false, classify(fmt.Errorf("review invitation for %s: %w", d.env.Key, err))
+	}
+	c.log.Info("review invitation sent", "key", d.env.Key, "customer", d.customerKey, "location", inv.LocationUID)
+	return true, nil
 }
 
 func (c *Connector) feedOutcome(batch []deferredActivity, errs []error, sent []bool, owner int, ev projectors.PodiumFeedEvent, err error) {

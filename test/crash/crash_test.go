@@ -34,8 +34,8 @@ func kills(t *testing.T) int {
 	return 10
 }
 
-// No lost change, no duplicated effect, a partner event applied once
-// (invariants 1, 3, 6): the demo is killed with SIGKILL at random moments
+// No lost change, no duplicated effect (a review invitation included), a
+// partner event applied once (invariants 1, 3, 6): the demo is killed with SIGKILL at random moments
 // and restarted on the same directory; the last run must end in sync, with
 // no dead letter, and every partner record must match Edge one to one when
 // the files it left are read back by this test.
@@ -94,6 +94,14 @@ func TestDemoSurvivesKillNine(t *testing.T) {
 	assert.Equal(t, demo.Effects{}, demo.PodiumEffects(db, pe), "Podium contacts against Edge (seed %d)", seed)
 	assert.Equal(t, demo.Effects{}, demo.ClientbookEffects(db, ce), "Clientbook clients against Edge (seed %d)", seed)
 	assert.Equal(t, db.SyncedCustomers(), pe.ContactCount())
+	// The demo's cool-down is 30 days: a kill between Podium creating a
+	// review invitation and the connector saving it must not invite again.
+	invited := map[string]int{}
+	for _, inv := range pe.ReviewInvites() {
+		if invited[inv.Channel.Identifier]++; invited[inv.Channel.Identifier] == 2 {
+			t.Errorf("%s invited twice inside the cool-down (seed %d)", inv.Channel.Identifier, seed)
+		}
+	}
 	assert.Equal(t, len(db.CustomerKeys()), ce.Totals().Clients)
 }
 

@@ -45,6 +45,7 @@ type podiumRig struct {
 // rigSetup is what an option may change before the rig starts.
 type rigSetup struct {
 	podium  *projectors.PodiumOptions
+	conn    *podium.Config
 	client  *podium.ClientConfig
 	emu     *podiumemu.Emulator
 	capture *capture.Config
@@ -70,8 +71,9 @@ func newPodiumRigB(t testing.TB, opts ...rigOption) *podiumRig {
 	cc := podium.ClientConfig{BaseURL: url, TokenURL: url + "/oauth/token", ClientID: "cid", ClientSecret: "secret", RefreshToken: rt,
 		RatePerMinute: -1, Timeout: 2 * time.Second, RetryFor: 30 * time.Second}
 	capCfg := capture.Config{Site: "e2e", PollInterval: 20 * time.Millisecond}
+	var connCfg podium.Config
 	for _, o := range opts {
-		o(&rigSetup{podium: &po, client: &cc, emu: r.emu, capture: &capCfg})
+		o(&rigSetup{podium: &po, conn: &connCfg, client: &cc, emu: r.emu, capture: &capCfg})
 	}
 	r.opts = po
 	log := logger()
@@ -79,7 +81,8 @@ func newPodiumRigB(t testing.TB, opts ...rigOption) *podiumRig {
 	require.NoError(t, err)
 	r.cpt, err = capture.New(ctx, r.db, r.srv.JS, capCfg, log)
 	require.NoError(t, err)
-	r.conn, err = podium.NewConnector(ctx, r.srv.JS, client, podium.Config{Options: po, DataFeed: r.emu.AddDataFeed("edgesync"), AcquisitionLabel: "Acquisition"}, log)
+	connCfg.Options, connCfg.DataFeed, connCfg.AcquisitionLabel = po, r.emu.AddDataFeed("edgesync"), "Acquisition"
+	r.conn, err = podium.NewConnector(ctx, r.srv.JS, client, connCfg, log)
 	require.NoError(t, err)
 	done := make(chan struct{}, 2)
 	go func() { _ = r.cpt.Run(ctx); done <- struct{}{} }()

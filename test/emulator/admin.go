@@ -26,10 +26,12 @@ type FaultsJSON struct {
 	HangFor    string  `json:"hang_for,omitempty"`
 	RetryAfter int     `json:"retry_after,omitempty"`
 	Drop       int     `json:"drop,omitempty"`
+	Poison     string  `json:"poison,omitempty"`
+	DropOn     string  `json:"drop_on,omitempty"`
 }
 
 func (j FaultsJSON) faults() (Faults, error) {
-	f := Faults{ErrorRate: j.ErrorRate, Burst500: j.Burst500, Burst429: j.Burst429, Hang: j.Hang, RetryAfter: j.RetryAfter, Drop: j.Drop}
+	f := Faults{ErrorRate: j.ErrorRate, Burst500: j.Burst500, Burst429: j.Burst429, Hang: j.Hang, RetryAfter: j.RetryAfter, Drop: j.Drop, Poison: j.Poison, DropOn: j.DropOn}
 	for _, d := range []struct {
 		name, v string
 		dst     *time.Duration

@@ -5,12 +5,15 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,6 +29,11 @@ type Faults struct {
 	ExpireAll  bool          // every issued access token is expired now (set once, then cleared)
 	RetryAfter int           // seconds in Retry-After on 429s; 1 when zero
 	Drop       int           // the next N API calls are carried out, then their connection drops mid-answer
+	DropOn     string        // with Drop: only the calls whose path holds it
+	// Poison makes every API call whose path or body holds it fail with a
+	// 500, as a partner that cannot take one record does, while the others
+	// succeed.
+	Poison string
 }
 
 // Core is the shared state of one emulator.
@@ -176,7 +184,7 @@ func (c *Core) API(scope string, next func(w http.ResponseWriter, r *http.Reques
 			c.Error(rec, http.StatusTooManyRequests, "rate_limit", "rate limit exceeded")
 			return
 		}
-		if !c.takeDrop() {
+		if !c.takeDrop(r) {
 			c.commitThen(rec, r, func(w http.ResponseWriter) { next(w, r, account) })
 			return
 		}
@@ -192,10 +200,10 @@ func (c *Core) API(scope string, next func(w http.ResponseWriter, r *http.Reques
 	}
 }
 
-func (c *Core) takeDrop() bool {
+func (c *Core) takeDrop(r *http.Request) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.faults.Drop > 0 {
+	if c.faults.Drop > 0 && strings.Contains(r.URL.Path, c.faults.DropOn) {
 		c.faults.Drop--
 		return true
 	}
@@ -218,6 +226,8 @@ func (c *Core) injectFault(w http.ResponseWriter, r *http.Request) bool {
 		f.Hang--
 		kind = "hang"
 	case f.ErrorRate > 0 && c.rng.Float64() < f.ErrorRate:
+		kind = "500"
+	case f.Poison != "" && holds(r, f.Poison):
 		kind = "500"
 	}
 	retryAfter, hangFor := max(1, f.RetryAfter), f.HangFor
@@ -244,6 +254,20 @@ func (c *Core) injectFault(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// holds reports whether the request's path or body holds s; it leaves
+// the body for the handler to read.
+func holds(r *http.Request, s string) bool {
+	if strings.Contains(r.URL.Path, s) {
+		return true
+	}
+	if r.Body == nil {
+		return false
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return bytes.Contains(body, []byte(s))
 }
 
 func sleep(r *http.Request, d time.Duration) {
