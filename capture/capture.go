@@ -271,28 +271,39 @@ func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, until int64, r
 	c.cfg.Metrics.snapshot(e, reason)
 	b := c.newBatch(e, epoch)
 	defer b.drain()
-	var held map[string]bool // after a restore: the keys the database still has
-	if reason == reasonBehind {
-		held = make(map[string]bool)
+	// A row whose last change Change Tracking no longer holds (cleaned up
+	// after the retention, or untouched since tracking began) has a NULL
+	// version. It gets the table's min valid version: later than any
+	// version published for it before its change was cleaned up, so the
+	// re-snapshot after a long outage supersedes what connectors hold
+	// instead of being judged stale.
+	minValid, err := c.src.MinValidVersion(ctx, e)
+	if err != nil {
+		return fmt.Errorf("snapshot: read min valid version: %w", err)
 	}
+	held := make(map[string]bool) // the keys the database holds
 	prog := newProgress(c.log, e, c.count(ctx, e), c.cfg.Now)
 	at, err := c.src.Snapshot(ctx, e, func(r Row) error {
 		prog.tick()
+		held[r.Key] = true // a row changed since the cycle's version still exists
+		if r.Version == 0 {
+			r.Version = minValid
+		}
 		if r.Version > until {
 			return nil
-		}
-		if held != nil {
-			held[r.Key] = true
 		}
 		return b.add(ctx, r)
 	})
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	if held != nil {
-		if err := c.publishRestoreDeletes(ctx, b, e, until, held); err != nil {
-			return err
-		}
+	// What was deleted while capture could not follow the changes (a
+	// restore, an outage longer than the retention, checkpoints lost) is in
+	// no change list any more: whatever this site published as live and
+	// the database no longer holds is published as deleted. On a first
+	// snapshot the stream holds nothing of this site, and this finds none.
+	if err := c.publishGone(ctx, b, e, until, held); err != nil {
+		return err
 	}
 	if err := b.flush(ctx); err != nil {
 		return err
@@ -301,11 +312,12 @@ func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, until int64, r
 	return c.saveCheckpoint(ctx, e, min(at, until), epoch)
 }
 
-// publishRestoreDeletes publishes as deleted, at version until of the new
-// epoch, every aggregate of e this site published whose latest state in the
-// stream is not a deletion and which the restored database no longer holds:
-// each connector then applies its rule for an aggregate deleted in Edge.
-func (c *Capture) publishRestoreDeletes(ctx context.Context, b *batch, e schemas.Entity, until int64, held map[string]bool) error {
+// publishGone publishes as deleted, at version until (of the new epoch
+// after a restore), every aggregate of e this site published whose latest
+// state in the stream is not a deletion and which the database no longer
+// holds: each connector then applies its rule for an aggregate deleted in
+// Edge.
+func (c *Capture) publishGone(ctx context.Context, b *batch, e schemas.Entity, until int64, held map[string]bool) error {
 	source := c.source()
 	var gone []string
 	err := streams.LastPerSubject(ctx, c.js, streams.StreamEdge, schemas.EdgePrefix+"."+string(e)+".>", func(subject string, h nats.Header) error {
@@ -325,7 +337,7 @@ func (c *Capture) publishRestoreDeletes(ctx context.Context, b *batch, e schemas
 		return fmt.Errorf("find what the restore removed: %w", err)
 	}
 	if len(gone) > 0 {
-		c.log.Warn("the restored database no longer holds aggregates that were published; publishing them as deleted",
+		c.log.Warn("the database no longer holds aggregates that were published (deleted while capture could not follow the changes); publishing them as deleted",
 			"entity", e, "count", len(gone))
 	}
 	for _, key := range gone {

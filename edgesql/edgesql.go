@@ -136,10 +136,22 @@ func maxInt(a, b int64) int64 {
 	return b
 }
 
-// snapshotTx starts a read-only SNAPSHOT transaction: every read in it sees
-// the database as of its first read.
+// The transactions the package opens, in one place so a test can check
+// them against what go-mssqldb accepts: its Conn.BeginTx answers any
+// ReadOnly transaction with "read-only transactions are not supported"
+// (mssql.go), so capture's reads could not start at a real store. They
+// are read-only by what they run, not by an option.
+var (
+	// snapshotTxOptions: every read sees the database as of the first.
+	snapshotTxOptions = sql.TxOptions{Isolation: sql.LevelSnapshot}
+	// writeTxOptions: the Edge writer's one transaction per event.
+	writeTxOptions = sql.TxOptions{Isolation: sql.LevelReadCommitted}
+)
+
+// snapshotTx starts a SNAPSHOT transaction: every read in it sees the
+// database as of its first read.
 func (d *DB) snapshotTx(ctx context.Context) (*sql.Tx, error) {
-	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSnapshot, ReadOnly: true})
+	tx, err := d.db.BeginTx(ctx, &snapshotTxOptions)
 	if err != nil {
 		return nil, fmt.Errorf("begin snapshot transaction (is ALLOW_SNAPSHOT_ISOLATION on? run `edgesync edge check`): %w", err)
 	}
@@ -273,6 +285,15 @@ func (d *DB) Changes(ctx context.Context, e schemas.Entity, since, until int64, 
 	changes, err := d.changed(ctx, tx, e, since, until)
 	if err != nil {
 		return err
+	}
+	// Microsoft's advice: check the min valid version again after reading
+	// CHANGETABLE, since the cleanup may have run in between and removed
+	// changes the list should have held.
+	if minValid, err = d.minValid(ctx, tx, e); err != nil {
+		return err
+	}
+	if since < minValid {
+		return fmt.Errorf("changes of %s since %d (min valid %d after the read): %w", e, since, minValid, ErrCheckpointTooOld)
 	}
 	for start := 0; start < len(changes); start += chunk {
 		part := changes[start:min(start+chunk, len(changes))]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
 
@@ -119,28 +120,89 @@ func (d *DB) WishLinks(ctx context.Context, partner, customerKey string) (map[st
 	return out, rows.Err()
 }
 
-// rejected is a write SQL Server refuses for its content (a duplicate key, a
-// missing parent, a value too long): the writer dead-letters the event.
+// rejected is a write SQL Server refuses for good: for its content (a
+// duplicate key, a missing parent, a value too long) or for the set-up (a
+// table, column or permission the mapping and the grants do not match):
+// the writer dead-letters the event with the reason, and the rest flows.
 type rejected struct{ error }
 
 func (r rejected) Unwrap() error { return r.error }
 func (rejected) Permanent() bool { return true }
 
+// SQL Server error numbers, by what the writer does with them.
+var (
+	// refused: no retry can make SQL Server take the write.
+	refused = map[int32]string{
+		515: "NULL into a NOT NULL column", 547: "a constraint refused it", 2628: "a value too long for its column",
+		8152: "a value too long for its column", 245: "a conversion failed", 8114: "a conversion failed",
+		242: "a date out of the column's range", 334: "OUTPUT without INTO on a table with a trigger",
+		208: "a table the mapping names does not exist", 207: "a column the mapping names does not exist",
+		229: "the writer's login lacks a permission (see `edgesync edge check`)", 230: "the writer's login lacks a column permission",
+		544: "an explicit value into an IDENTITY column (see docs/edge-access.md, numbering)",
+	}
+	// raced: another transaction got in the way; the whole write is tried
+	// again at once. A duplicate key is a race on a new number the first
+	// times, a real duplicate when it persists.
+	raced = map[int32]bool{1205: true, 3960: true, 3961: true, 2601: true, 2627: true}
+)
+
+// classifySQL marks what SQL Server refuses for good as rejected.
 func classifySQL(err error) error {
 	var me mssql.Error
 	if errors.As(err, &me) {
-		switch me.Number {
-		case 515, 547, 2601, 2627, 2628, 8152, 245, 8114:
-			return rejected{err}
+		if why, ok := refused[me.Number]; ok {
+			return rejected{fmt.Errorf("%s (SQL Server error %d): %w", why, me.Number, err)}
+		}
+		if me.Number == 2601 || me.Number == 2627 {
+			return rejected{fmt.Errorf("a duplicate key (SQL Server error %d): %w", me.Number, err)}
+		}
+	}
+	return err
+}
+
+// raceAttempts is how often a write that lost a race (a deadlock, a
+// snapshot update conflict, a duplicate new number) is tried before its
+// error is returned: the writer consumes one event at a time, so every
+// later partner change waits while one is retried from outside.
+const raceAttempts = 4
+
+// retryRaces runs write until it succeeds, fails for another reason, or
+// has lost raceAttempts races, waiting a little longer before each try.
+func retryRaces(ctx context.Context, write func() error) error {
+	var err error
+	for attempt := range raceAttempts {
+		if err = write(); err == nil {
+			return nil
+		}
+		var me mssql.Error
+		if !errors.As(err, &me) || !raced[me.Number] {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
 		}
 	}
 	return err
 }
 
 // Apply implements writer.EdgeStore: one transaction, every DML marked with
-// the partner's Change Tracking context, the event id in the ledger.
+// the partner's Change Tracking context, the event id in the ledger. A
+// transaction that lost a race is tried again (retryRaces); what SQL
+// Server refuses for good is rejected (classifySQL).
 func (d *DB) Apply(ctx context.Context, origin, eventID string, cmds []projectors.Command) (bool, error) {
-	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	var applied bool
+	err := retryRaces(ctx, func() error {
+		var err error
+		applied, err = d.apply(ctx, origin, eventID, cmds)
+		return err
+	})
+	return applied, classifySQL(err)
+}
+
+func (d *DB) apply(ctx context.Context, origin, eventID string, cmds []projectors.Command) (bool, error) {
+	tx, err := d.db.BeginTx(ctx, &writeTxOptions)
 	if err != nil {
 		return false, fmt.Errorf("begin write: %w", err)
 	}
@@ -156,12 +218,12 @@ func (d *DB) Apply(ctx context.Context, origin, eventID string, cmds []projector
 	w := &sqlWrite{d: d, tx: tx, ctxBytes: OriginContext(origin)}
 	for _, c := range cmds {
 		if err := w.apply(ctx, c); err != nil {
-			return false, classifySQL(fmt.Errorf("apply %T: %w", c, err))
+			return false, fmt.Errorf("apply %T: %w", c, err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO "+d.own("AppliedEvents")+" (EventId, Origin) VALUES (@id, @o)",
 		sql.Named("id", eventID), sql.Named("o", origin)); err != nil {
-		return false, classifySQL(fmt.Errorf("record in ledger: %w", err))
+		return false, fmt.Errorf("record in ledger: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("commit write: %w", err)
@@ -182,9 +244,13 @@ func (w *sqlWrite) exec(ctx context.Context, name string, args ...any) error {
 	return err
 }
 
-// scalar runs a named DML statement with an OUTPUT clause.
+// scalar runs a named INSERT whose OUTPUT clause writes the new row's id
+// INTO @out, and returns that id. OUTPUT without INTO fails with error 334
+// on a table with an enabled trigger, which a point of sale's tables often
+// have; OUTPUT INTO a table variable works on every table.
 func (w *sqlWrite) scalar(ctx context.Context, name string, dst any, args ...any) error {
-	return w.tx.QueryRowContext(ctx, "WITH CHANGE_TRACKING_CONTEXT (@ctx) "+w.d.sql[name], append(args, sql.Named("ctx", w.ctxBytes))...).Scan(dst)
+	q := "DECLARE @out TABLE (id bigint);\nWITH CHANGE_TRACKING_CONTEXT (@ctx) " + w.d.sql[name] + ";\nSELECT id FROM @out;"
+	return w.tx.QueryRowContext(ctx, q, append(args, sql.Named("ctx", w.ctxBytes))...).Scan(dst)
 }
 
 func (w *sqlWrite) target(key string) (int64, int64, error) {
@@ -391,7 +457,7 @@ var writeSQL = map[string]string{
  {CustomerActivity.Kind}, {CustomerActivity.Channel}, {CustomerActivity.Direction}, {CustomerActivity.Body}, {CustomerActivity.Source}, {CustomerActivity.ExternalId})
 VALUES (@s, @id, @at, @k, @ch, @dir, @b, @src, @ext)`,
 	"write.addwhyin": `INSERT INTO {WhyIns} ({WhyIns.WhyInId}, {WhyIns.Description})
-OUTPUT inserted.{WhyIns.WhyInId} SELECT ISNULL(MAX({WhyIns.WhyInId}), 0) + 1, @d FROM {WhyIns}`,
+OUTPUT inserted.{WhyIns.WhyInId} INTO @out SELECT ISNULL(MAX({WhyIns.WhyInId}), 0) + 1, @d FROM {WhyIns}`,
 	"write.byemail": `SELECT TOP (1) c.{Customers.CustomerStoreId}, c.{Customers.CustomerId}
 FROM {CustomerContactMethods} AS m
 JOIN {Customers} AS c ON c.{Customers.CustomerStoreId} = m.{CustomerContactMethods.CustomerStoreId} AND c.{Customers.CustomerId} = m.{CustomerContactMethods.CustomerId}
@@ -415,7 +481,7 @@ WHERE NOT EXISTS (SELECT 1 FROM {CustomerContactMethods} WHERE {CustomerContactM
   AND LOWER({CustomerContactMethods.PhoneOrEmail}) = LOWER(@v))`,
 	"write.nextcustomer": `SELECT ISNULL(MAX({Customers.CustomerId}), 0) + 1 FROM {Customers} WITH (UPDLOCK, HOLDLOCK) WHERE {Customers.CustomerStoreId} = @s`,
 	"write.note": `INSERT INTO {CustomerNotes} ({CustomerNotes.CustomerStoreId}, {CustomerNotes.CustomerId}, {CustomerNotes.NoteDate},
- {CustomerNotes.NoteText}, {CustomerNotes.Source}) OUTPUT inserted.{CustomerNotes.NoteId} VALUES (@s, @id, @at, @t, @src)`,
+ {CustomerNotes.NoteText}, {CustomerNotes.Source}) OUTPUT inserted.{CustomerNotes.NoteId} INTO @out VALUES (@s, @id, @at, @t, @src)`,
 	"write.notification": `UPDATE {Notifications} SET {Notifications.Status} = @st WHERE {Notifications.StoreId} = @s AND {Notifications.NotificationId} = @id`,
 	"write.removewish": `UPDATE {WishListItems} SET {WishListItems.DateRemoved} = SYSUTCDATETIME()
 WHERE {WishListItems.CustomerStoreId} = @s AND {WishListItems.CustomerId} = @id AND {WishListItems.WishId} = @w AND {WishListItems.DateRemoved} IS NULL`,
@@ -423,7 +489,7 @@ WHERE {WishListItems.CustomerStoreId} = @s AND {WishListItems.CustomerId} = @id 
 	"write.wish": `INSERT INTO {WishListItems} ({WishListItems.CustomerStoreId}, {WishListItems.CustomerId}, {WishListItems.WishKind},
  {WishListItems.ItemStoreId}, {WishListItems.CatId}, {WishListItems.StockNo}, {WishListItems.VendorId}, {WishListItems.VendStyleCode},
  {WishListItems.ItemDesc}, {WishListItems.DateEntered}, {WishListItems.Source})
-OUTPUT inserted.{WishListItems.WishId}
+OUTPUT inserted.{WishListItems.WishId} INTO @out
 VALUES (@s, @id, @k, @is, @ic, @in, @v, @sc, @d, @at, @src)`,
 }
 

@@ -86,9 +86,20 @@ func (t *table[T]) snapshot() func(yield func(capture.Row) bool) {
 	for i, k := range keys {
 		pinned[i] = t.rows[k]
 	}
+	minValid := t.minValid
 	return func(yield func(capture.Row) bool) {
 		for i, r := range pinned {
-			if !r.Deleted && !yield(t.toRow(keys[i], r)) {
+			if r.Deleted {
+				continue
+			}
+			row := t.toRow(keys[i], r)
+			if r.Version <= minValid {
+				// As CHANGETABLE(VERSION ...) answers for a row whose
+				// last change the retention cleaned up: a NULL version,
+				// and no context.
+				row.Version, row.Origin = 0, ""
+			}
+			if !yield(row) {
 				return
 			}
 		}
