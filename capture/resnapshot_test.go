@@ -64,7 +64,7 @@ func TestAnOutageLongerThanTheRetentionSupersedesAndDeletes(t *testing.T) {
 	require.NoError(t, err)
 	cur, err := db.CurrentVersion(ctx)
 	require.NoError(t, err)
-	db.ExpireChanges(cur) // the retention cleaned up every change capture missed
+	db.ExpireChanges(cur)                               // the retention cleaned up every change capture missed
 	_, err = db.Update("", func(tx *edgesim.Tx) error { // and the store goes on
 		_, err := tx.NewCustomer("002", schemas.Customer{FirstName: "Late", SyncEnabled: true})
 		return err
