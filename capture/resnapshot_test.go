@@ -64,8 +64,10 @@ func TestAnOutageLongerThanTheRetentionSupersedesAndDeletes(t *testing.T) {
 	require.NoError(t, err)
 	cur, err := db.CurrentVersion(ctx)
 	require.NoError(t, err)
-	db.ExpireChanges(cur)                               // the retention cleaned up every change capture missed
-	_, err = db.Update("", func(tx *edgesim.Tx) error { // and the store goes on
+	// The retention cleans up every change capture missed, and the store
+	// goes on.
+	db.ExpireChanges(cur)
+	_, err = db.Update("", func(tx *edgesim.Tx) error {
 		_, err := tx.NewCustomer("002", schemas.Customer{FirstName: "Late", SyncEnabled: true})
 		return err
 	})
