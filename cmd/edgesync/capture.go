@@ -112,7 +112,13 @@ type captureCmd struct {
 	Site     string        `help:"Name of this Edge database; it prefixes checkpoints and forms the events' source." default:"edge"`
 	Poll     time.Duration `min:"10ms" help:"How often to read changes; a poll that finds nothing costs SQL Server one CHANGE_TRACKING_CURRENT_VERSION() query." default:"250ms"`
 	Entities []string      `help:"Entities to capture (default: all): customer, wishlist, note, sale, appointment, service, item, notification."`
+	DryRun   bool          `name:"dry-run" help:"Read a snapshot page and the change list of every entity, check each event as capture would publish it (JSON Schema, size, key), print counts, timings and the first problems; publish and write nothing, and need no NATS. Exits 1 when anything would not pass."`
+	DryRows  int           `name:"dry-run-rows" min:"1" help:"Aggregates the dry run reads per entity, from the snapshot and from the change list each." default:"500"`
 }
+
+// dryRunMaxPayload is the max payload a dry run checks events against:
+// NATS's default, since a dry run connects to no server.
+const dryRunMaxPayload = 1 << 20
 
 func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 	var entities []schemas.Entity
@@ -127,6 +133,19 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 		return err
 	}
 	defer closeDB()
+	if c.DryRun {
+		r, err := capture.DryRun(ctx, db, entities, c.DryRows, dryRunMaxPayload)
+		if err != nil {
+			return err
+		}
+		if err := r.Write(os.Stdout); err != nil {
+			return err
+		}
+		if n := r.Problems(); n > 0 {
+			return fmt.Errorf("dry run: %d problem(s)", n)
+		}
+		return nil
+	}
 	nc, js, err := connect(ctx, g, log, "edgesync-capture")
 	if err != nil {
 		return err

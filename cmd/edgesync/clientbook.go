@@ -23,7 +23,7 @@ type clientbookCmd struct {
 	AcqPref     string            `name:"clientbook-acquisition-preference" help:"Preference that holds the acquisition." default:"Acquisition"`
 	Associates  map[int]string    `name:"clientbook-associate" help:"Edge associate id to Clientbook user id, e.g. 12=<user>; unmapped associates sync without an associate."`
 	SMS         bool              `name:"clientbook-sms" help:"Clientbook is the Edge SMS provider: send notifications whose provider is CLIENTBOOK."`
-	Rate        int               `name:"clientbook-rate" min:"1" help:"Requests per minute for the API key." default:"120"`
+	Rate        int               `name:"clientbook-rate" min:"-1" help:"Requests per minute for the API key (-1 lifts the limit: emulators only)." default:"120"`
 	Timeout     time.Duration     `name:"clientbook-timeout" min:"1s" help:"Timeout of one HTTP call." default:"15s"`
 	Workers     int               `name:"clientbook-workers" min:"1" help:"Calls made at once, within --clientbook-rate; one customer's events are still sent one after the other, in order." default:"${clientbook_workers}"`
 	WebhookURL  string            `name:"clientbook-webhook-url" help:"Public URL of the webhook gateway's Clientbook route; when set, Clientbook is subscribed to client, collection, activity and message events."`

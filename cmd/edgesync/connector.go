@@ -36,7 +36,7 @@ type podiumCmd struct {
 	ClientSecret string            `name:"podium-client-secret" secret:"" help:"OAuth client secret (prefer EDGESYNC_PODIUM_CLIENT_SECRET)." required:""`
 	RefreshToken string            `name:"podium-refresh-token" secret:"" help:"OAuth refresh token from the store's consent (prefer EDGESYNC_PODIUM_REFRESH_TOKEN)." required:""`
 	Locations    map[string]string `name:"podium-location" help:"Edge store to Podium location uid, e.g. 001=<uid>; repeat per store." required:""`
-	Rate         int               `name:"podium-rate" min:"1" help:"Requests per minute for the account; Podium documents 300." default:"300"`
+	Rate         int               `name:"podium-rate" min:"-1" help:"Requests per minute for the account; Podium documents 300 (-1 lifts the limit: emulators only)." default:"300"`
 	Tier         string            `name:"podium-tier" help:"The account's tier: clienteling, or clienteling-plus (adds items as products)." enum:"clienteling,clienteling-plus" default:"clienteling"`
 	DataFeed     string            `name:"podium-data-feed" help:"Uid of the Podium data feed for purchases, timeline entries and products."`
 	AcqLabel     string            `name:"podium-acquisition-label" help:"Label of the contact attribute that holds the acquisition (created when missing); empty to not send it." default:"Acquisition"`

@@ -25,7 +25,7 @@ func TestNumbersOutOfRangeAreRefusedAtStart(t *testing.T) {
 		{"negative tolerance", nil, []string{"webhooks", "--podium-webhook-secret", "s", "--tolerance=-5m"}, "--tolerance -5m0s: want at least 1s"},
 		{"negative max body", nil, []string{"webhooks", "--podium-webhook-secret", "s", "--max-body=-1"}, "--max-body -1: want at least 0"},
 		{"from the environment", []string{"EDGESYNC_CLIENTBOOK_WORKERS=-3"}, []string{"connector", "clientbook", "--clientbook-api-key", "k"}, "--clientbook-workers -3: want at least 1"},
-		{"a zero rate", nil, []string{"connector", "podium", "--podium-client-id", "i", "--podium-client-secret", "s", "--podium-refresh-token", "t", "--podium-location", "001=loc", "--podium-rate", "0"}, "--podium-rate 0: want at least 1"},
+		{"a zero rate", nil, []string{"connector", "podium", "--podium-client-id", "i", "--podium-client-secret", "s", "--podium-refresh-token", "t", "--podium-location", "001=loc", "--podium-rate=-2"}, "--podium-rate -2: want at least -1"},
 		{"in range", nil, []string{"webhooks", "--podium-webhook-secret", "s", "--tolerance", "1m", "--max-body", "0"}, ""},
 	}
 	for _, tt := range tests {

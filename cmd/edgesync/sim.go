@@ -82,7 +82,7 @@ func (c *simEdgeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 type simPodiumCmd struct {
 	emulatorFlags
 	Addr      string            `help:"Address to serve on." default:":7080"`
-	Rate      int               `min:"1" help:"Requests per minute per account; real Podium allows 300." default:"6000"`
+	Rate      int               `min:"0" help:"Requests per minute per account; real Podium allows 300." default:"6000"`
 	Locations map[string]string `name:"location" help:"Edge store and the uid of its Podium location, e.g. 001=<uid>; repeat per store (the connector's --podium-location)." required:""`
 	DataFeed  string            `name:"data-feed" help:"Uid of the data feed the connector sends to (its --podium-data-feed)."`
 }
@@ -101,7 +101,7 @@ func (c *simPodiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) er
 type simClientbookCmd struct {
 	emulatorFlags
 	Addr   string `help:"Address to serve on." default:":7090"`
-	Rate   int    `min:"1" help:"Requests per minute per key; Clientbook's documented limit is 120." default:"20000"`
+	Rate   int    `min:"0" help:"Requests per minute per key; Clientbook's documented limit is 120." default:"20000"`
 	APIKey string `name:"api-key" secret:"" help:"API key the emulator accepts (the connector's --clientbook-api-key)." required:""`
 }
 
