@@ -3,21 +3,43 @@ package edgesql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
 
-// Report says what Change Tracking set-up the database lacks.
+// Report says what the database lacks for capture and for the Edge writer.
 type Report struct {
-	Database          string
-	Login             string
-	DatabaseTracking  bool     // ALTER DATABASE ... SET CHANGE_TRACKING = ON
-	SnapshotIsolation bool     // ALTER DATABASE ... SET ALLOW_SNAPSHOT_ISOLATION ON
-	MissingTables     []string // tables without change tracking
-	MissingObjects    []string // mapped tables that do not exist
-	MissingGrants     []string // "SELECT ON [dbo].[Customers]", "VIEW CHANGE TRACKING ON ..."
-	RetentionDays     int      // database change retention, when on
+	Database string
+	// User is the database user the login maps to: grants go to it, not to
+	// the login (GRANT ... TO names a database principal).
+	User string
+	// CompatibilityLevel is the database's; edgesync uses nothing that
+	// needs more than SQL Server 2008's 100, so it is only reported.
+	CompatibilityLevel int
+	DatabaseTracking   bool     // CHANGE_TRACKING_CURRENT_VERSION() is not NULL
+	SnapshotIsolation  bool     // ALTER DATABASE ... SET ALLOW_SNAPSHOT_ISOLATION ON
+	MissingTables      []string // tables without change tracking
+	MissingObjects     []string // mapped tables that do not exist
+	MissingGrants      []string // "SELECT ON [dbo].[Customers]", "VIEW CHANGE TRACKING ON ..."
+	// Unverified are tables whose change tracking the login cannot see
+	// (metadata is visible only with a permission on the table): checked
+	// again once the grants are there, never reported as off.
+	Unverified []string
+	// KeyProblems are tracked tables whose primary key is not the one the
+	// mapping names: CHANGETABLE(VERSION ...) needs exactly its columns,
+	// and ENABLE CHANGE_TRACKING needs a primary key at all.
+	KeyProblems []string
+	// RetentionDays is the change retention; -1 when the login cannot see
+	// sys.change_tracking_databases (VIEW DATABASE STATE).
+	RetentionDays int
+	// WriterGrants are the permissions the Edge writer lacks (writer and
+	// store roles); capture does not need them.
+	WriterGrants []string
+	// WriterMissing are tables only the writer uses that do not exist.
+	WriterMissing []string
 	// OwnTables holds the statements creating edgesync's ledger and links
 	// when they are missing (the Edge writer needs them; capture does not).
 	OwnTables []string
@@ -25,10 +47,17 @@ type Report struct {
 
 // OK reports whether capture can run.
 func (r Report) OK() bool {
-	return r.DatabaseTracking && r.SnapshotIsolation && len(r.MissingTables) == 0 && len(r.MissingObjects) == 0 && len(r.MissingGrants) == 0
+	return r.DatabaseTracking && r.SnapshotIsolation && len(r.MissingTables) == 0 && len(r.MissingObjects) == 0 &&
+		len(r.MissingGrants) == 0 && len(r.Unverified) == 0 && len(r.KeyProblems) == 0
 }
 
-// Script is the exact T-SQL a DBA runs to give edgesync what it lacks.
+// WriterOK reports whether the Edge writer can run.
+func (r Report) WriterOK() bool {
+	return len(r.WriterGrants) == 0 && len(r.WriterMissing) == 0 && len(r.OwnTables) == 0
+}
+
+// Script is the exact T-SQL a DBA runs to give edgesync what it lacks,
+// with a comment for what only a person can fix.
 func (r Report) Script() string {
 	var b strings.Builder
 	db := quote(r.Database)
@@ -36,16 +65,31 @@ func (r Report) Script() string {
 		fmt.Fprintf(&b, "ALTER DATABASE %s SET ALLOW_SNAPSHOT_ISOLATION ON;\n", db)
 	}
 	if !r.DatabaseTracking {
-		fmt.Fprintf(&b, "ALTER DATABASE %s SET CHANGE_TRACKING = ON (CHANGE_RETENTION = 3 DAYS, AUTO_CLEANUP = ON);\n", db)
+		fmt.Fprintf(&b, "ALTER DATABASE %s SET CHANGE_TRACKING = ON (CHANGE_RETENTION = 7 DAYS, AUTO_CLEANUP = ON);\n", db)
 	}
 	for _, t := range r.MissingTables {
 		fmt.Fprintf(&b, "ALTER TABLE %s ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = OFF);\n", t)
 	}
 	for _, g := range r.MissingGrants {
-		fmt.Fprintf(&b, "GRANT %s TO %s;\n", g, quote(r.Login))
+		fmt.Fprintf(&b, "GRANT %s TO %s;\n", g, quote(r.User))
 	}
 	for _, o := range r.MissingObjects {
 		fmt.Fprintf(&b, "-- table %s does not exist: fix the edge mapping file (--edge-mapping)\n", o)
+	}
+	for _, k := range r.KeyProblems {
+		fmt.Fprintf(&b, "-- %s\n", k)
+	}
+	for _, t := range r.Unverified {
+		fmt.Fprintf(&b, "-- change tracking on %s could not be read with this login: run `edgesync edge check` again after the grants\n", t)
+	}
+	if len(r.WriterGrants) > 0 || len(r.WriterMissing) > 0 || len(r.OwnTables) > 0 {
+		b.WriteString("-- for the Edge writer (writer and store roles):\n")
+	}
+	for _, g := range r.WriterGrants {
+		fmt.Fprintf(&b, "GRANT %s TO %s;\n", g, quote(r.User))
+	}
+	for _, o := range r.WriterMissing {
+		fmt.Fprintf(&b, "-- table %s does not exist: the writer records partner activity there; fix the edge mapping file\n", o)
 	}
 	for _, s := range r.OwnTables {
 		fmt.Fprintf(&b, "%s;\n", s)
@@ -53,7 +97,7 @@ func (r Report) Script() string {
 	return b.String()
 }
 
-// tables lists the physical names of every table edgesync reads, tracked
+// tables lists the physical names of every table capture reads, tracked
 // ones first.
 func (d *DB) tables() (trackedTables, lookups []string) {
 	seen := map[string]bool{}
@@ -75,35 +119,74 @@ func (d *DB) tables() (trackedTables, lookups []string) {
 	return trackedTables, lookups
 }
 
-// Check reads the database's Change Tracking set-up and the login's
-// permissions. It changes nothing.
+// writerPerms are the permissions the Edge writer's statements need, by
+// logical table (writeSQL).
+var writerPerms = []struct {
+	table string
+	perms []string
+}{
+	{"Customers", []string{"SELECT", "INSERT", "UPDATE"}},
+	{"CustomerContactMethods", []string{"SELECT", "INSERT"}},
+	{"WhyIns", []string{"SELECT", "INSERT"}},
+	{"CustomerNotes", []string{"SELECT", "INSERT", "UPDATE"}},
+	{"WishListItems", []string{"SELECT", "INSERT", "UPDATE"}},
+	{"Notifications", []string{"UPDATE"}},
+	{"CustomerActivity", []string{"INSERT"}},
+}
+
+// primaryKeys lists the physical primary-key columns each tracked table
+// must have, as the mapping names them.
+func (d *DB) primaryKeys() map[string][]string {
+	out := map[string][]string{}
+	for _, def := range entities {
+		for _, t := range def.tracked {
+			var cols []string
+			for _, c := range t.pk {
+				cols = append(cols, d.m.Tables[t.table].Columns[c])
+			}
+			out[tableName(d.m, t.table)] = cols
+		}
+	}
+	return out
+}
+
+// Check reads the database's set-up and the login's permissions. It
+// changes nothing.
 func (d *DB) Check(ctx context.Context) (Report, error) {
-	var r Report
+	r := Report{RetentionDays: -1}
 	var snap int
-	if err := d.db.QueryRowContext(ctx, "SELECT DB_NAME(), ORIGINAL_LOGIN(), snapshot_isolation_state FROM sys.databases WHERE database_id = DB_ID()").
-		Scan(&r.Database, &r.Login, &snap); err != nil {
+	if err := d.db.QueryRowContext(ctx, "SELECT DB_NAME(), USER_NAME(), snapshot_isolation_state, compatibility_level FROM sys.databases WHERE database_id = DB_ID()").
+		Scan(&r.Database, &r.User, &snap, &r.CompatibilityLevel); err != nil {
 		return r, fmt.Errorf("check database: %w", err)
 	}
 	r.SnapshotIsolation = snap == 1
+	// The current version is NULL only when the database does not track
+	// changes; sys.change_tracking_databases would hide its row from a
+	// login without VIEW DATABASE STATE, and read as "off".
+	var cur sql.NullInt64
+	if err := d.db.QueryRowContext(ctx, "SELECT CHANGE_TRACKING_CURRENT_VERSION()").Scan(&cur); err != nil {
+		return r, fmt.Errorf("check database change tracking: %w", err)
+	}
+	r.DatabaseTracking = cur.Valid
 	var retention sql.NullInt64
 	var units sql.NullString
 	err := d.db.QueryRowContext(ctx, "SELECT retention_period, retention_period_units_desc FROM sys.change_tracking_databases WHERE database_id = DB_ID()").
 		Scan(&retention, &units)
 	switch {
-	case err == sql.ErrNoRows:
+	case errors.Is(err, sql.ErrNoRows): // tracking off, or hidden from this login
 	case err != nil:
-		return r, fmt.Errorf("check database change tracking (the login needs VIEW DATABASE STATE): %w", err)
+		return r, fmt.Errorf("check database change retention: %w", err)
 	default:
-		r.DatabaseTracking = true
 		r.RetentionDays = retentionDays(retention.Int64, units.String)
 	}
 	tracked, lookups := d.tables()
+	keys := d.primaryKeys()
 	for _, t := range append(tracked, lookups...) {
-		var id sql.NullInt64
-		if err := d.db.QueryRowContext(ctx, "SELECT OBJECT_ID(@t)", sql.Named("t", t)).Scan(&id); err != nil {
-			return r, fmt.Errorf("check table %s: %w", t, err)
+		exists, err := d.exists(ctx, t)
+		if err != nil {
+			return r, err
 		}
-		if !id.Valid {
+		if !exists {
 			r.MissingObjects = append(r.MissingObjects, t)
 			continue
 		}
@@ -115,37 +198,126 @@ func (d *DB) Check(ctx context.Context) (Report, error) {
 		if canSelect.Int64 != 1 {
 			r.MissingGrants = append(r.MissingGrants, "SELECT ON "+t)
 		}
-		if !contains(lookups, t) {
-			var on int
-			if err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sys.change_tracking_tables WHERE object_id = OBJECT_ID(@t)", sql.Named("t", t)).Scan(&on); err != nil {
-				return r, fmt.Errorf("check change tracking on %s: %w", t, err)
+		if slices.Contains(lookups, t) {
+			continue
+		}
+		if canView.Int64 != 1 {
+			r.MissingGrants = append(r.MissingGrants, "VIEW CHANGE TRACKING ON "+t)
+		}
+		if canSelect.Int64 != 1 && canView.Int64 != 1 {
+			// Its metadata is hidden from this login: nothing below
+			// could be told from "not there".
+			r.Unverified = append(r.Unverified, t)
+			continue
+		}
+		var on int
+		if err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sys.change_tracking_tables WHERE object_id = OBJECT_ID(@t)", sql.Named("t", t)).Scan(&on); err != nil {
+			return r, fmt.Errorf("check change tracking on %s: %w", t, err)
+		}
+		if on == 0 {
+			r.MissingTables = append(r.MissingTables, t)
+		}
+		if p, err := d.keyProblem(ctx, t, keys[t]); err != nil {
+			return r, err
+		} else if p != "" {
+			r.KeyProblems = append(r.KeyProblems, p)
+		}
+	}
+	if err := d.checkWriter(ctx, &r); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+func (d *DB) exists(ctx context.Context, table string) (bool, error) {
+	var id sql.NullInt64
+	if err := d.db.QueryRowContext(ctx, "SELECT OBJECT_ID(@t)", sql.Named("t", table)).Scan(&id); err != nil {
+		return false, fmt.Errorf("check table %s: %w", table, err)
+	}
+	return id.Valid, nil
+}
+
+// keyProblem compares a table's primary key with the columns the mapping
+// says it has, in any order; "" when they agree.
+func (d *DB) keyProblem(ctx context.Context, table string, want []string) (string, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT c.name FROM sys.indexes AS i
+JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
+JOIN sys.columns AS c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
+WHERE i.object_id = OBJECT_ID(@t) AND i.is_primary_key = 1 ORDER BY ic.key_ordinal`, sql.Named("t", table))
+	if err != nil {
+		return "", fmt.Errorf("check the primary key of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return "", fmt.Errorf("check the primary key of %s: %w", table, err)
+		}
+		got = append(got, c)
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("check the primary key of %s: %w", table, err)
+	}
+	return keyMismatch(table, got, want), nil
+}
+
+// keyMismatch says how a table's primary key (got) differs from the one
+// the mapping names (want); "" when they hold the same columns.
+func keyMismatch(table string, got, want []string) string {
+	if len(got) == 0 {
+		return fmt.Sprintf("%s has no primary key: Change Tracking needs one (the mapping expects (%s))", table, strings.Join(want, ", "))
+	}
+	g, w := slices.Sorted(slices.Values(lower(got))), slices.Sorted(slices.Values(lower(want)))
+	if slices.Equal(g, w) {
+		return ""
+	}
+	return fmt.Sprintf("%s has primary key (%s) but the edge mapping names (%s): fix the mapping's columns (--edge-mapping)",
+		table, strings.Join(got, ", "), strings.Join(want, ", "))
+}
+
+func lower(xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = strings.ToLower(x)
+	}
+	return out
+}
+
+// checkWriter adds what the Edge writer lacks: its tables, its grants,
+// edgesync's own tables.
+func (d *DB) checkWriter(ctx context.Context, r *Report) error {
+	for _, w := range writerPerms {
+		t := tableName(d.m, w.table)
+		exists, err := d.exists(ctx, t)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			if !slices.Contains(r.MissingObjects, t) {
+				r.WriterMissing = append(r.WriterMissing, t)
 			}
-			if on == 0 {
-				r.MissingTables = append(r.MissingTables, t)
+			continue
+		}
+		for _, p := range w.perms {
+			var has sql.NullInt64
+			if err := d.db.QueryRowContext(ctx, "SELECT HAS_PERMS_BY_NAME(@t, 'OBJECT', @p)", sql.Named("t", t), sql.Named("p", p)).Scan(&has); err != nil {
+				return fmt.Errorf("check %s permission on %s: %w", p, t, err)
 			}
-			if canView.Int64 != 1 {
-				r.MissingGrants = append(r.MissingGrants, "VIEW CHANGE TRACKING ON "+t)
+			if has.Int64 != 1 {
+				r.WriterGrants = append(r.WriterGrants, p+" ON "+t)
 			}
 		}
 	}
 	var ledger, links sql.NullInt64
 	if err := d.db.QueryRowContext(ctx, "SELECT OBJECT_ID(@a), OBJECT_ID(@b)", sql.Named("a", d.own("AppliedEvents")), sql.Named("b", d.own("Links"))).
 		Scan(&ledger, &links); err != nil {
-		return r, fmt.Errorf("check edgesync tables: %w", err)
+		return fmt.Errorf("check edgesync tables: %w", err)
 	}
 	if !ledger.Valid || !links.Valid {
 		r.OwnTables = d.OwnTablesSQL()
 	}
-	return r, nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 func retentionDays(n int64, units string) int {
@@ -168,7 +340,7 @@ func (d *DB) Enable(ctx context.Context, r Report) error {
 		stmts = append(stmts, fmt.Sprintf("ALTER DATABASE %s SET ALLOW_SNAPSHOT_ISOLATION ON", db))
 	}
 	if !r.DatabaseTracking {
-		stmts = append(stmts, fmt.Sprintf("ALTER DATABASE %s SET CHANGE_TRACKING = ON (CHANGE_RETENTION = 3 DAYS, AUTO_CLEANUP = ON)", db))
+		stmts = append(stmts, fmt.Sprintf("ALTER DATABASE %s SET CHANGE_TRACKING = ON (CHANGE_RETENTION = 7 DAYS, AUTO_CLEANUP = ON)", db))
 	}
 	for _, t := range r.MissingTables {
 		stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = OFF)", t))

@@ -8,7 +8,6 @@ package edgesql
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -82,6 +81,12 @@ func newDB(conn *sql.DB, m schemas.Mapping) (*DB, error) {
 			}
 		}
 		d.defs[def.entity] = def
+	}
+	for name, q := range d.sql {
+		for n := 2; n <= 3; n++ {
+			q = strings.ReplaceAll(q, keysMarker(n), keysTable(n))
+		}
+		d.sql[name] = q
 	}
 	return d, nil
 }
@@ -189,7 +194,7 @@ func (d *DB) Snapshot(ctx context.Context, e schemas.Entity, fn func(capture.Row
 		if err != nil {
 			return 0, err
 		}
-		data, err := def.load(ctx, d, tx, keysJSON(keys, def.keyLen()))
+		data, err := def.load(ctx, d, tx, keyArgs(keys, def.keyLen()))
 		if err != nil {
 			return 0, fmt.Errorf("snapshot %s: %w", e, err)
 		}
@@ -232,7 +237,7 @@ type versioned struct {
 }
 
 func (d *DB) versions(ctx context.Context, q querier, e schemas.Entity, keys []aggKey) (map[aggKey]versioned, error) {
-	rows, err := q.QueryContext(ctx, d.sql[string(e)+".versions"], sql.Named("keys", keysJSON(keys, d.defs[e].keyLen())))
+	rows, err := q.QueryContext(ctx, d.sql[string(e)+".versions"], keyArgs(keys, d.defs[e].keyLen())...)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: read versions: %w", e, err)
 	}
@@ -301,7 +306,7 @@ func (d *DB) Changes(ctx context.Context, e schemas.Entity, since, until int64, 
 		for i, c := range part {
 			keys[i] = c.key
 		}
-		data, err := def.load(ctx, d, tx, keysJSON(keys, def.keyLen()))
+		data, err := def.load(ctx, d, tx, keyArgs(keys, def.keyLen()))
 		if err != nil {
 			return fmt.Errorf("changes of %s: %w", e, err)
 		}
@@ -345,16 +350,6 @@ func (d *DB) changed(ctx context.Context, q querier, e schemas.Entity, since, un
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].version < out[j].version })
 	return out, nil
-}
-
-// keysJSON encodes keys for OPENJSON: [[1,652],[1,653]].
-func keysJSON(keys []aggKey, n int) string {
-	parts := make([][]int64, len(keys))
-	for i, k := range keys {
-		parts[i] = k[:n]
-	}
-	b, _ := json.Marshal(parts)
-	return string(b)
 }
 
 // contextPrefix marks the Change Tracking context of edgesync's own writes.

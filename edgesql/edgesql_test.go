@@ -1,6 +1,7 @@
 package edgesql
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,9 +78,30 @@ func TestOriginContext(t *testing.T) {
 	assert.Equal(t, "", OriginFromContext([]byte("some other integration")))
 }
 
-func TestKeysJSON(t *testing.T) {
-	assert.Equal(t, "[[1,652],[2,7]]", keysJSON([]aggKey{{1, 652, 0}, {2, 7, 0}}, 2))
-	assert.Equal(t, "[[1,126396,2]]", keysJSON([]aggKey{{1, 126396, 2}}, 3))
+// Key lists go as VALUES rows of named parameters, not through OPENJSON,
+// which needs database compatibility level 130: an ISV database carried
+// forward from an older SQL Server often has less. Every list is padded
+// to one length, so each query has one text, and stays under SQL
+// Server's 2,100 parameters.
+func TestKeyListsWorkAtEveryCompatibilityLevel(t *testing.T) {
+	d, err := newDB(nil, schemas.DefaultMapping())
+	require.NoError(t, err)
+	for name, q := range d.sql {
+		assert.NotContains(t, strings.ToUpper(q), "OPENJSON", name)
+		assert.NotContains(t, q, "#KEYS", name)
+	}
+	assert.Contains(t, d.sql["customer"], "JOIN (SELECT DISTINCT k0, k1 FROM (VALUES (@k0_0, @k1_0), (@k0_1, @k1_1),")
+	assert.Contains(t, d.sql["service.versions"], "(@k0_499, @k1_499, @k2_499)) AS v (k0, k1, k2)) AS k ON t.[JobStoreId] = k.k0")
+
+	args := keyArgs([]aggKey{{1, 652, 0}, {2, 7, 0}}, 2)
+	require.Len(t, args, 2*chunk)
+	assert.LessOrEqual(t, len(keyArgs([]aggKey{{1, 1, 1}}, 3)), 2100-10, "room for a query's other parameters")
+	at := func(i int) sql.NamedArg { return args[i].(sql.NamedArg) }
+	assert.Equal(t, sql.Named("k0_0", int64(1)), at(0))
+	assert.Equal(t, sql.Named("k1_0", int64(652)), at(1))
+	assert.Equal(t, sql.Named("k0_1", int64(2)), at(2))
+	assert.Equal(t, sql.Named("k1_1", int64(7)), at(3))
+	assert.Equal(t, sql.Named("k1_499", int64(652)), at(len(args)-1), "padded with the first key")
 }
 
 func TestKeyFormatsMatchTheSimulator(t *testing.T) {
@@ -91,21 +113,32 @@ func TestKeyFormatsMatchTheSimulator(t *testing.T) {
 
 func TestReportScript(t *testing.T) {
 	own, _ := newDB(nil, schemas.DefaultMapping())
-	r := Report{Database: "Edge", Login: "edgesync", MissingTables: []string{"[dbo].[Customers]"}, OwnTables: own.OwnTablesSQL(),
-		MissingGrants: []string{"VIEW CHANGE TRACKING ON [dbo].[Customers]"}, MissingObjects: []string{"[dbo].[Clients]"}}
+	r := Report{Database: "Edge", User: "edgesync_user", MissingTables: []string{"[dbo].[Customers]"}, OwnTables: own.OwnTablesSQL(),
+		MissingGrants: []string{"VIEW CHANGE TRACKING ON [dbo].[Customers]"}, MissingObjects: []string{"[dbo].[Clients]"},
+		Unverified:   []string{"[dbo].[Sales]"},
+		KeyProblems:  []string{keyMismatch("[dbo].[Items]", []string{"ItemId"}, []string{"ItemStoreId", "CatId", "StockNo"})},
+		WriterGrants: []string{"INSERT ON [dbo].[CustomerActivity]"}}
 	script := r.Script()
 	for _, want := range []string{
 		"ALTER DATABASE [Edge] SET ALLOW_SNAPSHOT_ISOLATION ON;",
-		"ALTER DATABASE [Edge] SET CHANGE_TRACKING = ON (CHANGE_RETENTION = 3 DAYS, AUTO_CLEANUP = ON);",
+		"ALTER DATABASE [Edge] SET CHANGE_TRACKING = ON (CHANGE_RETENTION = 7 DAYS, AUTO_CLEANUP = ON);",
 		"ALTER TABLE [dbo].[Customers] ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = OFF);",
-		"GRANT VIEW CHANGE TRACKING ON [dbo].[Customers] TO [edgesync];",
+		"GRANT VIEW CHANGE TRACKING ON [dbo].[Customers] TO [edgesync_user];", // the database user, not the login
 		"-- table [dbo].[Clients] does not exist",
+		"-- change tracking on [dbo].[Sales] could not be read with this login", // never said to be off
+		"-- [dbo].[Items] has primary key (ItemId) but the edge mapping names (ItemStoreId, CatId, StockNo)",
+		"-- for the Edge writer (writer and store roles):\nGRANT INSERT ON [dbo].[CustomerActivity] TO [edgesync_user];",
 		"CREATE TABLE [edgesync].[Links]",
 	} {
 		assert.Contains(t, script, want)
 	}
+	assert.NotContains(t, script, "ENABLE CHANGE_TRACKING ON [dbo].[Sales]")
 	assert.False(t, r.OK())
+	assert.False(t, r.WriterOK())
 	assert.True(t, Report{DatabaseTracking: true, SnapshotIsolation: true}.OK())
+	assert.False(t, Report{DatabaseTracking: true, SnapshotIsolation: true, Unverified: []string{"t"}}.OK(), "unverified is not ready")
+	assert.Equal(t, "", keyMismatch("t", []string{"B", "a"}, []string{"A", "b"}), "the same columns in any order")
+	assert.Contains(t, keyMismatch("t", nil, []string{"a"}), "has no primary key: Change Tracking needs one")
 	assert.Equal(t, 3, retentionDays(72, "HOURS"))
 	assert.True(t, strings.HasSuffix(script, "\n"))
 }

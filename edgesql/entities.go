@@ -1,6 +1,7 @@
 package edgesql
 
 import (
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -71,15 +72,59 @@ func keyColumns(alias string, keyCols []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// keysJoin joins alias on the OPENJSON key list in @keys ([[1,652],...]).
+// keysJoin joins alias on the key list of a keySet.
 func keysJoin(alias string, keyCols []string) string {
-	with := make([]string, len(keyCols))
 	on := make([]string, len(keyCols))
 	for i, c := range keyCols {
-		with[i] = fmt.Sprintf("k%d bigint '$[%d]'", i, i)
 		on[i] = fmt.Sprintf("%s.%s = k.k%d", alias, c, i)
 	}
-	return fmt.Sprintf("JOIN OPENJSON(@keys) WITH (%s) AS k ON %s", strings.Join(with, ", "), strings.Join(on, " AND "))
+	return fmt.Sprintf("JOIN %s AS k ON %s", keysMarker(len(keyCols)), strings.Join(on, " AND "))
+}
+
+// keysMarker stands in a query template for the derived table of a key
+// list with n parts; newDB replaces it with keysTable(n).
+func keysMarker(n int) string { return fmt.Sprintf("#KEYS%d#", n) }
+
+// keysTable is the derived table (k0, k1[, k2]) of a key list passed as
+// chunk rows of named parameters @k<i>_<row> (keyArgs). It replaces
+// OPENJSON, which needs database compatibility level 130, where an ISV
+// database carried forward from an older SQL Server often sits: VALUES
+// works at every level. A list shorter than chunk is padded with its first
+// key, so each query has one text and one plan; DISTINCT drops the
+// padding. chunk rows of three parts stay under SQL Server's 2,100
+// parameters to a request.
+func keysTable(n int) string {
+	rows := make([]string, chunk)
+	names := make([]string, n)
+	for r := range rows {
+		for i := range names {
+			names[i] = fmt.Sprintf("@k%d_%d", i, r)
+		}
+		rows[r] = "(" + strings.Join(names, ", ") + ")"
+	}
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("k%d", i)
+	}
+	return fmt.Sprintf("(SELECT DISTINCT %s FROM (VALUES %s) AS v (%s))", strings.Join(parts, ", "), strings.Join(rows, ", "), strings.Join(parts, ", "))
+}
+
+// keySet is a key list as keysTable's named parameters.
+type keySet []any
+
+// keyArgs passes keys (at most chunk) with n parts each, padded to chunk.
+func keyArgs(keys []aggKey, n int) keySet {
+	out := make(keySet, 0, chunk*n)
+	for r := range chunk {
+		k := keys[0]
+		if r < len(keys) {
+			k = keys[r]
+		}
+		for i := range n {
+			out = append(out, sql.Named(fmt.Sprintf("k%d_%d", i, r), k[i]))
+		}
+	}
+	return out
 }
 
 // latestPerKey wraps a union of (k0, k1, k2, v, ctx) rows and keeps, per

@@ -16,9 +16,9 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// loader reads the aggregates whose keys are in keysJSON ([[1,652],...]),
+// loader reads the aggregates whose keys are in keys (keyArgs),
 // with one query per table, never one per row.
-type loader func(ctx context.Context, db *DB, q querier, keysJSON string) (map[aggKey]any, error)
+type loader func(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]any, error)
 
 // Load queries, by name; each is expanded through the mapping at Open.
 var loadSQL = map[string]string{
@@ -30,7 +30,7 @@ var loadSQL = map[string]string{
  c.{Customers.Key5}, c.{Customers.Key6}, c.{Customers.Key7}, c.{Customers.Key8},
  c.{Customers.SyncEnabled}, c.{Customers.Inactive}, c.{Customers.DateEntered}
 FROM {Customers} AS c
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k ON c.{Customers.CustomerStoreId} = k.k0 AND c.{Customers.CustomerId} = k.k1
+JOIN #KEYS2# AS k ON c.{Customers.CustomerStoreId} = k.k0 AND c.{Customers.CustomerId} = k.k1
 LEFT JOIN {WhyIns} AS w ON w.{WhyIns.WhyInId} = c.{Customers.AcquisitionWhyInId}`,
 
 	"customer.methods": `SELECT m.{CustomerContactMethods.CustomerStoreId}, m.{CustomerContactMethods.CustomerId},
@@ -40,12 +40,12 @@ LEFT JOIN {WhyIns} AS w ON w.{WhyIns.WhyInId} = c.{Customers.AcquisitionWhyInId}
  m.{CustomerContactMethods.Country}, m.{CustomerContactMethods.IsPreferred}, m.{CustomerContactMethods.CanText},
  m.{CustomerContactMethods.OptedOut}, m.{CustomerContactMethods.Source}, m.{CustomerContactMethods.Inactive}
 FROM {CustomerContactMethods} AS m
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k
+JOIN #KEYS2# AS k
   ON m.{CustomerContactMethods.CustomerStoreId} = k.k0 AND m.{CustomerContactMethods.CustomerId} = k.k1
 ORDER BY m.{CustomerContactMethods.ContactMethodId}`,
 
 	"wishlist.customers": `SELECT c.{Customers.CustomerStoreId}, c.{Customers.CustomerId} FROM {Customers} AS c
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k ON c.{Customers.CustomerStoreId} = k.k0 AND c.{Customers.CustomerId} = k.k1`,
+JOIN #KEYS2# AS k ON c.{Customers.CustomerStoreId} = k.k0 AND c.{Customers.CustomerId} = k.k1`,
 
 	"wishlist": `SELECT w.{WishListItems.CustomerStoreId}, w.{WishListItems.CustomerId}, w.{WishListItems.WishId},
  w.{WishListItems.WishKind}, w.{WishListItems.ItemStoreId}, w.{WishListItems.CatId}, w.{WishListItems.StockNo},
@@ -53,7 +53,7 @@ JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k ON c.{Custom
  w.{WishListItems.EventDesc}, w.{WishListItems.EventDate}, w.{WishListItems.AssociateId}, w.{WishListItems.DateEntered},
  w.{WishListItems.Source}
 FROM {WishListItems} AS w
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k ON w.{WishListItems.CustomerStoreId} = k.k0 AND w.{WishListItems.CustomerId} = k.k1
+JOIN #KEYS2# AS k ON w.{WishListItems.CustomerStoreId} = k.k0 AND w.{WishListItems.CustomerId} = k.k1
 WHERE w.{WishListItems.DateRemoved} IS NULL
 ORDER BY w.{WishListItems.WishId}`,
 
@@ -61,23 +61,23 @@ ORDER BY w.{WishListItems.WishId}`,
  n.{CustomerNotes.AssociateId}, n.{CustomerNotes.NoteDate}, n.{CustomerNotes.NoteText}, n.{CustomerNotes.IsLocked},
  n.{CustomerNotes.Source}
 FROM {CustomerNotes} AS n
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k ON n.{CustomerNotes.CustomerStoreId} = k.k0 AND n.{CustomerNotes.NoteId} = k.k1`,
+JOIN #KEYS2# AS k ON n.{CustomerNotes.CustomerStoreId} = k.k0 AND n.{CustomerNotes.NoteId} = k.k1`,
 
 	"sale": `SELECT s.{Sales.SaleStoreId}, s.{Sales.SaleNo}, s.{Sales.SaleDate}, s.{Sales.CustomerStoreId}, s.{Sales.CustomerId},
  s.{Sales.StationName}, s.{Sales.Subtotal}, s.{Sales.TaxTotal}, s.{Sales.Total}, s.{Sales.IsVoid}
 FROM {Sales} AS s
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k ON s.{Sales.SaleStoreId} = k.k0 AND s.{Sales.SaleNo} = k.k1`,
+JOIN #KEYS2# AS k ON s.{Sales.SaleStoreId} = k.k0 AND s.{Sales.SaleNo} = k.k1`,
 
 	"sale.lines": `SELECT l.{SaleLines.SaleStoreId}, l.{SaleLines.SaleNo}, l.{SaleLines.LineNo}, l.{SaleLines.LineType},
  l.{SaleLines.ItemStoreId}, l.{SaleLines.CatId}, l.{SaleLines.StockNo}, l.{SaleLines.JobNo}, l.{SaleLines.Qty},
  l.{SaleLines.Amount}, l.{SaleLines.Descr}
 FROM {SaleLines} AS l
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k ON l.{SaleLines.SaleStoreId} = k.k0 AND l.{SaleLines.SaleNo} = k.k1
+JOIN #KEYS2# AS k ON l.{SaleLines.SaleStoreId} = k.k0 AND l.{SaleLines.SaleNo} = k.k1
 ORDER BY l.{SaleLines.LineNo}`,
 
 	"sale.associates": `SELECT a.{SaleAssociates.SaleStoreId}, a.{SaleAssociates.SaleNo}, a.{SaleAssociates.AssociateId}
 FROM {SaleAssociates} AS a
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k ON a.{SaleAssociates.SaleStoreId} = k.k0 AND a.{SaleAssociates.SaleNo} = k.k1
+JOIN #KEYS2# AS k ON a.{SaleAssociates.SaleStoreId} = k.k0 AND a.{SaleAssociates.SaleNo} = k.k1
 ORDER BY a.{SaleAssociates.AssociateId}`,
 
 	"appointment": `SELECT a.{Appointments.StoreId}, a.{Appointments.ApptId}, a.{Appointments.ChainId}, a.{Appointments.CustomerStoreId},
@@ -85,20 +85,20 @@ ORDER BY a.{SaleAssociates.AssociateId}`,
  a.{Appointments.Priority}, a.{Appointments.ContactVia}, a.{Appointments.BeginAt}, a.{Appointments.EndAt},
  a.{Appointments.Status}, a.{Appointments.Result}, a.{Appointments.DateCreated}
 FROM {Appointments} AS a
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k ON a.{Appointments.StoreId} = k.k0 AND a.{Appointments.ApptId} = k.k1`,
+JOIN #KEYS2# AS k ON a.{Appointments.StoreId} = k.k0 AND a.{Appointments.ApptId} = k.k1`,
 
 	"service": `SELECT j.{ServiceJobs.JobStoreId}, j.{ServiceJobs.SaleNo}, j.{ServiceJobs.JobNo}, j.{ServiceJobs.JobType},
  j.{ServiceJobs.CustomerStoreId}, j.{ServiceJobs.CustomerId}, j.{ServiceJobs.EnvelopeNo}, j.{ServiceJobs.ItemDescription},
  j.{ServiceJobs.Summary}, j.{ServiceJobs.DateEntered}, j.{ServiceJobs.PromisedDate}, j.{ServiceJobs.Status},
  j.{ServiceJobs.DateDone}, j.{ServiceJobs.DatePickedUp}, j.{ServiceJobs.EstimatedPrice}
 FROM {ServiceJobs} AS j
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]', k2 bigint '$[2]') AS k
+JOIN #KEYS3# AS k
   ON j.{ServiceJobs.JobStoreId} = k.k0 AND j.{ServiceJobs.SaleNo} = k.k1 AND j.{ServiceJobs.JobNo} = k.k2`,
 
 	"service.history": `SELECT h.{ServiceJobHistory.JobStoreId}, h.{ServiceJobHistory.SaleNo}, h.{ServiceJobHistory.JobNo},
  h.{ServiceJobHistory.ChangedAt}, h.{ServiceJobHistory.FromStatus}, h.{ServiceJobHistory.ToStatus}
 FROM {ServiceJobHistory} AS h
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]', k2 bigint '$[2]') AS k
+JOIN #KEYS3# AS k
   ON h.{ServiceJobHistory.JobStoreId} = k.k0 AND h.{ServiceJobHistory.SaleNo} = k.k1 AND h.{ServiceJobHistory.JobNo} = k.k2
 ORDER BY h.{ServiceJobHistory.HistSeq}`,
 
@@ -107,7 +107,7 @@ ORDER BY h.{ServiceJobHistory.HistSeq}`,
  i.{Items.CurrentPrice}, i.{Items.SoldToCustomerStoreId}, i.{Items.SoldToCustomerId}, i.{Items.SaleStoreId},
  i.{Items.SaleNo}, i.{Items.DateStatusChanged}
 FROM {Items} AS i
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]', k2 bigint '$[2]') AS k
+JOIN #KEYS3# AS k
   ON i.{Items.ItemStoreId} = k.k0 AND i.{Items.CatId} = k.k1 AND i.{Items.StockNo} = k.k2
 LEFT JOIN {Categories} AS c ON c.{Categories.CatId} = i.{Items.CatId}`,
 
@@ -116,12 +116,12 @@ LEFT JOIN {Categories} AS c ON c.{Categories.CatId} = i.{Items.CatId}`,
  n.{Notifications.Reason}, n.{Notifications.RelatedKey}, n.{Notifications.Subject}, n.{Notifications.Body},
  n.{Notifications.Status}, n.{Notifications.QueuedAt}
 FROM {Notifications} AS n
-JOIN OPENJSON(@keys) WITH (k0 bigint '$[0]', k1 bigint '$[1]') AS k ON n.{Notifications.StoreId} = k.k0 AND n.{Notifications.NotificationId} = k.k1`,
+JOIN #KEYS2# AS k ON n.{Notifications.StoreId} = k.k0 AND n.{Notifications.NotificationId} = k.k1`,
 }
 
 // each runs a load query and calls scan for every row.
-func each(ctx context.Context, db *DB, q querier, name, keysJSON string, scan func(*sql.Rows) error) error {
-	rows, err := q.QueryContext(ctx, db.sql[name], sql.Named("keys", keysJSON))
+func each(ctx context.Context, db *DB, q querier, name string, keys keySet, scan func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, db.sql[name], keys...)
 	if err != nil {
 		return fmt.Errorf("load %s: %w", name, err)
 	}
@@ -177,7 +177,7 @@ func monthDay(m, d, y nint) string {
 	return fmt.Sprintf("--%02d-%02d", m.Int64, d.Int64)
 }
 
-func loadCustomers(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]any, error) {
+func loadCustomers(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]any, error) {
 	out := make(map[aggKey]any)
 	err := each(ctx, db, q, "customer", keys, func(r *sql.Rows) error {
 		var (
@@ -246,7 +246,7 @@ func loadCustomers(ctx context.Context, db *DB, q querier, keys string) (map[agg
 
 // loadWishLists returns the open wishes of each customer; a customer with
 // none has an empty wish list, one that no longer exists has none at all.
-func loadWishLists(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]any, error) {
+func loadWishLists(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]any, error) {
 	out := make(map[aggKey]any)
 	err := each(ctx, db, q, "wishlist.customers", keys, func(r *sql.Rows) error {
 		var s, id int64
@@ -288,7 +288,7 @@ func loadWishLists(ctx context.Context, db *DB, q querier, keys string) (map[agg
 	return out, err
 }
 
-func loadNotes(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]any, error) {
+func loadNotes(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]any, error) {
 	out := make(map[aggKey]any)
 	return out, each(ctx, db, q, "note", keys, func(r *sql.Rows) error {
 		var (
@@ -311,7 +311,7 @@ func loadNotes(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]
 	})
 }
 
-func loadSales(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]any, error) {
+func loadSales(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]any, error) {
 	out := make(map[aggKey]any)
 	err := each(ctx, db, q, "sale", keys, func(r *sql.Rows) error {
 		var (
@@ -392,7 +392,7 @@ func loadSales(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]
 	return out, err
 }
 
-func loadAppointments(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]any, error) {
+func loadAppointments(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]any, error) {
 	out := make(map[aggKey]any)
 	return out, each(ctx, db, q, "appointment", keys, func(r *sql.Rows) error {
 		var (
@@ -421,7 +421,7 @@ func loadAppointments(ctx context.Context, db *DB, q querier, keys string) (map[
 	})
 }
 
-func loadServices(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]any, error) {
+func loadServices(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]any, error) {
 	out := make(map[aggKey]any)
 	err := each(ctx, db, q, "service", keys, func(r *sql.Rows) error {
 		var (
@@ -469,7 +469,7 @@ func loadServices(ctx context.Context, db *DB, q querier, keys string) (map[aggK
 	return out, err
 }
 
-func loadItems(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]any, error) {
+func loadItems(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]any, error) {
 	out := make(map[aggKey]any)
 	return out, each(ctx, db, q, "item", keys, func(r *sql.Rows) error {
 		var (
@@ -507,7 +507,7 @@ func loadItems(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]
 	})
 }
 
-func loadNotifications(ctx context.Context, db *DB, q querier, keys string) (map[aggKey]any, error) {
+func loadNotifications(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]any, error) {
 	out := make(map[aggKey]any)
 	return out, each(ctx, db, q, "notification", keys, func(r *sql.Rows) error {
 		var (

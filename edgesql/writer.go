@@ -46,7 +46,7 @@ func loadOne[T any](ctx context.Context, d *DB, key string, load loader) (*T, er
 	if err != nil {
 		return nil, err
 	}
-	got, err := load(ctx, d, d.db, keysJSON([]aggKey{k}, 2))
+	got, err := load(ctx, d, d.db, keyArgs([]aggKey{k}, 2))
 	if err != nil {
 		return nil, err
 	}

@@ -53,12 +53,12 @@ func (e edgeDB) source(ctx context.Context, log *slog.Logger, role string) (src 
 		db.Close()
 		fmt.Fprintf(os.Stderr, "The Edge database is not ready for capture. A DBA can run:\n\n%s\n(or run `edgesync edge check --enable` as a login allowed to ALTER DATABASE)\n", r.Script())
 		return nil, nil, errors.New("change tracking is not set up")
-	case role != "capture" && len(r.OwnTables) > 0:
+	case role != "capture" && !r.WriterOK():
 		db.Close()
-		fmt.Fprintf(os.Stderr, "edgesync's ledger and link tables are missing. A DBA can run:\n\n%s\n", r.Script())
-		return nil, nil, errors.New("edgesync tables are missing (or run `edgesync edge check --enable`)")
+		fmt.Fprintf(os.Stderr, "The Edge writer lacks tables or permissions. A DBA can run:\n\n%s\n", r.Script())
+		return nil, nil, errors.New("the Edge writer is not set up (or run `edgesync edge check --enable` for edgesync's own tables)")
 	}
-	log.Info("edge database ready", "database", r.Database, "retention_days", r.RetentionDays)
+	log.Info("edge database ready", "database", r.Database, "user", r.User, "retention_days", r.RetentionDays, "compatibility_level", r.CompatibilityLevel)
 	return db, func() { db.Close() }, nil
 }
 
@@ -200,10 +200,19 @@ func (c *edgeCheckCmd) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.OK() {
-		fmt.Printf("Database %s is ready for capture (change retention: %d days).\n", r.Database, r.RetentionDays)
+	retention := fmt.Sprintf("%d days", r.RetentionDays)
+	if r.RetentionDays < 0 {
+		retention = "unknown: this login cannot read sys.change_tracking_databases (VIEW DATABASE STATE)"
+	}
+	fmt.Printf("Database %s, user %s, compatibility level %d (any level will do), change retention %s.\n", r.Database, r.User, r.CompatibilityLevel, retention)
+	if r.OK() && r.WriterOK() {
+		fmt.Println("Ready for capture and for the Edge writer.")
 		return nil
 	}
-	fmt.Printf("Database %s is not ready for capture. Run as a DBA:\n\n%s", r.Database, r.Script())
-	return errors.New("change tracking is not set up")
+	if r.OK() {
+		fmt.Printf("Ready for capture. For the Edge writer (writer and store roles), run as a DBA:\n\n%s", r.Script())
+		return nil
+	}
+	fmt.Printf("Not ready for capture. Run as a DBA:\n\n%s", r.Script())
+	return errors.New("the Edge database is not set up for capture")
 }
