@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"regexp"
+	"strings"
 	"testing"
 
 	mssql "github.com/microsoft/go-mssqldb"
@@ -82,4 +83,18 @@ func TestSQLErrorsAreClassified(t *testing.T) {
 	err = retryRaces(context.Background(), func() error { calls++; return mssql.Error{Number: 208, Message: "Invalid object name"} })
 	assert.Equal(t, 1, calls, "a refusal is not retried")
 	assert.ErrorContains(t, classifySQL(err), "a table the mapping names does not exist")
+}
+
+// A snapshot page orders by the key columns themselves, so each page is a
+// seek on the primary key; ordered by a CAST, SQL Server sorted the rest
+// of the table for every page.
+func TestSnapshotPagesFollowThePrimaryKey(t *testing.T) {
+	d, err := newDB(nil, schemas.DefaultMapping())
+	require.NoError(t, err)
+	page := d.sql["item.page"]
+	assert.Contains(t, page, "SELECT DISTINCT TOP (@n) t.[ItemStoreId] AS k0, t.[CatId] AS k1, t.[StockNo] AS k2 FROM [dbo].[Items] AS t")
+	assert.True(t, strings.HasSuffix(page, "ORDER BY t.[ItemStoreId], t.[CatId], t.[StockNo]"), page)
+	for _, e := range schemas.Entities {
+		assert.NotContains(t, d.sql[string(e)+".page"], "CAST(t.", e)
+	}
 }

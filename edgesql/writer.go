@@ -87,7 +87,7 @@ func (d *DB) CustomerByEmail(ctx context.Context, email string) (string, error) 
 func (d *DB) LinkedKey(ctx context.Context, partner, entity, partnerID string) (string, error) {
 	var key string
 	err := d.db.QueryRowContext(ctx, "SELECT EdgeKey FROM "+d.own("Links")+" WHERE Partner = @p AND Entity = @e AND PartnerId = @id",
-		sql.Named("p", partner), sql.Named("e", entity), sql.Named("id", partnerID)).Scan(&key)
+		sql.Named("p", mssql.VarChar(partner)), sql.Named("e", mssql.VarChar(entity)), sql.Named("id", partnerID)).Scan(&key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -101,7 +101,7 @@ func (d *DB) LinkedKey(ctx context.Context, partner, entity, partnerID string) (
 // customer's open wishes.
 func (d *DB) WishLinks(ctx context.Context, partner, customerKey string) (map[string]int, error) {
 	rows, err := d.db.QueryContext(ctx, "SELECT PartnerId, EdgeKey FROM "+d.own("Links")+" WHERE Partner = @p AND Entity = 'wish' AND EdgeKey LIKE @k",
-		sql.Named("p", partner), sql.Named("k", customerKey+"#%"))
+		sql.Named("p", mssql.VarChar(partner)), sql.Named("k", mssql.VarChar(customerKey+"#%")))
 	if err != nil {
 		return nil, fmt.Errorf("read wish links: %w", err)
 	}
@@ -326,12 +326,16 @@ func (w *sqlWrite) apply(ctx context.Context, c projectors.Command) error {
 }
 
 // link records a partner id; edgesync's own table, so no tracking context.
+// Its varchar columns get varchar parameters (go-mssqldb sends a Go string
+// as nvarchar): an nvarchar parameter makes SQL Server convert the column,
+// which can turn the key seek into a scan, and MERGE ... HOLDLOCK would
+// then range-lock the whole table.
 func (w *sqlWrite) link(ctx context.Context, partner, entity, partnerID, key string) error {
 	_, err := w.tx.ExecContext(ctx, "MERGE "+w.d.own("Links")+` WITH (HOLDLOCK) AS l
 USING (SELECT @p AS Partner, @e AS Entity, @id AS PartnerId) AS s ON l.Partner = s.Partner AND l.Entity = s.Entity AND l.PartnerId = s.PartnerId
 WHEN MATCHED THEN UPDATE SET EdgeKey = @k
 WHEN NOT MATCHED THEN INSERT (Partner, Entity, PartnerId, EdgeKey) VALUES (@p, @e, @id, @k);`,
-		sql.Named("p", partner), sql.Named("e", entity), sql.Named("id", partnerID), sql.Named("k", key))
+		sql.Named("p", mssql.VarChar(partner)), sql.Named("e", mssql.VarChar(entity)), sql.Named("id", partnerID), sql.Named("k", mssql.VarChar(key)))
 	return err
 }
 
