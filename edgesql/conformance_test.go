@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -48,7 +49,7 @@ func openScratch(t *testing.T) (*DB, string) {
 	name := "es_" + hex.EncodeToString(b)
 	m := schemas.DefaultMapping()
 	m.Schema, m.EdgesyncSchema = name, name+"_es"
-	d, err := Open(ctx, dsn, m)
+	d, err := Open(ctx, dsn, m, time.Local)
 	require.NoError(t, err)
 	t.Cleanup(func() { d.Close() })
 

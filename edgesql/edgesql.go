@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	_ "github.com/microsoft/go-mssqldb" // registers the "sqlserver" driver
 
@@ -29,14 +30,21 @@ type DB struct {
 	m    schemas.Mapping
 	sql  map[string]string // expanded queries by name
 	defs map[schemas.Entity]entityDef
+	// zone is the store's time zone, in which The Edge's datetime columns
+	// hold their wall clock (times.go).
+	zone *time.Location
 }
 
 // Open connects to SQL Server with a go-mssqldb DSN
-// ("sqlserver://user:password@host?database=Edge"). Errors never repeat the
+// ("sqlserver://user:password@host?database=Edge"); zone is the time zone
+// The Edge's clock runs in (the store server's). Errors never repeat the
 // DSN, which may hold a password.
-func Open(ctx context.Context, dsn string, m schemas.Mapping) (*DB, error) {
+func Open(ctx context.Context, dsn string, m schemas.Mapping, zone *time.Location) (*DB, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
+	}
+	if zone == nil {
+		return nil, errors.New("open edge database: the store's time zone is required (The Edge writes local time)")
 	}
 	conn, err := sql.Open("sqlserver", dsn)
 	if err != nil {
@@ -47,6 +55,7 @@ func Open(ctx context.Context, dsn string, m schemas.Mapping) (*DB, error) {
 		conn.Close()
 		return nil, err
 	}
+	d.zone = zone
 	if err := conn.PingContext(ctx); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("connect to edge database: %w", err)
@@ -57,7 +66,7 @@ func Open(ctx context.Context, dsn string, m schemas.Mapping) (*DB, error) {
 // newDB expands every query through the mapping, so a mapping that lacks a
 // name fails here and not in the middle of a capture.
 func newDB(conn *sql.DB, m schemas.Mapping) (*DB, error) {
-	d := &DB{db: conn, m: m, sql: make(map[string]string), defs: make(map[schemas.Entity]entityDef)}
+	d := &DB{db: conn, m: m, sql: make(map[string]string), defs: make(map[schemas.Entity]entityDef), zone: time.UTC}
 	add := func(name, tmpl string) error {
 		q, err := expand(m, tmpl)
 		if err != nil {

@@ -145,11 +145,11 @@ type (
 	ntime = sql.NullTime
 )
 
-func tptr(t ntime) *time.Time {
+func tptr(db *DB, t ntime) *time.Time {
 	if !t.Valid {
 		return nil
 	}
-	v := t.Time.UTC()
+	v := db.instant(t.Time)
 	return &v
 }
 
@@ -200,7 +200,7 @@ func loadCustomers(ctx context.Context, db *DB, q querier, keys keySet) (map[agg
 			SyncEnabled: syncOn.Bool, Inactive: inactive.Bool, ContactMethods: []schemas.ContactMethod{},
 		}
 		if entered.Valid {
-			c.DateEntered = entered.Time.UTC()
+			c.DateEntered = db.instant(entered.Time)
 		}
 		if accS.Valid && accID.Valid {
 			c.AccountKey = custKey(accS.Int64, accID.Int64)
@@ -274,10 +274,10 @@ func loadWishLists(ctx context.Context, db *DB, q querier, keys keySet) (map[agg
 			return nil
 		}
 		w := schemas.Wish{ID: int(wid), Kind: kind.String, VendorID: vendor.String, VendStyleCode: style.String,
-			Description: desc.String, BuyFor: buyFor.String, EventDesc: evt.String, EventDate: tptr(evtDate),
+			Description: desc.String, BuyFor: buyFor.String, EventDesc: evt.String, EventDate: tptr(db, evtDate),
 			AssociateID: int(assoc.Int64), Source: src.String}
 		if entered.Valid {
-			w.DateEntered = entered.Time.UTC()
+			w.DateEntered = db.instant(entered.Time)
 		}
 		if itS.Valid && itC.Valid && itN.Valid {
 			w.ItemKey = itemKeyOf(itS.Int64, itC.Int64, itN.Int64)
@@ -304,7 +304,7 @@ func loadNotes(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]
 		n := &schemas.Note{ID: int(nid), CustomerKey: custKey(s, cid), Store: store(s), AssociateID: int(assoc.Int64),
 			Text: text.String, Locked: locked.Bool, Source: src.String}
 		if date.Valid {
-			n.Date = date.Time.UTC()
+			n.Date = db.instant(date.Time)
 		}
 		out[aggKey{s, nid}] = n
 		return nil
@@ -328,7 +328,7 @@ func loadSales(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]
 		sale := &schemas.Sale{Key: storeKey(aggKey{s, no}), Store: store(s), SaleNo: int(no), Station: station.String,
 			Void: void.Bool, Lines: []schemas.SaleLine{}}
 		if date.Valid {
-			sale.Date = date.Time.UTC()
+			sale.Date = db.instant(date.Time)
 		}
 		if cS.Valid && cID.Valid {
 			sale.CustomerKey = custKey(cS.Int64, cID.Int64)
@@ -405,16 +405,16 @@ func loadAppointments(ctx context.Context, db *DB, q querier, keys keySet) (map[
 			return err
 		}
 		a := &schemas.Appointment{ID: int(id), ChainID: int(chain.Int64), Store: store(s), AssociateID: int(assoc.Int64),
-			Type: typ.String, Description: desc.String, Priority: prio.String, ContactVia: via.String, EndAt: tptr(end),
+			Type: typ.String, Description: desc.String, Priority: prio.String, ContactVia: via.String, EndAt: tptr(db, end),
 			Status: status.String, Result: result.String}
 		if cS.Valid && cID.Valid {
 			a.CustomerKey = custKey(cS.Int64, cID.Int64)
 		}
 		if begin.Valid {
-			a.BeginAt = begin.Time.UTC()
+			a.BeginAt = db.instant(begin.Time)
 		}
 		if created.Valid {
-			a.DateCreated = created.Time.UTC()
+			a.DateCreated = db.instant(created.Time)
 		}
 		out[aggKey{s, id}] = a
 		return nil
@@ -435,12 +435,12 @@ func loadServices(ctx context.Context, db *DB, q querier, keys keySet) (map[aggK
 		}
 		j := &schemas.ServiceJob{Key: serviceKey(aggKey{s, sale, job}), Store: store(s), SaleNo: int(sale), JobNo: int(job),
 			JobType: typ.String, EnvelopeNo: env.String, ItemDescription: item.String, Summary: summary.String,
-			PromisedDate: tptr(promised), Status: status.String, DateDone: tptr(done), DatePickedUp: tptr(picked)}
+			PromisedDate: tptr(db, promised), Status: status.String, DateDone: tptr(db, done), DatePickedUp: tptr(db, picked)}
 		if cS.Valid && cID.Valid {
 			j.CustomerKey = custKey(cS.Int64, cID.Int64)
 		}
 		if entered.Valid {
-			j.DateEntered = entered.Time.UTC()
+			j.DateEntered = db.instant(entered.Time)
 		}
 		var err error
 		if j.EstimatedPrice, err = cents(price); err != nil {
@@ -462,7 +462,7 @@ func loadServices(ctx context.Context, db *DB, q querier, keys keySet) (map[aggK
 			return err
 		}
 		if j, ok := out[aggKey{s, sale, job}].(*schemas.ServiceJob); ok {
-			j.History = append(j.History, schemas.StatusChange{At: at.Time.UTC(), From: from.String, To: to.String})
+			j.History = append(j.History, schemas.StatusChange{At: db.instant(at.Time), From: from.String, To: to.String})
 		}
 		return nil
 	})
@@ -500,7 +500,7 @@ func loadItems(ctx context.Context, db *DB, q querier, keys keySet) (map[aggKey]
 			it.SaleKey = storeKey(aggKey{saleS.Int64, saleNo.Int64})
 		}
 		if changed.Valid {
-			it.DateStatusChanged = changed.Time.UTC()
+			it.DateStatusChanged = db.instant(changed.Time)
 		}
 		out[aggKey{s, cat, no}] = it
 		return nil
@@ -525,7 +525,7 @@ func loadNotifications(ctx context.Context, db *DB, q querier, keys keySet) (map
 			n.CustomerKey = custKey(cS.Int64, cID.Int64)
 		}
 		if queued.Valid {
-			n.QueuedAt = queued.Time.UTC()
+			n.QueuedAt = db.instant(queued.Time)
 		}
 		out[aggKey{s, id}] = n
 		return nil

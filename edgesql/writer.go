@@ -296,7 +296,7 @@ func (w *sqlWrite) apply(ctx context.Context, c projectors.Command) error {
 			return err
 		}
 		return w.exec(ctx, "write.removewish",
-			sql.Named("s", s), sql.Named("id", id), sql.Named("w", c.WishID))
+			sql.Named("s", s), sql.Named("id", id), sql.Named("w", c.WishID), sql.Named("now", w.d.wallClock(time.Now())))
 	case projectors.PutNote:
 		return w.putNote(ctx, c)
 	case projectors.AddActivity:
@@ -306,7 +306,7 @@ func (w *sqlWrite) apply(ctx context.Context, c projectors.Command) error {
 		}
 		a := c.Activity
 		return w.exec(ctx, "write.activity",
-			sql.Named("s", s), sql.Named("id", id), sql.Named("at", a.At), sql.Named("k", a.Kind), sql.Named("ch", a.Channel),
+			sql.Named("s", s), sql.Named("id", id), sql.Named("at", w.d.wallClock(a.At)), sql.Named("k", a.Kind), sql.Named("ch", a.Channel),
 			sql.Named("dir", a.Direction), sql.Named("b", a.Body), sql.Named("src", a.Source), sql.Named("ext", a.PartnerID))
 	case projectors.SetNotificationStatus:
 		k, err := parseKey(c.NotificationKey, 2)
@@ -361,7 +361,8 @@ func (w *sqlWrite) createCustomer(ctx context.Context, c projectors.CreateCustom
 	if err := w.exec(ctx, "write.customer",
 		sql.Named("s", s), sql.Named("id", id), sql.Named("first", cu.FirstName), sql.Named("last", sql.NullString{String: cu.LastName, Valid: cu.LastName != ""}),
 		sql.Named("why", whyIn), sql.Named("k1", keys[0]), sql.Named("k2", keys[1]), sql.Named("k3", keys[2]), sql.Named("k4", keys[3]),
-		sql.Named("k5", keys[4]), sql.Named("k6", keys[5]), sql.Named("k7", keys[6]), sql.Named("k8", keys[7]), sql.Named("sync", cu.SyncEnabled)); err != nil {
+		sql.Named("k5", keys[4]), sql.Named("k6", keys[5]), sql.Named("k7", keys[6]), sql.Named("k8", keys[7]), sql.Named("sync", cu.SyncEnabled),
+		sql.Named("now", w.d.wallClock(time.Now()))); err != nil {
 		return err
 	}
 	w.created = custKey(s, id)
@@ -425,7 +426,7 @@ func (w *sqlWrite) addWish(ctx context.Context, c projectors.AddWish) error {
 	if err := w.scalar(ctx, "write.wish", &wishID,
 		sql.Named("s", s), sql.Named("id", id), sql.Named("k", wi.Kind), sql.Named("is", itS), sql.Named("ic", itC), sql.Named("in", itN),
 		sql.Named("v", sql.NullString{String: wi.VendorID, Valid: wi.VendorID != ""}), sql.Named("sc", sql.NullString{String: wi.VendStyleCode, Valid: wi.VendStyleCode != ""}),
-		sql.Named("d", wi.Description), sql.Named("at", wi.DateEntered), sql.Named("src", wi.Source)); err != nil {
+		sql.Named("d", wi.Description), sql.Named("at", w.d.wallClock(wi.DateEntered)), sql.Named("src", wi.Source)); err != nil {
 		return err
 	}
 	if c.PartnerID == "" {
@@ -446,7 +447,7 @@ func (w *sqlWrite) putNote(ctx context.Context, c projectors.PutNote) error {
 	}
 	var noteID int64
 	if err := w.scalar(ctx, "write.note", &noteID,
-		sql.Named("s", s), sql.Named("id", id), sql.Named("at", n.Date), sql.Named("t", n.Text), sql.Named("src", n.Source)); err != nil {
+		sql.Named("s", s), sql.Named("id", id), sql.Named("at", w.d.wallClock(n.Date)), sql.Named("t", n.Text), sql.Named("src", n.Source)); err != nil {
 		return err
 	}
 	if c.PartnerID == "" {
@@ -471,7 +472,7 @@ ORDER BY c.{Customers.DateEntered}, c.{Customers.CustomerStoreId}, c.{Customers.
 	"write.customer": `INSERT INTO {Customers} ({Customers.CustomerStoreId}, {Customers.CustomerId}, {Customers.AccountStoreId}, {Customers.AccountId},
  {Customers.FirstName}, {Customers.LastName}, {Customers.AcquisitionWhyInId}, {Customers.Key1}, {Customers.Key2}, {Customers.Key3}, {Customers.Key4},
  {Customers.Key5}, {Customers.Key6}, {Customers.Key7}, {Customers.Key8}, {Customers.SyncEnabled}, {Customers.Inactive}, {Customers.DateEntered})
-VALUES (@s, @id, @s, @id, @first, @last, @why, @k1, @k2, @k3, @k4, @k5, @k6, @k7, @k8, @sync, 0, SYSUTCDATETIME())`,
+VALUES (@s, @id, @s, @id, @first, @last, @why, @k1, @k2, @k3, @k4, @k5, @k6, @k7, @k8, @sync, 0, @now)`,
 	"write.editnote":  `UPDATE {CustomerNotes} SET {CustomerNotes.NoteText} = @t WHERE {CustomerNotes.CustomerStoreId} = @s AND {CustomerNotes.NoteId} = @n`,
 	"write.findwhyin": `SELECT {WhyIns.WhyInId} FROM {WhyIns} WITH (UPDLOCK, HOLDLOCK) WHERE {WhyIns.Description} = @d`,
 	"write.method": `INSERT INTO {CustomerContactMethods} ({CustomerContactMethods.CustomerStoreId}, {CustomerContactMethods.CustomerId},
@@ -487,7 +488,7 @@ WHERE NOT EXISTS (SELECT 1 FROM {CustomerContactMethods} WHERE {CustomerContactM
 	"write.note": `INSERT INTO {CustomerNotes} ({CustomerNotes.CustomerStoreId}, {CustomerNotes.CustomerId}, {CustomerNotes.NoteDate},
  {CustomerNotes.NoteText}, {CustomerNotes.Source}) OUTPUT inserted.{CustomerNotes.NoteId} INTO @out VALUES (@s, @id, @at, @t, @src)`,
 	"write.notification": `UPDATE {Notifications} SET {Notifications.Status} = @st WHERE {Notifications.StoreId} = @s AND {Notifications.NotificationId} = @id`,
-	"write.removewish": `UPDATE {WishListItems} SET {WishListItems.DateRemoved} = SYSUTCDATETIME()
+	"write.removewish": `UPDATE {WishListItems} SET {WishListItems.DateRemoved} = @now
 WHERE {WishListItems.CustomerStoreId} = @s AND {WishListItems.CustomerId} = @id AND {WishListItems.WishId} = @w AND {WishListItems.DateRemoved} IS NULL`,
 	"write.sync": `UPDATE {Customers} SET {Customers.SyncEnabled} = 1 WHERE {Customers.CustomerStoreId} = @s AND {Customers.CustomerId} = @id`,
 	"write.wish": `INSERT INTO {WishListItems} ({WishListItems.CustomerStoreId}, {WishListItems.CustomerId}, {WishListItems.WishKind},

@@ -24,6 +24,7 @@ type edgeDB struct {
 	MSSQLDSN    string `name:"mssql-dsn" secret:"" help:"go-mssqldb DSN of the Edge database, e.g. sqlserver://edgesync:PASSWORD@server?database=Edge (prefer EDGESYNC_MSSQL_DSN)."`
 	EdgeMapping string `name:"edge-mapping" help:"JSON file naming the site's Edge tables and columns, laid over the default (schemas/edge-mapping.json)." type:"existingfile"`
 	EdgeSim     string `name:"edge-simulator" help:"URL of an Edge simulator (edgesync sim edge) to use instead of SQL Server: demos and tests only."`
+	TimeZone    string `name:"edge-time-zone" help:"Time zone The Edge's clock runs in, as an IANA name (America/Chicago: the store server's zone); required with --mssql-dsn, since The Edge writes local times and a container's clock is UTC."`
 }
 
 // source opens the Edge database (SQL Server, or the simulator served by
@@ -70,9 +71,16 @@ func (e edgeDB) open(ctx context.Context) (*edgesql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.TimeZone == "" {
+		return nil, errors.New("--edge-time-zone (or EDGESYNC_EDGE_TIME_ZONE) is required with --mssql-dsn: the zone The Edge's clock runs in, e.g. America/Chicago (the store server's time zone)")
+	}
+	zone, err := time.LoadLocation(e.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("--edge-time-zone %q: not a time zone name such as America/Chicago: %w", e.TimeZone, err)
+	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return edgesql.Open(cctx, e.MSSQLDSN, m)
+	return edgesql.Open(cctx, e.MSSQLDSN, m, zone)
 }
 
 // openChecked opens the database and reads its set-up; the caller closes it.
@@ -182,6 +190,9 @@ type edgeCheckCmd struct {
 func (c *edgeCheckCmd) Run(ctx context.Context) error {
 	if c.EdgeSim != "" {
 		return errors.New("--edge-simulator: edge check reads SQL Server; the simulator needs no set-up")
+	}
+	if c.TimeZone == "" {
+		c.TimeZone = "UTC" // edge check reads no times
 	}
 	db, err := c.open(ctx)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // --edge-time-zone on an image FROM scratch and on Windows, which have no zone database
 
 	"github.com/alecthomas/kong"
 
