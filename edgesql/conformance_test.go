@@ -152,8 +152,64 @@ func (h sqlHarness) insertEmail(ctx context.Context, tx *sql.Tx, q func(string) 
 	return err
 }
 
-func (h sqlHarness) AddEmail(ctx context.Context, key, email string) error {
-	return h.tx(ctx, func(tx *sql.Tx, q func(string) string) error { return h.insertEmail(ctx, tx, q, key, email, false) })
+func (h sqlHarness) AddEmail(ctx context.Context, key, email, origin string) error {
+	return h.tx(ctx, func(tx *sql.Tx, q func(string) string) error {
+		s, id := splitKey(key)
+		stmt := q(`INSERT INTO {CustomerContactMethods} ({CustomerContactMethods.CustomerStoreId}, {CustomerContactMethods.CustomerId},
+ {CustomerContactMethods.Method}, {CustomerContactMethods.PhoneOrEmail}, {CustomerContactMethods.IsPreferred}) VALUES (@s, @id, 'EMAIL', @e, 0)`)
+		args := []any{sql.Named("s", s), sql.Named("id", id), sql.Named("e", email)}
+		if origin != "" {
+			stmt = "WITH CHANGE_TRACKING_CONTEXT (@ctx) " + stmt
+			args = append(args, sql.Named("ctx", OriginContext(origin)))
+		}
+		_, err := tx.ExecContext(ctx, stmt, args...)
+		return err
+	})
+}
+
+func (h sqlHarness) NewSale(ctx context.Context, customerKey string, lines int) (string, error) {
+	cs, cid := splitKey(customerKey)
+	var key string
+	err := h.tx(ctx, func(tx *sql.Tx, q func(string) string) error {
+		var no int
+		if err := tx.QueryRowContext(ctx, q("SELECT ISNULL(MAX({Sales.SaleNo}), 0) + 1 FROM {Sales} WITH (UPDLOCK, HOLDLOCK) WHERE {Sales.SaleStoreId} = @s"),
+			sql.Named("s", cs)).Scan(&no); err != nil {
+			return err
+		}
+		total := fmt.Sprintf("%d.00", 100*lines)
+		if _, err := tx.ExecContext(ctx, q(`INSERT INTO {Sales} ({Sales.SaleStoreId}, {Sales.SaleNo}, {Sales.SaleDate}, {Sales.CustomerStoreId},
+ {Sales.CustomerId}, {Sales.Subtotal}, {Sales.TaxTotal}, {Sales.Total}) VALUES (@s, @n, SYSDATETIME(), @s, @c, @t, 0, @t)`),
+			sql.Named("s", cs), sql.Named("n", no), sql.Named("c", cid), sql.Named("t", total)); err != nil {
+			return err
+		}
+		key = storeKey(aggKey{int64(cs), int64(no)})
+		for i := range lines {
+			if err := h.insertLine(ctx, tx, q, cs, no, i+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return key, err
+}
+
+func (h sqlHarness) insertLine(ctx context.Context, tx *sql.Tx, q func(string) string, store, sale, line int) error {
+	_, err := tx.ExecContext(ctx, q(`INSERT INTO {SaleLines} ({SaleLines.SaleStoreId}, {SaleLines.SaleNo}, {SaleLines.LineNo}, {SaleLines.LineType},
+ {SaleLines.Qty}, {SaleLines.Amount}) VALUES (@s, @n, @l, 'MERCH', 1, 100.00)`),
+		sql.Named("s", store), sql.Named("n", sale), sql.Named("l", line))
+	return err
+}
+
+func (h sqlHarness) AddSaleLine(ctx context.Context, saleKey string) error {
+	s, no := splitKey(saleKey)
+	return h.tx(ctx, func(tx *sql.Tx, q func(string) string) error {
+		var line int
+		if err := tx.QueryRowContext(ctx, q("SELECT ISNULL(MAX({SaleLines.LineNo}), 0) + 1 FROM {SaleLines} WHERE {SaleLines.SaleStoreId} = @s AND {SaleLines.SaleNo} = @n"),
+			sql.Named("s", s), sql.Named("n", no)).Scan(&line); err != nil {
+			return err
+		}
+		return h.insertLine(ctx, tx, q, s, no, line)
+	})
 }
 
 func (h sqlHarness) update(ctx context.Context, key, set string, arg any) error {

@@ -30,11 +30,17 @@ import (
 type Harness interface {
 	Source() capture.ChangeSource
 	NewCustomer(ctx context.Context, store, firstName, email string) (key string, err error)
-	AddEmail(ctx context.Context, customerKey, email string) error
+	// AddEmail adds an email in one transaction marked with origin (a
+	// partner's, or "" for an Edge user).
+	AddEmail(ctx context.Context, customerKey, email, origin string) error
 	Rename(ctx context.Context, customerKey, firstName string) error
 	Inactivate(ctx context.Context, customerKey string) error
 	AddNote(ctx context.Context, customerKey, text, origin string) (key string, err error)
 	DeleteNote(ctx context.Context, noteKey string) error
+	// NewSale rings up a sale to a customer with lines lines of 100.00
+	// each, in one transaction; AddSaleLine adds one more line to it.
+	NewSale(ctx context.Context, customerKey string, lines int) (key string, err error)
+	AddSaleLine(ctx context.Context, saleKey string) error
 	// ExpireChanges makes the source forget every change so far, as
 	// retention cleanup does: a checkpoint taken before is now too old.
 	ExpireChanges(ctx context.Context) error
@@ -161,7 +167,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 			k, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
 			f.must(err)
 			f.cycle()
-			f.must(f.h.AddEmail(ctx, k, "ada@work.example.com"))
+			f.must(f.h.AddEmail(ctx, k, "ada@work.example.com", ""))
 			f.cycle()
 			evs := f.events()
 			require.Len(t, evs, 2)
@@ -238,13 +244,71 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"a checkpoint older than the min valid version triggers a new snapshot", func(t *testing.T, f *fixture) {
 			k, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
 			f.must(err)
+			note, err := f.h.AddNote(ctx, k, "ring size 6", "")
+			f.must(err)
 			f.cycle()
+			first := f.events()
 			f.must(f.h.Rename(ctx, k, "Augusta Ada"))
+			f.must(f.h.DeleteNote(ctx, note))
 			f.must(f.h.ExpireChanges(ctx))
 			f.cycle()
 			assert.Positive(t, f.cap.Stats().Resnapshots)
 			evs := f.events()
-			assert.Equal(t, "Augusta Ada", customer(t, evs[len(evs)-1]).FirstName, "the change is not lost")
+			last := map[string]schemas.Envelope{}
+			for _, e := range evs {
+				last[e.Key] = e
+			}
+			assert.Equal(t, "Augusta Ada", customer(t, last[k]).FirstName, "the change is not lost")
+			// Rows untouched since the cleanup have NULL versions: the
+			// re-snapshot's events must still supersede what connectors
+			// hold, or they are judged stale and dropped.
+			assert.True(t, last[k].Supersedes(first[0].Epoch, first[0].Version), "version %d@%d after %d@%d",
+				last[k].Version, last[k].Epoch, first[0].Version, first[0].Epoch)
+			assert.True(t, last[note].Deleted(), "a note deleted during the outage is published as deleted")
+		}},
+		{"a change carries the context of its aggregate's last change only", func(t *testing.T, f *fixture) {
+			// SYS_CHANGE_CONTEXT holds the last change's context: an Edge
+			// user's rename followed, before the next cycle, by a write on
+			// a partner's behalf arrives as one event with the partner's
+			// origin. Connectors must not lose the rename on that account.
+			k, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
+			f.must(err)
+			f.cycle()
+			f.must(f.h.Rename(ctx, k, "Augusta Ada"))
+			f.must(f.h.AddEmail(ctx, k, "ada@podium.example.com", "podium"))
+			f.cycle()
+			evs := f.events()
+			require.Len(t, evs, 2)
+			assert.Equal(t, "podium", evs[1].Origin)
+			assert.Equal(t, "Augusta Ada", customer(t, evs[1]).FirstName)
+		}},
+		{"a sale with its lines, and a line added later", func(t *testing.T, f *fixture) {
+			k, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
+			f.must(err)
+			sale, err := f.h.NewSale(ctx, k, 2)
+			f.must(err)
+			f.cycle()
+			sales := func() []schemas.Sale {
+				var out []schemas.Sale
+				for _, e := range f.events() {
+					if e.Type == "edge.sale.changed" {
+						var s schemas.Sale
+						f.must(e.DecodeData(&s))
+						assert.Equal(t, sale, e.Key)
+						out = append(out, s)
+					}
+				}
+				return out
+			}
+			got := sales()
+			require.Len(t, got, 1)
+			assert.Equal(t, k, got[0].CustomerKey)
+			assert.Len(t, got[0].Lines, 2)
+			f.must(f.h.AddSaleLine(ctx, sale))
+			f.cycle()
+			got = sales()
+			require.Len(t, got, 2, "a new line re-emits the sale")
+			assert.Len(t, got[1].Lines, 3)
 		}},
 		{"two stores", func(t *testing.T, f *fixture) {
 			a, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")

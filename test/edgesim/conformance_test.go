@@ -32,8 +32,8 @@ func (h harness) NewCustomer(_ context.Context, store, first, email string) (str
 	return key, err
 }
 
-func (h harness) AddEmail(_ context.Context, key, email string) error {
-	_, err := h.db.Update("", func(tx *edgesim.Tx) error {
+func (h harness) AddEmail(_ context.Context, key, email, origin string) error {
+	_, err := h.db.Update(origin, func(tx *edgesim.Tx) error {
 		_, err := tx.AddContactMethod(key, schemas.ContactMethod{Method: schemas.MethodEmail, Value: email})
 		return err
 	})
@@ -68,6 +68,34 @@ func (h harness) AddNote(_ context.Context, customerKey, text, origin string) (s
 		return err
 	})
 	return key, err
+}
+
+func (h harness) NewSale(_ context.Context, customerKey string, lines int) (string, error) {
+	var key string
+	_, err := h.db.Update("", func(tx *edgesim.Tx) error {
+		s := schemas.Sale{CustomerKey: customerKey}
+		for i := range lines {
+			s.Lines = append(s.Lines, schemas.SaleLine{LineNo: i + 1, Type: "MERCH", Qty: 1, Amount: 10000})
+			s.Subtotal += 10000
+		}
+		s.Total = s.Subtotal
+		var err error
+		key, err = tx.NewSale(customerKey[:3], s)
+		return err
+	})
+	return key, err
+}
+
+func (h harness) AddSaleLine(_ context.Context, saleKey string) error {
+	_, err := h.db.Update("", func(tx *edgesim.Tx) error {
+		s := tx.Sale(saleKey)
+		if s == nil {
+			return fmt.Errorf("sale %s not found", saleKey)
+		}
+		s.Lines = append(s.Lines, schemas.SaleLine{LineNo: len(s.Lines) + 1, Type: "MERCH", Qty: 1, Amount: 10000})
+		return tx.PutSale(s)
+	})
+	return err
 }
 
 func (h harness) DeleteNote(_ context.Context, key string) error {

@@ -280,6 +280,15 @@ func (tx *Tx) NewSale(store string, s schemas.Sale) (string, error) {
 	return s.Key, nil
 }
 
+// PutSale stages a change to an existing sale (a line added, a void).
+func (tx *Tx) PutSale(s *schemas.Sale) error {
+	if tx.Sale(s.Key) == nil {
+		return fmt.Errorf("sale %s not found", s.Key)
+	}
+	tx.stage(schemas.EntitySale, s.Key, s)
+	return nil
+}
+
 // Appointment returns a copy of an appointment, or nil.
 func (tx *Tx) Appointment(key string) *schemas.Appointment {
 	return getCopy(tx, tx.db.appointments, schemas.EntityAppointment, key)
