@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/edgesync/edgesync/schemas"
 )
 
 // Report says what the database lacks for capture and for the Edge writer.
@@ -43,6 +45,10 @@ type Report struct {
 	// OwnTables holds the statements creating edgesync's ledger and links
 	// when they are missing (the Edge writer needs them; capture does not).
 	OwnTables []string
+	// Numbering says, per sequence the writer numbers, whether its column
+	// is IDENTITY and what the mapping chooses: the installer's evidence
+	// for choosing (docs/edge-access.md, Numbering).
+	Numbering []string
 }
 
 // OK reports whether capture can run.
@@ -94,7 +100,33 @@ func (r Report) Script() string {
 	for _, s := range r.OwnTables {
 		fmt.Fprintf(&b, "%s;\n", s)
 	}
+	for _, n := range r.Numbering {
+		fmt.Fprintf(&b, "-- numbering: %s\n", n)
+	}
 	return b.String()
+}
+
+// numberColumns are the columns the writer's sequences number.
+var numberColumns = map[string][2]string{
+	"customer": {"Customers", "CustomerId"}, "whyin": {"WhyIns", "WhyInId"},
+	"note": {"CustomerNotes", "NoteId"}, "wish": {"WishListItems", "WishId"},
+}
+
+// numberingAdvice says of one sequence what its column is and what the
+// mapping chooses.
+func numberingAdvice(seq, column string, identity bool, rule schemas.NumberRule, chosen bool) string {
+	is := "is not IDENTITY: choose counter (if The Edge numbers from a counter table) or, only if nothing else numbers it, max"
+	if identity {
+		is = "is IDENTITY: choose identity"
+	}
+	choice := "the mapping chooses none: the writer will not start"
+	if chosen {
+		choice = "the mapping chooses " + rule.Strategy
+		if identity != (rule.Strategy == schemas.NumberIdentity) {
+			choice += ", which does not fit"
+		}
+	}
+	return fmt.Sprintf("%s: %s %s; %s", seq, column, is, choice)
 }
 
 // tables lists the physical names of every table capture reads, tracked
@@ -308,6 +340,17 @@ func (d *DB) checkWriter(ctx context.Context, r *Report) error {
 				r.WriterGrants = append(r.WriterGrants, p+" ON "+t)
 			}
 		}
+	}
+	for _, seq := range schemas.NumberSequences {
+		nc := numberColumns[seq]
+		t := tableName(d.m, nc[0])
+		col := d.m.Tables[nc[0]].Columns[nc[1]]
+		var ident sql.NullInt64
+		if err := d.db.QueryRowContext(ctx, "SELECT COLUMNPROPERTY(OBJECT_ID(@t), @c, 'IsIdentity')", sql.Named("t", t), sql.Named("c", col)).Scan(&ident); err != nil {
+			return fmt.Errorf("check numbering of %s: %w", t, err)
+		}
+		rule, chosen := d.m.Numbering[seq]
+		r.Numbering = append(r.Numbering, numberingAdvice(seq, t+"."+quote(col), ident.Int64 == 1, rule, chosen))
 	}
 	var ledger, links sql.NullInt64
 	if err := d.db.QueryRowContext(ctx, "SELECT OBJECT_ID(@a), OBJECT_ID(@b)", sql.Named("a", d.own("AppliedEvents")), sql.Named("b", d.own("Links"))).

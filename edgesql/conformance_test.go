@@ -49,6 +49,10 @@ func openScratch(t *testing.T) (*DB, string) {
 	name := "es_" + hex.EncodeToString(b)
 	m := schemas.DefaultMapping()
 	m.Schema, m.EdgesyncSchema = name, name+"_es"
+	// The proposed schema numbers customers and why-ins by no IDENTITY,
+	// and nothing else writes to a scratch database.
+	m.Numbering["customer"] = schemas.NumberRule{Strategy: schemas.NumberMax}
+	m.Numbering["whyin"] = schemas.NumberRule{Strategy: schemas.NumberMax}
 	d, err := Open(ctx, dsn, m, time.Local)
 	require.NoError(t, err)
 	t.Cleanup(func() { d.Close() })

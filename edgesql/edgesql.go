@@ -91,6 +91,12 @@ func newDB(conn *sql.DB, m schemas.Mapping) (*DB, error) {
 		}
 		d.defs[def.entity] = def
 	}
+	if c := m.Counters; c.Table != "" {
+		// The counter strategy's statement: the counter's next number,
+		// taken and kept in one statement.
+		d.sql["write.counter"] = fmt.Sprintf("DECLARE @c TABLE (v bigint);\nUPDATE %s.%s SET %s = %s + 1 OUTPUT inserted.%s INTO @c WHERE %s = @n;\nSELECT v FROM @c;",
+			quote(m.Schema), quote(c.Table), quote(c.Value), quote(c.Value), quote(c.Value), quote(c.Name))
+	}
 	for name, q := range d.sql {
 		for n := 2; n <= 3; n++ {
 			q = strings.ReplaceAll(q, keysMarker(n), keysTable(n))
@@ -99,6 +105,9 @@ func newDB(conn *sql.DB, m schemas.Mapping) (*DB, error) {
 	}
 	return d, nil
 }
+
+// Mapping is the site's mapping the database was opened with.
+func (d *DB) Mapping() schemas.Mapping { return d.m }
 
 // Close closes the connection pool.
 func (d *DB) Close() error { return d.db.Close() }

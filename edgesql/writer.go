@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -345,10 +346,6 @@ func (w *sqlWrite) createCustomer(ctx context.Context, c projectors.CreateCustom
 		return rejected{err}
 	}
 	s := k[0]
-	var id int64
-	if err := w.tx.QueryRowContext(ctx, w.d.sql["write.nextcustomer"], sql.Named("s", s)).Scan(&id); err != nil {
-		return err
-	}
 	whyIn, err := w.whyIn(ctx, c.Customer.Acquisition)
 	if err != nil {
 		return err
@@ -358,11 +355,17 @@ func (w *sqlWrite) createCustomer(ctx context.Context, c projectors.CreateCustom
 	for i := range keys {
 		keys[i] = sql.NullString{String: cu.CustomFields[fmt.Sprintf("Key%d", i+1)], Valid: cu.CustomFields[fmt.Sprintf("Key%d", i+1)] != ""}
 	}
-	if err := w.exec(ctx, "write.customer",
-		sql.Named("s", s), sql.Named("id", id), sql.Named("first", cu.FirstName), sql.Named("last", sql.NullString{String: cu.LastName, Valid: cu.LastName != ""}),
+	id, err := w.insertNumbered(ctx, "customer", "write.customer", []any{sql.Named("s", s)},
+		sql.Named("s", s), sql.Named("first", cu.FirstName), sql.Named("last", sql.NullString{String: cu.LastName, Valid: cu.LastName != ""}),
 		sql.Named("why", whyIn), sql.Named("k1", keys[0]), sql.Named("k2", keys[1]), sql.Named("k3", keys[2]), sql.Named("k4", keys[3]),
 		sql.Named("k5", keys[4]), sql.Named("k6", keys[5]), sql.Named("k7", keys[6]), sql.Named("k8", keys[7]), sql.Named("sync", cu.SyncEnabled),
-		sql.Named("now", w.d.wallClock(time.Now()))); err != nil {
+		sql.Named("now", w.d.wallClock(time.Now())))
+	if err != nil {
+		return err
+	}
+	// The customer is its own account; its number is known only now
+	// when SQL Server gave it (IDENTITY).
+	if err := w.exec(ctx, "write.customer.account", sql.Named("s", s), sql.Named("id", id)); err != nil {
 		return err
 	}
 	w.created = custKey(s, id)
@@ -372,6 +375,47 @@ func (w *sqlWrite) createCustomer(ctx context.Context, c projectors.CreateCustom
 		}
 	}
 	return nil
+}
+
+// insertNumbered runs the named INSERT of a row of sequence seq, numbered
+// as the mapping's Numbering says, and returns the row's number. scope
+// are the arguments of the max strategy's query (the store, the
+// customer); args the INSERT's. With IDENTITY, SQL Server numbers the row;
+// otherwise the writer takes the number first and the INSERT names it.
+func (w *sqlWrite) insertNumbered(ctx context.Context, seq, name string, scope []any, args ...any) (int64, error) {
+	rule, ok := w.d.m.Numbering[seq]
+	var next int64
+	switch {
+	case !ok:
+		return 0, rejected{fmt.Errorf("cannot number a new %s: the edge mapping chooses no numbering for %q (identity, counter or max; docs/edge-access.md, Numbering)", seq, seq)}
+	case rule.Strategy == schemas.NumberIdentity:
+		var id int64
+		err := w.scalar(ctx, name, &id, args...)
+		return id, err
+	case rule.Strategy == schemas.NumberMax:
+		if err := w.tx.QueryRowContext(ctx, w.d.sql["write.max."+seq], scope...).Scan(&next); err != nil {
+			return 0, fmt.Errorf("number a new %s: %w", seq, err)
+		}
+	case rule.Strategy == schemas.NumberCounter:
+		counter := rule.Counter
+		if len(scope) > 0 {
+			if s, ok := scope[0].(sql.NamedArg); ok && s.Name == "s" {
+				counter = strings.ReplaceAll(counter, "{store}", store(s.Value.(int64)))
+			}
+		}
+		err := w.tx.QueryRowContext(ctx, w.d.sql["write.counter"], sql.Named("n", counter)).Scan(&next)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, rejected{fmt.Errorf("number a new %s: counter %q is not in the counters table", seq, counter)}
+		}
+		if err != nil {
+			return 0, fmt.Errorf("number a new %s from counter %q: %w", seq, counter, err)
+		}
+	default:
+		return 0, rejected{fmt.Errorf("cannot number a new %s: strategy %q", seq, rule.Strategy)}
+	}
+	var id int64
+	err := w.scalar(ctx, name+".id", &id, append(args, sql.Named("newid", next))...)
+	return id, err
 }
 
 // whyIn finds the why-in of an acquisition, adding it to the list when new.
@@ -387,7 +431,7 @@ func (w *sqlWrite) whyIn(ctx context.Context, desc string) (sql.NullInt64, error
 	if !errors.Is(err, sql.ErrNoRows) {
 		return sql.NullInt64{}, err
 	}
-	if err := w.scalar(ctx, "write.addwhyin", &id, sql.Named("d", desc)); err != nil {
+	if id, err = w.insertNumbered(ctx, "whyin", "write.addwhyin", nil, sql.Named("d", desc)); err != nil {
 		return sql.NullInt64{}, err
 	}
 	return sql.NullInt64{Int64: id, Valid: true}, nil
@@ -422,11 +466,11 @@ func (w *sqlWrite) addWish(ctx context.Context, c projectors.AddWish) error {
 		}
 		itS, itC, itN = sql.NullInt64{Int64: k[0], Valid: true}, sql.NullInt64{Int64: k[1], Valid: true}, sql.NullInt64{Int64: k[2], Valid: true}
 	}
-	var wishID int64
-	if err := w.scalar(ctx, "write.wish", &wishID,
+	wishID, err := w.insertNumbered(ctx, "wish", "write.wish", []any{sql.Named("s", s), sql.Named("id", id)},
 		sql.Named("s", s), sql.Named("id", id), sql.Named("k", wi.Kind), sql.Named("is", itS), sql.Named("ic", itC), sql.Named("in", itN),
 		sql.Named("v", sql.NullString{String: wi.VendorID, Valid: wi.VendorID != ""}), sql.Named("sc", sql.NullString{String: wi.VendStyleCode, Valid: wi.VendStyleCode != ""}),
-		sql.Named("d", wi.Description), sql.Named("at", w.d.wallClock(wi.DateEntered)), sql.Named("src", wi.Source)); err != nil {
+		sql.Named("d", wi.Description), sql.Named("at", w.d.wallClock(wi.DateEntered)), sql.Named("src", wi.Source))
+	if err != nil {
 		return err
 	}
 	if c.PartnerID == "" {
@@ -445,9 +489,9 @@ func (w *sqlWrite) putNote(ctx context.Context, c projectors.PutNote) error {
 		return w.exec(ctx, "write.editnote",
 			sql.Named("t", n.Text), sql.Named("s", s), sql.Named("n", n.ID))
 	}
-	var noteID int64
-	if err := w.scalar(ctx, "write.note", &noteID,
-		sql.Named("s", s), sql.Named("id", id), sql.Named("at", w.d.wallClock(n.Date)), sql.Named("t", n.Text), sql.Named("src", n.Source)); err != nil {
+	noteID, err := w.insertNumbered(ctx, "note", "write.note", []any{sql.Named("s", s)},
+		sql.Named("s", s), sql.Named("id", id), sql.Named("at", w.d.wallClock(n.Date)), sql.Named("t", n.Text), sql.Named("src", n.Source))
+	if err != nil {
 		return err
 	}
 	if c.PartnerID == "" {
@@ -461,18 +505,21 @@ var writeSQL = map[string]string{
 	"write.activity": `INSERT INTO {CustomerActivity} ({CustomerActivity.CustomerStoreId}, {CustomerActivity.CustomerId}, {CustomerActivity.ActivityDate},
  {CustomerActivity.Kind}, {CustomerActivity.Channel}, {CustomerActivity.Direction}, {CustomerActivity.Body}, {CustomerActivity.Source}, {CustomerActivity.ExternalId})
 VALUES (@s, @id, @at, @k, @ch, @dir, @b, @src, @ext)`,
-	"write.addwhyin": `INSERT INTO {WhyIns} ({WhyIns.WhyInId}, {WhyIns.Description})
-OUTPUT inserted.{WhyIns.WhyInId} INTO @out SELECT ISNULL(MAX({WhyIns.WhyInId}), 0) + 1, @d FROM {WhyIns}`,
+	"write.addwhyin": `INSERT INTO {WhyIns} ({WhyIns.Description}#ID:WhyIns.WhyInId#)
+OUTPUT inserted.{WhyIns.WhyInId} INTO @out VALUES (@d#IDV#)`,
 	"write.byemail": `SELECT TOP (1) c.{Customers.CustomerStoreId}, c.{Customers.CustomerId}
 FROM {CustomerContactMethods} AS m
 JOIN {Customers} AS c ON c.{Customers.CustomerStoreId} = m.{CustomerContactMethods.CustomerStoreId} AND c.{Customers.CustomerId} = m.{CustomerContactMethods.CustomerId}
 WHERE m.{CustomerContactMethods.Method} = 'EMAIL' AND m.{CustomerContactMethods.Inactive} = 0 AND c.{Customers.Inactive} = 0
   AND LOWER(LTRIM(RTRIM(m.{CustomerContactMethods.PhoneOrEmail}))) = @e
 ORDER BY c.{Customers.DateEntered}, c.{Customers.CustomerStoreId}, c.{Customers.CustomerId}`,
-	"write.customer": `INSERT INTO {Customers} ({Customers.CustomerStoreId}, {Customers.CustomerId}, {Customers.AccountStoreId}, {Customers.AccountId},
+	"write.customer": `INSERT INTO {Customers} ({Customers.CustomerStoreId}#ID:Customers.CustomerId#,
  {Customers.FirstName}, {Customers.LastName}, {Customers.AcquisitionWhyInId}, {Customers.Key1}, {Customers.Key2}, {Customers.Key3}, {Customers.Key4},
  {Customers.Key5}, {Customers.Key6}, {Customers.Key7}, {Customers.Key8}, {Customers.SyncEnabled}, {Customers.Inactive}, {Customers.DateEntered})
-VALUES (@s, @id, @s, @id, @first, @last, @why, @k1, @k2, @k3, @k4, @k5, @k6, @k7, @k8, @sync, 0, @now)`,
+OUTPUT inserted.{Customers.CustomerId} INTO @out
+VALUES (@s#IDV#, @first, @last, @why, @k1, @k2, @k3, @k4, @k5, @k6, @k7, @k8, @sync, 0, @now)`,
+	"write.customer.account": `UPDATE {Customers} SET {Customers.AccountStoreId} = {Customers.CustomerStoreId}, {Customers.AccountId} = {Customers.CustomerId}
+WHERE {Customers.CustomerStoreId} = @s AND {Customers.CustomerId} = @id`,
 	"write.editnote":  `UPDATE {CustomerNotes} SET {CustomerNotes.NoteText} = @t WHERE {CustomerNotes.CustomerStoreId} = @s AND {CustomerNotes.NoteId} = @n`,
 	"write.findwhyin": `SELECT {WhyIns.WhyInId} FROM {WhyIns} WITH (UPDLOCK, HOLDLOCK) WHERE {WhyIns.Description} = @d`,
 	"write.method": `INSERT INTO {CustomerContactMethods} ({CustomerContactMethods.CustomerStoreId}, {CustomerContactMethods.CustomerId},
@@ -484,21 +531,49 @@ SELECT @s, @id, @m, @t, @v, @a1, @a2, @city, @st, @zip, @ctry, @pref, @text, 0, 
 WHERE NOT EXISTS (SELECT 1 FROM {CustomerContactMethods} WHERE {CustomerContactMethods.CustomerStoreId} = @s AND {CustomerContactMethods.CustomerId} = @id
   AND {CustomerContactMethods.Method} = @m AND {CustomerContactMethods.Inactive} = 0 AND @v IS NOT NULL
   AND LOWER({CustomerContactMethods.PhoneOrEmail}) = LOWER(@v))`,
-	"write.nextcustomer": `SELECT ISNULL(MAX({Customers.CustomerId}), 0) + 1 FROM {Customers} WITH (UPDLOCK, HOLDLOCK) WHERE {Customers.CustomerStoreId} = @s`,
+	// The max strategy: one more than the highest number, under an update
+	// lock held to the end of the transaction, so two writers never take
+	// the same one.
+	"write.max.customer": `SELECT ISNULL(MAX({Customers.CustomerId}), 0) + 1 FROM {Customers} WITH (UPDLOCK, HOLDLOCK) WHERE {Customers.CustomerStoreId} = @s`,
+	"write.max.whyin":    `SELECT ISNULL(MAX({WhyIns.WhyInId}), 0) + 1 FROM {WhyIns} WITH (UPDLOCK, HOLDLOCK)`,
+	"write.max.note":     `SELECT ISNULL(MAX({CustomerNotes.NoteId}), 0) + 1 FROM {CustomerNotes} WITH (UPDLOCK, HOLDLOCK) WHERE {CustomerNotes.CustomerStoreId} = @s`,
+	"write.max.wish": `SELECT ISNULL(MAX({WishListItems.WishId}), 0) + 1 FROM {WishListItems} WITH (UPDLOCK, HOLDLOCK)
+WHERE {WishListItems.CustomerStoreId} = @s AND {WishListItems.CustomerId} = @id`,
 	"write.note": `INSERT INTO {CustomerNotes} ({CustomerNotes.CustomerStoreId}, {CustomerNotes.CustomerId}, {CustomerNotes.NoteDate},
- {CustomerNotes.NoteText}, {CustomerNotes.Source}) OUTPUT inserted.{CustomerNotes.NoteId} INTO @out VALUES (@s, @id, @at, @t, @src)`,
+ {CustomerNotes.NoteText}, {CustomerNotes.Source}#ID:CustomerNotes.NoteId#) OUTPUT inserted.{CustomerNotes.NoteId} INTO @out VALUES (@s, @id, @at, @t, @src#IDV#)`,
 	"write.notification": `UPDATE {Notifications} SET {Notifications.Status} = @st WHERE {Notifications.StoreId} = @s AND {Notifications.NotificationId} = @id`,
 	"write.removewish": `UPDATE {WishListItems} SET {WishListItems.DateRemoved} = @now
 WHERE {WishListItems.CustomerStoreId} = @s AND {WishListItems.CustomerId} = @id AND {WishListItems.WishId} = @w AND {WishListItems.DateRemoved} IS NULL`,
 	"write.sync": `UPDATE {Customers} SET {Customers.SyncEnabled} = 1 WHERE {Customers.CustomerStoreId} = @s AND {Customers.CustomerId} = @id`,
 	"write.wish": `INSERT INTO {WishListItems} ({WishListItems.CustomerStoreId}, {WishListItems.CustomerId}, {WishListItems.WishKind},
  {WishListItems.ItemStoreId}, {WishListItems.CatId}, {WishListItems.StockNo}, {WishListItems.VendorId}, {WishListItems.VendStyleCode},
- {WishListItems.ItemDesc}, {WishListItems.DateEntered}, {WishListItems.Source})
+ {WishListItems.ItemDesc}, {WishListItems.DateEntered}, {WishListItems.Source}#ID:WishListItems.WishId#)
 OUTPUT inserted.{WishListItems.WishId} INTO @out
-VALUES (@s, @id, @k, @is, @ic, @in, @v, @sc, @d, @at, @src)`,
+VALUES (@s, @id, @k, @is, @ic, @in, @v, @sc, @d, @at, @src#IDV#)`,
+}
+
+// idColumn and idValue mark, in a numbered INSERT, where the row's number
+// goes when the writer numbers it itself: "<name>.id" has them, "<name>"
+// (IDENTITY) leaves them out.
+var (
+	idColumn = regexp.MustCompile(`#ID:(\w+\.\w+)#`)
+	idValue  = "#IDV#"
+)
+
+// numberedVariants expands a numbered INSERT's template into its two
+// statements: without the number (IDENTITY) and with it (@newid).
+func numberedVariants(tmpl string) (identity, explicit string) {
+	identity = strings.ReplaceAll(idColumn.ReplaceAllString(tmpl, ""), idValue, "")
+	explicit = strings.ReplaceAll(idColumn.ReplaceAllString(tmpl, ", {$1}"), idValue, ", @newid")
+	return identity, explicit
 }
 
 func init() {
+	for name, tmpl := range writeSQL {
+		if strings.Contains(tmpl, idValue) {
+			writeSQL[name], writeSQL[name+".id"] = numberedVariants(tmpl)
+		}
+	}
 	for i := 1; i <= 8; i++ {
 		f := fmt.Sprintf("Key%d", i)
 		writeSQL["write.field."+f] = "UPDATE {Customers} SET {Customers." + f + "} = @v WHERE {Customers.CustomerStoreId} = @s AND {Customers.CustomerId} = @id"

@@ -144,6 +144,23 @@ func normEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 func partnerSource(partner string) string { return strings.ToUpper(partner) }
 
+// SourceOf is the Source the Edge writer gives the records a partner
+// creates in Edge (contact methods, notes, wishes): "PODIUM", "CLIENTBOOK".
+func SourceOf(partner string) string { return partnerSource(partner) }
+
+// WithoutSource is c without the contact methods of source: the customer as
+// Edge's own data has it, apart from what a partner added.
+func WithoutSource(c *schemas.Customer, source string) *schemas.Customer {
+	out := *c
+	out.ContactMethods = nil
+	for _, m := range c.ContactMethods {
+		if !strings.EqualFold(m.Source, source) {
+			out.ContactMethods = append(out.ContactMethods, m)
+		}
+	}
+	return &out
+}
+
 // MergePerson turns a partner's new or changed customer into Edge commands.
 //
 // "In Podium, newly added customers are automatically downloaded to Edge.

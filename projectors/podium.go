@@ -65,7 +65,7 @@ type PodiumAttribute struct {
 
 // PodiumContact is the contact body edgesync sends: the fields Edge owns.
 type PodiumContact struct {
-	Name        string            `json:"name"`
+	Name        string            `json:"name,omitempty"` // always set on a create; an update may leave it out
 	Locations   []string          `json:"locations,omitempty"`
 	PhoneNumber string            `json:"phoneNumber,omitempty"`
 	Email       string            `json:"email,omitempty"`
@@ -112,12 +112,25 @@ type PodiumPrior struct {
 	Identifier  string // linked Podium contact; empty when never pushed
 	Hash        string // of the last contact body Podium acknowledged
 	Acquisition string // last acquisition value set
+	// Seen is what Podium would show of the customer as of the previous
+	// event (Addressee and Address of that event's result): a change that
+	// came from Podium compares against it.
+	Seen PodiumSeen
+}
+
+// PodiumSeen is what Podium shows of a customer, field by field.
+type PodiumSeen struct {
+	Name, Phone, Email string
+	Address            string // fingerprint
 }
 
 // PodiumCustomerResult is the outcome of the customer rule.
 type PodiumCustomerResult struct {
 	Ops  []PodiumOp
 	Hash string // of the contact body, to remember once applied
+	// Seen is the customer's fields as this event has them, for the next
+	// event's PodiumPrior.Seen.
+	Seen PodiumSeen
 }
 
 // PodiumCustomer maps one customer event to Podium contact operations.
@@ -125,10 +138,12 @@ type PodiumCustomerResult struct {
 // of Podium is not sent back to Podium.
 func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts PodiumOptions) PodiumCustomerResult {
 	one := func(op PodiumOp) PodiumCustomerResult {
-		return PodiumCustomerResult{Ops: []PodiumOp{op}, Hash: prior.Hash}
+		return PodiumCustomerResult{Ops: []PodiumOp{op}, Hash: prior.Hash, Seen: prior.Seen}
 	}
 	switch {
-	case origin == PartnerPodium:
+	case origin == PartnerPodium && (c == nil || prior.Identifier == "" || prior.Seen == PodiumSeen{}):
+		// A customer Podium made (the writer links it), or one whose
+		// fields were never recorded: Podium has what it sent.
 		return one(skip("change came from Podium"))
 	case c == nil:
 		return one(skip("customer deleted in Edge; Podium keeps the contact"))
@@ -151,6 +166,13 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 		return one(PodiumOp{Kind: PodiumNotSendable, Reason: NotSendableReason})
 	}
 	hash := Fingerprint(body)
+	seen := PodiumSeen{Name: body.Name, Phone: body.PhoneNumber, Email: body.Email}
+	if body.Address != nil {
+		seen.Address = Fingerprint(body.Address)
+	}
+	if origin == PartnerPodium {
+		return podiumEcho(c, body, hash, seen, prior, opts)
+	}
 	setAcq := opts.AcquisitionAttribute != "" && c.Acquisition != "" && c.Acquisition != prior.Acquisition
 	var ops []PodiumOp
 	switch {
@@ -168,9 +190,48 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 			Attribute: PodiumAttribute{UID: opts.AcquisitionAttribute, Value: c.Acquisition}})
 	}
 	if len(ops) == 0 {
-		return one(skip("unchanged since last push"))
+		res := one(skip("unchanged since last push"))
+		res.Seen = seen
+		return res
 	}
-	return PodiumCustomerResult{Ops: ops, Hash: hash}
+	return PodiumCustomerResult{Ops: ops, Hash: hash, Seen: seen}
+}
+
+// podiumEcho handles a change whose last write came from Podium. Change
+// Tracking keeps the context of an aggregate's last change only, so an Edge
+// user's edit made just before it arrives in the same event with Podium's
+// origin: skipping the event would lose that edit for Podium. A Podium
+// change only ever adds contact methods to Edge, so a field that differs
+// from the previous event's is an Edge user's edit (or a value Podium
+// gave, which sending again changes nothing): those fields, and only
+// those, are sent, so what Podium changed (a new email, kept in Edge as a
+// new contact method) is not overwritten by the echo.
+func podiumEcho(c *schemas.Customer, body PodiumContact, hash string, seen PodiumSeen, prior PodiumPrior, opts PodiumOptions) PodiumCustomerResult {
+	var edit PodiumContact
+	if seen.Name != prior.Seen.Name {
+		edit.Name = body.Name
+	}
+	if seen.Phone != prior.Seen.Phone {
+		edit.PhoneNumber = body.PhoneNumber
+	}
+	if seen.Email != prior.Seen.Email {
+		edit.Email = body.Email
+	}
+	if seen.Address != prior.Seen.Address {
+		edit.Address = body.Address
+	}
+	var ops []PodiumOp
+	if edit.Name != "" || edit.PhoneNumber != "" || edit.Email != "" || edit.Address != nil {
+		ops = append(ops, PodiumOp{Kind: PodiumUpdate, Identifier: prior.Identifier, Contact: edit})
+	}
+	if opts.AcquisitionAttribute != "" && c.Acquisition != "" && c.Acquisition != prior.Acquisition {
+		ops = append(ops, PodiumOp{Kind: PodiumSetAttribute, Identifier: prior.Identifier,
+			Attribute: PodiumAttribute{UID: opts.AcquisitionAttribute, Value: c.Acquisition}})
+	}
+	if len(ops) == 0 {
+		return PodiumCustomerResult{Ops: []PodiumOp{skip("change came from Podium")}, Hash: prior.Hash, Seen: seen}
+	}
+	return PodiumCustomerResult{Ops: ops, Hash: hash, Seen: seen}
 }
 
 // NotSendableReason is why a customer set to synchronize is not sent to

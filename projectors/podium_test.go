@@ -43,7 +43,7 @@ func kinds(ops []projectors.PodiumOp) []projectors.PodiumOpKind {
 
 func TestPodiumCustomer(t *testing.T) {
 	first := projectors.PodiumCustomer("", customer(nil), projectors.PodiumPrior{}, opts)
-	pushed := projectors.PodiumPrior{Identifier: "conv-1", Hash: first.Hash, Acquisition: "Referral"}
+	pushed := projectors.PodiumPrior{Identifier: "conv-1", Hash: first.Hash, Acquisition: "Referral", Seen: first.Seen}
 
 	tests := []struct {
 		seed   string // the sentence the row implements
@@ -83,6 +83,26 @@ func TestPodiumCustomer(t *testing.T) {
 		},
 		{seed: "(idempotence) an unchanged customer makes no API call", cust: customer(nil), prior: pushed, kinds: []projectors.PodiumOpKind{projectors.PodiumSkip}},
 		{seed: "(no echo) a change edgesync wrote on behalf of Podium is not sent back to Podium", origin: projectors.PartnerPodium, cust: customer(nil), kinds: []projectors.PodiumOpKind{projectors.PodiumSkip}},
+		{
+			seed:   "(no echo) Contact Method changes made in Podium will import as new Edge contact methods: that import is not sent back",
+			origin: projectors.PartnerPodium, prior: pushed, kinds: []projectors.PodiumOpKind{projectors.PodiumSkip},
+			cust: customer(func(c *schemas.Customer) {
+				c.ContactMethods = append(c.ContactMethods, schemas.ContactMethod{ID: 9, Method: schemas.MethodEmail, Value: "ada@podium.example.com", Source: "PODIUM"})
+			}),
+		},
+		{
+			// SYS_CHANGE_CONTEXT keeps the last change's context only.
+			seed:   "Changes made in Edge upload to Podium, also when Podium's change to the same customer arrives in the same event",
+			origin: projectors.PartnerPodium, prior: pushed, kinds: []projectors.PodiumOpKind{projectors.PodiumUpdate},
+			cust: customer(func(c *schemas.Customer) {
+				c.LastName = "King"
+				c.ContactMethods = append(c.ContactMethods, schemas.ContactMethod{ID: 9, Method: schemas.MethodEmail, Value: "ada@podium.example.com", Source: "PODIUM"})
+			}),
+			check: func(t *testing.T, ops []projectors.PodiumOp) {
+				assert.Equal(t, projectors.PodiumContact{Name: "Ada King"}, ops[0].Contact,
+					"only the Edge user's edit: Podium's own change is not overwritten")
+			},
+		},
 		{seed: "Customers that are set to synchronize will transmit ...: others do not", cust: customer(func(c *schemas.Customer) { c.SyncEnabled = false }), kinds: []projectors.PodiumOpKind{projectors.PodiumSkip}},
 		{seed: "(inactive customers are functionally deleted in Edge)", cust: customer(func(c *schemas.Customer) { c.Inactive = true }), kinds: []projectors.PodiumOpKind{projectors.PodiumSkip}},
 		{seed: "(multi-store) each store has its own Podium location; a store without one is skipped", cust: customer(func(c *schemas.Customer) { c.Store = "002"; c.Key = "002-000001" }), kinds: []projectors.PodiumOpKind{projectors.PodiumSkip}},

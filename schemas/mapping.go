@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -22,6 +23,48 @@ type Mapping struct {
 	// ledger and partner links), apart from The Edge's.
 	EdgesyncSchema string                  `json:"edgesyncSchema"`
 	Tables         map[string]TableMapping `json:"tables"`
+	// Numbering says how the Edge writer numbers the rows it creates, per
+	// sequence (NumberSequences). A sequence left out cannot be numbered:
+	// the writer refuses to create such rows rather than guess, since a
+	// number The Edge also hands out from its own counter breaks the point
+	// of sale (docs/edge-access.md, Numbering).
+	Numbering map[string]NumberRule `json:"numbering,omitempty"`
+	// Counters is the table the counter strategy takes numbers from: one
+	// row per counter, its name and its last number handed out.
+	Counters CounterTable `json:"counters,omitzero"`
+}
+
+// The writer's numbering strategies.
+const (
+	// NumberIdentity: the column is IDENTITY; SQL Server numbers the row
+	// (an explicit value fails with error 544).
+	NumberIdentity = "identity"
+	// NumberCounter: The Edge hands numbers out from a counter row; the
+	// writer takes the next one the same way, so they never collide.
+	NumberCounter = "counter"
+	// NumberMax: one more than the highest number, under an update lock.
+	// Reuses the number of a deleted last row, and collides with a point
+	// of sale that numbers from a counter: only when chosen.
+	NumberMax = "max"
+)
+
+// NumberSequences are the sequences the writer numbers: new customers,
+// why-ins (acquisitions), notes and wishes.
+var NumberSequences = []string{"customer", "whyin", "note", "wish"}
+
+// NumberRule is one sequence's strategy.
+type NumberRule struct {
+	Strategy string `json:"strategy"`
+	// Counter names the counter row, for the counter strategy; {store} in
+	// it is replaced by the store number ("NextCustomer{store}").
+	Counter string `json:"counter,omitempty"`
+}
+
+// CounterTable names the counter strategy's table and columns.
+type CounterTable struct {
+	Table string `json:"table"`
+	Name  string `json:"name"`  // the counter's name
+	Value string `json:"value"` // the last number it handed out
 }
 
 // TableMapping names one table and its columns.
@@ -61,6 +104,15 @@ func LoadMapping(path string) (Mapping, error) {
 	if site.EdgesyncSchema != "" {
 		m.EdgesyncSchema = site.EdgesyncSchema
 	}
+	for seq, rule := range site.Numbering {
+		if m.Numbering == nil {
+			m.Numbering = map[string]NumberRule{}
+		}
+		m.Numbering[seq] = rule
+	}
+	if site.Counters != (CounterTable{}) {
+		m.Counters = site.Counters
+	}
 	for t, tm := range site.Tables {
 		def, ok := m.Tables[t]
 		if !ok {
@@ -94,6 +146,22 @@ func (m Mapping) Validate() error {
 	}
 	if err := check("edgesync schema", m.EdgesyncSchema); err != nil {
 		return err
+	}
+	for seq, rule := range m.Numbering {
+		switch {
+		case !slices.Contains(NumberSequences, seq):
+			return fmt.Errorf("edge mapping: numbering %q: not a sequence the writer numbers (%s)", seq, strings.Join(NumberSequences, ", "))
+		case rule.Strategy != NumberIdentity && rule.Strategy != NumberCounter && rule.Strategy != NumberMax:
+			return fmt.Errorf("edge mapping: numbering %s: strategy %q: want identity, counter or max", seq, rule.Strategy)
+		case rule.Strategy == NumberCounter && rule.Counter == "":
+			return fmt.Errorf("edge mapping: numbering %s: the counter strategy needs the counter's name", seq)
+		case rule.Strategy == NumberCounter:
+			for what, name := range map[string]string{"counters table": m.Counters.Table, "counters name column": m.Counters.Name, "counters value column": m.Counters.Value} {
+				if err := check(what, name); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	for t, tm := range m.Tables {
 		if err := check("table "+t, tm.Table); err != nil {

@@ -45,6 +45,16 @@ func (e edgeDB) source(ctx context.Context, log *slog.Logger, role string) (src 
 		log.Warn("reading and writing the Edge simulator, not SQL Server", "url", e.EdgeSim)
 		return sim, func() {}, nil
 	}
+	if role != "capture" {
+		m, err := schemas.LoadMapping(e.EdgeMapping)
+		if err != nil {
+			return nil, nil, err
+		}
+		if missing := unnumbered(m); len(missing) > 0 {
+			return nil, nil, fmt.Errorf("the edge mapping (--edge-mapping) chooses no numbering for new %s: the Edge writer will not guess how The Edge numbers them (identity, counter or max; `edgesync edge check` says which columns are IDENTITY; docs/edge-access.md, Numbering)",
+				strings.Join(missing, ", "))
+		}
+	}
 	db, r, err := e.openChecked(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -61,6 +71,18 @@ func (e edgeDB) source(ctx context.Context, log *slog.Logger, role string) (src 
 	}
 	log.Info("edge database ready", "database", r.Database, "user", r.User, "retention_days", r.RetentionDays, "compatibility_level", r.CompatibilityLevel)
 	return db, func() { db.Close() }, nil
+}
+
+// unnumbered are the sequences the Edge writer creates rows of and the
+// mapping chooses no numbering for.
+func unnumbered(m schemas.Mapping) []string {
+	var out []string
+	for _, seq := range schemas.NumberSequences {
+		if _, ok := m.Numbering[seq]; !ok {
+			out = append(out, seq)
+		}
+	}
+	return out
 }
 
 func (e edgeDB) open(ctx context.Context) (*edgesql.DB, error) {

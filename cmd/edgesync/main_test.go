@@ -125,6 +125,8 @@ func TestBinary(t *testing.T) {
 			[]string{"writer", "--clientbook-preference", "Key1="}, `--clientbook-preference "Key1="`},
 		{"bad store in location map", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
 			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "1=abc"}, "must be three digits"},
+		{"no numbering chosen for what the writer creates", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"},
+			[]string{"writer", "--edge-time-zone", "UTC", "--podium-store", "loc-1=001"}, "chooses no numbering for new customer, whyin"},
 		{"no store time zone", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"},
 			[]string{"capture"}, "--edge-time-zone (or EDGESYNC_EDGE_TIME_ZONE) is required with --mssql-dsn"},
 		{"a bad store time zone", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"},

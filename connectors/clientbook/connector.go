@@ -127,6 +127,9 @@ type pushed struct {
 	Hash     string `json:"hash,omitempty"`
 	ClientID string `json:"clientId,omitempty"` // customers
 	Wishes   []int  `json:"wishes,omitempty"`   // wish lists: the wishes in the collection
+	// UserHash is a customer's client as Edge's own data makes it, without
+	// the contact methods Clientbook gave (see customer).
+	UserHash string `json:"userHash,omitempty"`
 }
 
 func stateKey(entity schemas.Entity, key string) string {
@@ -172,7 +175,7 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 	ev.next = ev.prior
 	ev.next.Version = env.Version
 	ev.next.Epoch = env.Epoch
-	if env.Origin == partner {
+	if env.Origin == partner && subj.Entity != schemas.EntityCustomer {
 		// Written into Edge from Clientbook: Clientbook already has it.
 		c.log.Debug("clientbook: not echoing a change that came from Clientbook", "subject", msg.Subject())
 		return c.done(ctx, ev, false)
@@ -250,6 +253,18 @@ func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
 	}
 	body, unmapped := projectors.ClientbookClientFor(cust, c.cfg.Options)
 	c.warnAssociate(unmapped, ev.env.Key)
+	// Change Tracking keeps the context of the last change only: an event
+	// that came from Clientbook may also hold an Edge user's edit made just
+	// before. What Clientbook writes into Edge shows as contact methods of
+	// its source and as values Clientbook already has; so when the client
+	// as Edge's own data makes it is unchanged, the event is Clientbook's
+	// echo, and otherwise the user's edit goes out, as any Edge edit does.
+	own, _ := projectors.ClientbookClientFor(projectors.WithoutSource(cust, projectors.SourceOf(partner)), c.cfg.Options)
+	ev.next.UserHash = projectors.Fingerprint(own)
+	if ev.env.Origin == partner && (ev.prior.UserHash == "" || ev.next.UserHash == ev.prior.UserHash) {
+		c.log.Debug("clientbook: not echoing a change that came from Clientbook", "customer", ev.env.Key)
+		return false, nil
+	}
 	if ev.unchanged(projectors.Fingerprint(body)) {
 		return false, nil
 	}

@@ -179,6 +179,7 @@ type pushed struct {
 	Name        string    `json:"name,omitempty"` // customers: what activities address
 	Phone       string    `json:"phone,omitempty"`
 	Email       string    `json:"email,omitempty"`
+	Address     string    `json:"address,omitempty"` // fingerprint of the address Podium was last shown
 	LastInvite  time.Time `json:"lastInvite,omitzero"`
 }
 
@@ -270,7 +271,8 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 			}
 		}
 	}
-	res := projectors.PodiumCustomer(env.Origin, cust, projectors.PodiumPrior{Identifier: prior.Identifier, Hash: prior.Hash, Acquisition: prior.Acquisition}, c.cfg.Options)
+	res := projectors.PodiumCustomer(env.Origin, cust, projectors.PodiumPrior{Identifier: prior.Identifier, Hash: prior.Hash, Acquisition: prior.Acquisition,
+		Seen: projectors.PodiumSeen{Name: prior.Name, Phone: prior.Phone, Email: prior.Email, Address: prior.Address}}, c.cfg.Options)
 	next := prior
 	next.Version = env.Version
 	next.Epoch = env.Epoch
@@ -334,6 +336,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 	next.Hash = res.Hash
 	if cust != nil && next.Identifier != "" {
 		next.Name, next.Phone, next.Email = projectors.PodiumAddressee(cust)
+		next.Address = res.Seen.Address
 	}
 	if next.Identifier != "" && next.Identifier != prior.Identifier {
 		if err := streams.PutLink(ctx, c.links, c.name, "customer", env.Key, next.Identifier); err != nil {
