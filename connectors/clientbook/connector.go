@@ -255,11 +255,14 @@ func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
 	c.warnAssociate(unmapped, ev.env.Key)
 	// Change Tracking keeps the context of the last change only: an event
 	// that came from Clientbook may also hold an Edge user's edit made just
-	// before. What Clientbook writes into Edge shows as contact methods of
-	// its source and as values Clientbook already has; so when the client
-	// as Edge's own data makes it is unchanged, the event is Clientbook's
-	// echo, and otherwise the user's edit goes out, as any Edge edit does.
+	// before. What Clientbook writes into Edge is contact methods of its
+	// source and the custom fields its preferences map to; so when the
+	// client without those is unchanged, the event is Clientbook's echo,
+	// and otherwise the user's edit goes out, as any Edge edit does. (A
+	// user's edit of a mapped custom field in the same moment is not told
+	// from Clientbook's; it goes out with the next edit.)
 	own, _ := projectors.ClientbookClientFor(projectors.WithoutSource(cust, projectors.SourceOf(partner)), c.cfg.Options)
+	own.Preferences = nil
 	ev.next.UserHash = projectors.Fingerprint(own)
 	if ev.env.Origin == partner && (ev.prior.UserHash == "" || ev.next.UserHash == ev.prior.UserHash) {
 		c.log.Debug("clientbook: not echoing a change that came from Clientbook", "customer", ev.env.Key)
