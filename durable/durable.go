@@ -28,13 +28,16 @@ func WriteFile(path string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	dir, err := os.Open(filepath.Dir(path))
+	return replace(tmp, path)
+}
+
+// syncDir makes a rename in dir durable: the directory entry is on disk
+// once it returns.
+func syncDir(dir string) error {
+	d, err := os.Open(filepath.Clean(dir))
 	if err != nil {
 		return err
 	}
-	defer dir.Close()
-	return dir.Sync()
+	defer d.Close()
+	return d.Sync()
 }

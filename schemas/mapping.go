@@ -156,8 +156,8 @@ func (m Mapping) Validate() error {
 		case rule.Strategy == NumberCounter && rule.Counter == "":
 			return fmt.Errorf("edge mapping: numbering %s: the counter strategy needs the counter's name", seq)
 		case rule.Strategy == NumberCounter:
-			for what, name := range map[string]string{"counters table": m.Counters.Table, "counters name column": m.Counters.Name, "counters value column": m.Counters.Value} {
-				if err := check(what, name); err != nil {
+			for _, c := range [][2]string{{"counters table", m.Counters.Table}, {"counters name column", m.Counters.Name}, {"counters value column", m.Counters.Value}} {
+				if err := check(c[0], c[1]); err != nil {
 					return err
 				}
 			}

@@ -42,6 +42,7 @@ type cli struct {
 	Sim       simCmd       `cmd:"" help:"Run the Edge simulator or a partner emulator as a role of its own (demos and tests: compose's demo profile)."`
 	Status    statusCmd    `cmd:"" help:"Serve the status page: each connector's lag, partner calls and upload progress, dead letters, capture checkpoints."`
 	Probe     probeCmd     `cmd:"" help:"Ask a role's /readyz (or any URL); exit 0 on a 2xx answer: the containers' healthcheck."`
+	Service   serviceCmd   `cmd:"" help:"Install, remove, start or stop the store's part (store, capture or writer) as a Windows service (docs/windows.md)."`
 	Version   versionCmd   `cmd:"" help:"Print the version."`
 }
 
@@ -61,6 +62,11 @@ type Globals struct {
 	NATSTLSCert string `name:"nats-tls-cert" help:"Client certificate for mutual TLS." type:"existingfile"`
 	NATSTLSKey  string `name:"nats-tls-key" help:"Client key for mutual TLS." type:"existingfile"`
 	NATSTLSCA   string `name:"nats-tls-ca" help:"CA bundle that signs the NATS server certificate." type:"existingfile"`
+
+	// WindowsService is set by `service install` on the service's own
+	// command line: started by the service manager, the role runs as that
+	// service and logs to the event log.
+	WindowsService string `name:"windows-service" hidden:""`
 
 	// fail ends the role with a cause; nil in tests that parse only.
 	fail context.CancelCauseFunc
@@ -99,12 +105,26 @@ func main() {
 	ctx, fail := context.WithCancelCause(ctx)
 	c.Globals.fail = fail
 	log := c.Globals.logger()
+	service := asService(c.Globals.WindowsService)
+	if service {
+		svcLog, closeLog, err := serviceLogger(c.Globals.WindowsService, c.Globals.LogLevel)
+		if err != nil {
+			log.Error("edgesync service cannot log to the event log; logging to stderr", "err", err)
+		} else {
+			defer closeLog()
+			log = svcLog
+		}
+	}
 	for _, key := range secretsReadFromFile {
 		log.Warn("a secret is read from the configuration file; set it in the environment instead (`edgesync config check` names the variable)", "key", key)
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(&c.Globals, log, parser)
-	err = kctx.Run()
+	if service {
+		err = runService(c.Globals.WindowsService, fail, func() error { return kctx.Run() })
+	} else {
+		err = kctx.Run()
+	}
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}
