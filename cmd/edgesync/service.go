@@ -17,7 +17,7 @@ import (
 // stops cleanly when the service manager asks (docs/windows.md).
 
 type serviceCmd struct {
-	Install   serviceInstallCmd `cmd:"" help:"Install a role (store, capture or writer, with its flags) as a Windows service that starts with Windows."`
+	Install   serviceInstallCmd   `cmd:"" help:"Install a role (store, capture or writer, with its flags) as a Windows service that starts with Windows."`
 	Uninstall serviceUninstallCmd `cmd:"" help:"Remove the Windows service."`
 	Start     serviceStartCmd     `cmd:"" help:"Start the Windows service."`
 	Stop      serviceStopCmd      `cmd:"" help:"Stop the Windows service; the role finishes what it is doing first."`
@@ -80,7 +80,9 @@ func newEventLogHandler(sink eventSink, level slog.Leveler) *eventLogHandler {
 	return &eventLogHandler{sink: sink, mu: &sync.Mutex{}, buf: buf, inner: slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level})}
 }
 
-func (h *eventLogHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.inner.Enabled(ctx, l) }
+func (h *eventLogHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.inner.Enabled(ctx, l)
+}
 
 func (h *eventLogHandler) Handle(ctx context.Context, r slog.Record) error {
 	h.mu.Lock()

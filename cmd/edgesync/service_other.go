@@ -18,4 +18,6 @@ func asService(string) bool { return false }
 
 func runService(string, context.CancelCauseFunc, func() error) error { return errNotWindows }
 
-func serviceLogger(string, slog.Leveler) (*slog.Logger, func(), error) { return nil, nil, errNotWindows }
+func serviceLogger(string, slog.Leveler) (*slog.Logger, func(), error) {
+	return nil, nil, errNotWindows
+}

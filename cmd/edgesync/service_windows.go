@@ -178,4 +178,3 @@ func serviceLogger(name string, level slog.Leveler) (*slog.Logger, func(), error
 	}
 	return slog.New(newEventLogHandler(el, level)), func() { _ = el.Close() }, nil
 }
-
