@@ -153,4 +153,3 @@ func streamsForStore() streams.Config {
 	cfg.Stores = []string{"001"}
 	return cfg
 }
-
