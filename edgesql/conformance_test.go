@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -99,9 +100,56 @@ func stripComments(s string) string {
 type sqlHarness struct {
 	d *DB
 	t *testing.T
+	// reader is capture's connection: a login with only what edge check
+	// asks for capture (SELECT and VIEW CHANGE TRACKING on the tables), so
+	// the suite proves the least privilege is enough. nil: d.
+	reader *DB
 }
 
-func (h sqlHarness) Source() capture.ChangeSource { return h.d }
+func (h sqlHarness) Source() capture.ChangeSource {
+	if h.reader != nil {
+		return h.reader
+	}
+	return h.d
+}
+
+// leastPrivilege makes a login and database user with only the grants
+// edge check asks for capture, and returns capture's connection as it.
+func leastPrivilege(t *testing.T, d *DB, schema string) *DB {
+	t.Helper()
+	ctx := context.Background()
+	u, err := url.Parse(os.Getenv(dsnVar))
+	if err != nil || u.Scheme != "sqlserver" {
+		t.Logf("*** %s is not a sqlserver:// URL: the least-privilege run is SKIPPED", dsnVar)
+		return nil
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	login, password := schema+"_reader", "Es-"+hex.EncodeToString(b)+"-x9"
+	exec := func(q string) {
+		_, err := d.db.ExecContext(ctx, q)
+		require.NoError(t, err, q)
+	}
+	exec(fmt.Sprintf("CREATE LOGIN %s WITH PASSWORD = '%s', CHECK_POLICY = OFF", quote(login), password))
+	t.Cleanup(func() { _, _ = d.db.ExecContext(ctx, "DROP LOGIN "+quote(login)) })
+	exec(fmt.Sprintf("CREATE USER %s FOR LOGIN %s", quote(login), quote(login)))
+	t.Cleanup(func() { _, _ = d.db.ExecContext(ctx, "DROP USER IF EXISTS "+quote(login)) })
+	tracked, lookups := d.tables()
+	for _, tbl := range append(tracked, lookups...) {
+		exec(fmt.Sprintf("GRANT SELECT ON %s TO %s", tbl, quote(login)))
+	}
+	for _, tbl := range tracked {
+		exec(fmt.Sprintf("GRANT VIEW CHANGE TRACKING ON %s TO %s", tbl, quote(login)))
+	}
+	u.User = url.UserPassword(login, password)
+	r, err := Open(ctx, u.String(), d.m, time.Local)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	rep, err := r.Check(ctx)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "the least-privilege login lacks:\n%s", rep.Script())
+	return r
+}
 
 // tx runs fn in one transaction, marked with origin's Change Tracking
 // context when origin is a partner.
@@ -279,8 +327,8 @@ func (h sqlHarness) ExpireChanges(ctx context.Context) error {
 
 func TestConformanceSQLServer(t *testing.T) {
 	edgeconformance.Run(t, func(t *testing.T) edgeconformance.Harness {
-		d, _ := openScratch(t)
-		return sqlHarness{d: d, t: t}
+		d, schema := openScratch(t)
+		return sqlHarness{d: d, t: t, reader: leastPrivilege(t, d, schema)}
 	})
 }
 
@@ -303,4 +351,84 @@ func TestCheckReportsWhatIsMissing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{tracked[0]}, r.MissingTables)
 	require.Contains(t, r.Script(), "ALTER TABLE "+tracked[0]+" ENABLE CHANGE_TRACKING")
+}
+
+// one runs one statement in its own transaction and scans what it returns
+// (nil: nothing).
+func (h sqlHarness) one(ctx context.Context, stmt string, dst any, args ...any) error {
+	return h.tx(ctx, func(tx *sql.Tx, q func(string) string) error {
+		if dst == nil {
+			_, err := tx.ExecContext(ctx, q(stmt), args...)
+			return err
+		}
+		return tx.QueryRowContext(ctx, q(stmt), args...).Scan(dst)
+	})
+}
+
+func (h sqlHarness) NewAppointment(ctx context.Context, customerKey string) (string, error) {
+	s, id := splitKey(customerKey)
+	var appt int64
+	err := h.one(ctx, `INSERT INTO {Appointments} ({Appointments.StoreId}, {Appointments.CustomerStoreId}, {Appointments.CustomerId},
+ {Appointments.ApptType}, {Appointments.BeginAt}, {Appointments.Status}) OUTPUT inserted.{Appointments.ApptId}
+ VALUES (1, @s, @id, 'FOLLOWUP', DATEADD(day, 1, SYSDATETIME()), 'OPEN')`, &appt, sql.Named("s", s), sql.Named("id", id))
+	return storeSeqKey(aggKey{1, appt}), err
+}
+
+func (h sqlHarness) NewServiceJob(ctx context.Context, customerKey string) (string, error) {
+	s, id := splitKey(customerKey)
+	err := h.one(ctx, `INSERT INTO {ServiceJobs} ({ServiceJobs.JobStoreId}, {ServiceJobs.SaleNo}, {ServiceJobs.JobNo}, {ServiceJobs.JobType},
+ {ServiceJobs.CustomerStoreId}, {ServiceJobs.CustomerId}, {ServiceJobs.DateEntered}, {ServiceJobs.Status})
+ VALUES (1, 900, 1, 'REPAIR', @s, @id, SYSDATETIME(), 'NOTREADY')`, nil, sql.Named("s", s), sql.Named("id", id))
+	return serviceKey(aggKey{1, 900, 1}), err
+}
+
+func (h sqlHarness) SetJobStatus(ctx context.Context, jobKey, status string) error {
+	var k [3]int
+	_, _ = fmt.Sscanf(jobKey, "%d-%d-%d", &k[0], &k[1], &k[2])
+	args := []any{sql.Named("s", k[0]), sql.Named("n", k[1]), sql.Named("j", k[2]), sql.Named("st", status)}
+	return h.tx(ctx, func(tx *sql.Tx, q func(string) string) error {
+		if _, err := tx.ExecContext(ctx, q(`INSERT INTO {ServiceJobHistory} ({ServiceJobHistory.JobStoreId}, {ServiceJobHistory.SaleNo},
+ {ServiceJobHistory.JobNo}, {ServiceJobHistory.HistSeq}, {ServiceJobHistory.ChangedAt}, {ServiceJobHistory.FromStatus}, {ServiceJobHistory.ToStatus})
+ SELECT j.{ServiceJobs.JobStoreId}, j.{ServiceJobs.SaleNo}, j.{ServiceJobs.JobNo},
+  (SELECT ISNULL(MAX(h.{ServiceJobHistory.HistSeq}), 0) + 1 FROM {ServiceJobHistory} AS h WHERE h.{ServiceJobHistory.JobStoreId} = @s
+    AND h.{ServiceJobHistory.SaleNo} = @n AND h.{ServiceJobHistory.JobNo} = @j),
+  SYSDATETIME(), j.{ServiceJobs.Status}, @st
+ FROM {ServiceJobs} AS j WHERE j.{ServiceJobs.JobStoreId} = @s AND j.{ServiceJobs.SaleNo} = @n AND j.{ServiceJobs.JobNo} = @j`), args...); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, q(`UPDATE {ServiceJobs} SET {ServiceJobs.Status} = @st
+ WHERE {ServiceJobs.JobStoreId} = @s AND {ServiceJobs.SaleNo} = @n AND {ServiceJobs.JobNo} = @j`), args...)
+		return err
+	})
+}
+
+func (h sqlHarness) NewItem(ctx context.Context) (string, error) {
+	var no int64
+	err := h.tx(ctx, func(tx *sql.Tx, q func(string) string) error {
+		if err := tx.QueryRowContext(ctx, q("SELECT ISNULL(MAX({Items.StockNo}), 0) + 1 FROM {Items} WITH (UPDLOCK, HOLDLOCK) WHERE {Items.ItemStoreId} = 1 AND {Items.CatId} = 100")).Scan(&no); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, q(`INSERT INTO {Items} ({Items.ItemStoreId}, {Items.CatId}, {Items.StockNo}, {Items.StockType}, {Items.Status},
+ {Items.Descr}, {Items.RetailPrice}, {Items.CurrentPrice}, {Items.DateStatusChanged})
+ VALUES (1, 100, @n, 'STOCK', 'I', N'Pearl studs', 450.00, 450.00, SYSDATETIME())`), sql.Named("n", no))
+		return err
+	})
+	return itemKey(aggKey{1, 100, no}), err
+}
+
+func (h sqlHarness) NewNotification(ctx context.Context, customerKey string) (string, error) {
+	s, id := splitKey(customerKey)
+	var n int64
+	err := h.one(ctx, `INSERT INTO {Notifications} ({Notifications.StoreId}, {Notifications.CustomerStoreId}, {Notifications.CustomerId},
+ {Notifications.Channel}, {Notifications.Provider}, {Notifications.ToAddress}, {Notifications.Body}, {Notifications.Status})
+ OUTPUT inserted.{Notifications.NotificationId} VALUES (1, @s, @id, 'SMS', 'PODIUM', '+15125550101', N'Your repair is ready', 'QUEUED')`,
+		&n, sql.Named("s", s), sql.Named("id", id))
+	return storeSeqKey(aggKey{1, n}), err
+}
+
+func (h sqlHarness) AddWish(ctx context.Context, customerKey, description string) error {
+	s, id := splitKey(customerKey)
+	return h.one(ctx, `INSERT INTO {WishListItems} ({WishListItems.CustomerStoreId}, {WishListItems.CustomerId}, {WishListItems.WishKind},
+ {WishListItems.ItemDesc}, {WishListItems.DateEntered}) VALUES (@s, @id, 'NONSTOCK', @d, SYSDATETIME())`,
+		nil, sql.Named("s", s), sql.Named("id", id), sql.Named("d", description))
 }

@@ -7,6 +7,7 @@ package edgeconformance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,16 @@ type Harness interface {
 	// each, in one transaction; AddSaleLine adds one more line to it.
 	NewSale(ctx context.Context, customerKey string, lines int) (key string, err error)
 	AddSaleLine(ctx context.Context, saleKey string) error
+	// One aggregate of each other entity, for a customer of store 001
+	// (an item is the store's): an appointment, a repair job, whose status
+	// change SetJobStatus records in the job's history (a child table), an
+	// item in stock, a queued text, a wish.
+	NewAppointment(ctx context.Context, customerKey string) (key string, err error)
+	NewServiceJob(ctx context.Context, customerKey string) (key string, err error)
+	SetJobStatus(ctx context.Context, jobKey, status string) error
+	NewItem(ctx context.Context) (key string, err error)
+	NewNotification(ctx context.Context, customerKey string) (key string, err error)
+	AddWish(ctx context.Context, customerKey, description string) error
 	// ExpireChanges makes the source forget every change so far, as
 	// retention cleanup does: a checkpoint taken before is now too old.
 	ExpireChanges(ctx context.Context) error
@@ -84,6 +95,13 @@ func (f *fixture) events() []schemas.Envelope {
 func (f *fixture) must(err error) {
 	f.t.Helper()
 	require.NoError(f.t, err)
+}
+
+// mustJSON is an envelope as it travels, for schema validation.
+func mustJSON(t *testing.T, env schemas.Envelope) []byte {
+	b, err := json.Marshal(env)
+	require.NoError(t, err)
+	return b
 }
 
 func customer(t *testing.T, env schemas.Envelope) schemas.Customer {
@@ -309,6 +327,48 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 			got = sales()
 			require.Len(t, got, 2, "a new line re-emits the sale")
 			assert.Len(t, got[1].Lines, 3)
+		}},
+		{"every entity, and a child row re-emitting a service job", func(t *testing.T, f *fixture) {
+			k, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
+			f.must(err)
+			appt, err := f.h.NewAppointment(ctx, k)
+			f.must(err)
+			job, err := f.h.NewServiceJob(ctx, k)
+			f.must(err)
+			item, err := f.h.NewItem(ctx)
+			f.must(err)
+			text, err := f.h.NewNotification(ctx, k)
+			f.must(err)
+			f.must(f.h.AddWish(ctx, k, "Tennis bracelet"))
+			f.cycle()
+			byKey := map[string]schemas.Envelope{}
+			for _, e := range f.events() {
+				byKey[e.Type+" "+e.Key] = e
+			}
+			for _, want := range []string{"edge.appointment.changed " + appt, "edge.service.changed " + job, "edge.item.changed " + item,
+				"edge.notification.changed " + text, "edge.wishlist.changed " + k} {
+				require.Contains(t, byKey, want)
+				assert.NoError(t, schemas.Validate(mustJSON(t, byKey[want])), want)
+			}
+			var wl schemas.WishList
+			f.must(byKey["edge.wishlist.changed "+k].DecodeData(&wl))
+			require.Len(t, wl.Wishes, 1)
+			assert.Equal(t, "Tennis bracelet", wl.Wishes[0].Description)
+
+			f.must(f.h.SetJobStatus(ctx, job, "DONE"))
+			f.cycle()
+			var latest schemas.ServiceJob
+			var n int
+			for _, e := range f.events() {
+				if e.Key == job {
+					n++
+					f.must(e.DecodeData(&latest))
+				}
+			}
+			assert.Equal(t, 2, n, "the status change re-emits the job")
+			assert.Equal(t, "DONE", latest.Status)
+			require.NotEmpty(t, latest.History)
+			assert.Equal(t, "DONE", latest.History[len(latest.History)-1].To)
 		}},
 		{"two stores", func(t *testing.T, f *fixture) {
 			a, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")

@@ -80,6 +80,21 @@ func RunWriter(t *testing.T, newHarness func(t *testing.T) WriterHarness) {
 			require.NoError(t, err)
 			assert.Len(t, c.ContactMethods, 1, "no partial write")
 		}},
+		{"an update of a row that is not there changes nothing", func(t *testing.T, f *fixture, w writer.EdgeStore) {
+			// SQL Server's UPDATE of a missing row affects no row and is
+			// no error: the event is applied (and in the ledger) with no
+			// effect, never refused or retried for ever.
+			applied, err := w.Apply(ctx, "clientbook", "clientbook:evt-missing", []projectors.Command{
+				projectors.SetCustomField{CustomerKey: "001-999999", Field: "Key1", Value: "7"},
+				projectors.SetSyncEnabled{CustomerKey: "001-999999"},
+				projectors.SetNotificationStatus{NotificationKey: "001-999999", Status: "SENT"},
+			})
+			require.NoError(t, err)
+			assert.True(t, applied)
+			c, err := w.CustomerByKey(ctx, "001-999999")
+			require.NoError(t, err)
+			assert.Nil(t, c)
+		}},
 		{"notes, wishes and custom fields", func(t *testing.T, f *fixture, w writer.EdgeStore) {
 			key, err := f.h.NewCustomer(ctx, "001", "Ada", "ada@example.com")
 			f.must(err)

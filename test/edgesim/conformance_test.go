@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -96,6 +97,66 @@ func (h harness) AddSaleLine(_ context.Context, saleKey string) error {
 		return tx.PutSale(s)
 	})
 	return err
+}
+
+func (h harness) update(fn func(tx *edgesim.Tx) error) error {
+	_, err := h.db.Update("", fn)
+	return err
+}
+
+func (h harness) NewAppointment(_ context.Context, customerKey string) (key string, err error) {
+	err = h.update(func(tx *edgesim.Tx) error {
+		key, err = tx.PutAppointment(schemas.Appointment{Store: "001", CustomerKey: customerKey, Type: "FOLLOWUP", Status: "OPEN", BeginAt: tx.Now().Add(24 * time.Hour)})
+		return err
+	})
+	return key, err
+}
+
+func (h harness) NewServiceJob(_ context.Context, customerKey string) (string, error) {
+	j := schemas.ServiceJob{Store: "001", SaleNo: 900, JobNo: 1, JobType: "REPAIR", CustomerKey: customerKey, Status: "NOTREADY"}
+	err := h.update(func(tx *edgesim.Tx) error {
+		j.DateEntered = tx.Now()
+		tx.PutService(j)
+		return nil
+	})
+	return "001-000900-001", err
+}
+
+func (h harness) SetJobStatus(_ context.Context, jobKey, status string) error {
+	return h.update(func(tx *edgesim.Tx) error {
+		j := tx.Service(jobKey)
+		if j == nil {
+			return fmt.Errorf("job %s not found", jobKey)
+		}
+		j.History = append(j.History, schemas.StatusChange{At: tx.Now(), From: j.Status, To: status})
+		j.Status = status
+		tx.PutService(*j)
+		return nil
+	})
+}
+
+func (h harness) NewItem(context.Context) (key string, err error) {
+	err = h.update(func(tx *edgesim.Tx) error {
+		key = tx.PutItem(schemas.Item{Store: "001", CategoryID: 100, StockType: "STOCK", Status: "I", Description: "Pearl studs", RetailPrice: 45000, CurrentPrice: 45000})
+		return nil
+	})
+	return key, err
+}
+
+func (h harness) NewNotification(_ context.Context, customerKey string) (key string, err error) {
+	err = h.update(func(tx *edgesim.Tx) error {
+		key = tx.PutNotification(schemas.Notification{Store: "001", CustomerKey: customerKey, Channel: "SMS", Provider: "PODIUM", To: "+15125550101",
+			Body: "Your repair is ready", Status: "QUEUED"})
+		return nil
+	})
+	return key, err
+}
+
+func (h harness) AddWish(_ context.Context, customerKey, description string) error {
+	return h.update(func(tx *edgesim.Tx) error {
+		_, err := tx.AddWish(customerKey, schemas.Wish{Kind: schemas.WishNonStock, Description: description})
+		return err
+	})
 }
 
 func (h harness) DeleteNote(_ context.Context, key string) error {

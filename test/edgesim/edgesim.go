@@ -22,6 +22,9 @@ type DB struct {
 	version   int64
 	now       func() time.Time
 	retention time.Duration  // 0 keeps every change
+	// customerNumbering is how new customers are numbered (see
+	// WithCustomerNumbering).
+	customerNumbering string
 	commits   []commit       // version and time of each commit still retained
 	seq       map[string]int // next number per sequence ("customer/001", "note", ...)
 
@@ -55,6 +58,13 @@ type commit struct {
 
 // WithClock sets the clock that stamps dates; tests pass a fixed one.
 func WithClock(now func() time.Time) Option { return func(db *DB) { db.now = now } }
+
+// WithCustomerNumbering numbers new customers the way one of the Edge
+// writer's strategies does (schemas.NumberIdentity, NumberCounter,
+// NumberMax): identity and counter from a sequence that never goes back,
+// max as one more than the highest number the store holds, which hands a
+// deleted last customer's number out again. Counter by default.
+func WithCustomerNumbering(strategy string) Option { return func(db *DB) { db.customerNumbering = strategy } }
 
 // WithRetention forgets changes older than d at each commit, as Change
 // Tracking's auto cleanup does with CHANGE_RETENTION: the min valid version

@@ -205,3 +205,41 @@ func TestRestoreGoesBackToTheBackup(t *testing.T) {
 	assert.Equal(t, before, after)
 	assert.Len(t, db.CustomerKeys(), 5)
 }
+
+// The Edge writer's numbering strategies, as the simulator models them: a
+// sequence (identity, counter) never hands a number out twice; max hands
+// out again the number of a deleted last customer, which is why it is
+// only ever a site's explicit choice (docs/edge-access.md, Numbering).
+func TestCustomerNumberingStrategies(t *testing.T) {
+	for _, tt := range []struct {
+		strategy string
+		next     string
+	}{
+		{schemas.NumberCounter, "001-000004"},
+		{schemas.NumberIdentity, "001-000004"},
+		{schemas.NumberMax, "001-000003"},
+	} {
+		t.Run(tt.strategy, func(t *testing.T) {
+			db := edgesim.New(edgesim.WithCustomerNumbering(tt.strategy))
+			var keys []string
+			for range 3 {
+				_, err := db.Update("", func(tx *edgesim.Tx) error {
+					k, err := tx.NewCustomer("001", schemas.Customer{FirstName: "A"})
+					keys = append(keys, k)
+					return err
+				})
+				require.NoError(t, err)
+			}
+			assert.Equal(t, []string{"001-000001", "001-000002", "001-000003"}, keys)
+			_, err := db.Update("", func(tx *edgesim.Tx) error { tx.Delete(schemas.EntityCustomer, "001-000003"); return nil })
+			require.NoError(t, err)
+			var next string
+			_, err = db.Update("podium", func(tx *edgesim.Tx) error {
+				next, err = tx.NewCustomer("001", schemas.Customer{FirstName: "From Podium"})
+				return err
+			})
+			require.NoError(t, err)
+			assert.Equal(t, tt.next, next)
+		})
+	}
+}

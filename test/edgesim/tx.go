@@ -87,6 +87,33 @@ func (tx *Tx) next(name string) int {
 	return n
 }
 
+// customerNumber is the number of a new customer of store, by the
+// database's numbering strategy.
+func (tx *Tx) customerNumber(store string) int {
+	if tx.db.customerNumbering != schemas.NumberMax {
+		return tx.next("customer/" + store)
+	}
+	highest := 0
+	for _, k := range tx.db.customers.keys {
+		if tx.Customer(k) == nil || !strings.HasPrefix(k, store+"-") {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(k[len(store)+1:], "%d", &n); err == nil && n > highest {
+			highest = n
+		}
+	}
+	for _, sk := range tx.order {
+		if sk.entity == schemas.EntityCustomer && strings.HasPrefix(sk.key, store+"-") && tx.Customer(sk.key) != nil {
+			var n int
+			if _, err := fmt.Sscanf(sk.key[len(store)+1:], "%d", &n); err == nil && n > highest {
+				highest = n
+			}
+		}
+	}
+	return highest + 1
+}
+
 func checkStore(store string) error {
 	if len(store) != 3 || strings.Trim(store, "0123456789") != "" {
 		return fmt.Errorf("store %q: want three digits", store)
@@ -127,7 +154,7 @@ func (tx *Tx) NewCustomer(store string, c schemas.Customer) (string, error) {
 		return "", err
 	}
 	c.Store = store
-	c.Key = fmt.Sprintf("%s-%06d", store, tx.next("customer/"+store))
+	c.Key = fmt.Sprintf("%s-%06d", store, tx.customerNumber(store))
 	if c.AccountKey == "" {
 		c.AccountKey = c.Key
 	}

@@ -163,7 +163,7 @@ func (tx *Tx) apply(c projectors.Command, created *string, target func(string) s
 	case projectors.SetSyncEnabled:
 		cust := tx.Customer(target(c.CustomerKey))
 		if cust == nil {
-			return fmt.Errorf("customer %s not found", c.CustomerKey)
+			return nil // an UPDATE of a row that is not there changes nothing, as in SQL Server
 		}
 		cust.SyncEnabled = true
 		return tx.PutCustomer(cust)
@@ -173,7 +173,7 @@ func (tx *Tx) apply(c projectors.Command, created *string, target func(string) s
 		}
 		cust := tx.Customer(target(c.CustomerKey))
 		if cust == nil {
-			return fmt.Errorf("customer %s not found", c.CustomerKey)
+			return nil // an UPDATE of a row that is not there changes nothing
 		}
 		if cust.CustomFields == nil {
 			cust.CustomFields = map[string]string{}
@@ -208,7 +208,7 @@ func (tx *Tx) apply(c projectors.Command, created *string, target func(string) s
 	case projectors.SetNotificationStatus:
 		n := tx.Notification(c.NotificationKey)
 		if n == nil {
-			return fmt.Errorf("notification %s not found", c.NotificationKey)
+			return nil // an UPDATE of a row that is not there changes nothing
 		}
 		n.Status = c.Status
 		tx.PutNotification(*n)
