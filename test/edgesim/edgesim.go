@@ -21,12 +21,12 @@ type DB struct {
 	mu        sync.Mutex
 	version   int64
 	now       func() time.Time
-	retention time.Duration  // 0 keeps every change
+	retention time.Duration // 0 keeps every change
 	// customerNumbering is how new customers are numbered (see
 	// WithCustomerNumbering).
 	customerNumbering string
-	commits   []commit       // version and time of each commit still retained
-	seq       map[string]int // next number per sequence ("customer/001", "note", ...)
+	commits           []commit       // version and time of each commit still retained
+	seq               map[string]int // next number per sequence ("customer/001", "note", ...)
 
 	commitCount int64    // transactions committed, journal records included
 	journal     *journal // nil: in memory only
@@ -64,7 +64,9 @@ func WithClock(now func() time.Time) Option { return func(db *DB) { db.now = now
 // NumberMax): identity and counter from a sequence that never goes back,
 // max as one more than the highest number the store holds, which hands a
 // deleted last customer's number out again. Counter by default.
-func WithCustomerNumbering(strategy string) Option { return func(db *DB) { db.customerNumbering = strategy } }
+func WithCustomerNumbering(strategy string) Option {
+	return func(db *DB) { db.customerNumbering = strategy }
+}
 
 // WithRetention forgets changes older than d at each commit, as Change
 // Tracking's auto cleanup does with CHANGE_RETENTION: the min valid version
