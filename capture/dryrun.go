@@ -95,15 +95,19 @@ func DryRun(ctx context.Context, src ChangeSource, entities []schemas.Entity, ro
 				}
 			}
 		}
-		start := time.Now()
-		_, err := src.Snapshot(ctx, e, func(row Row) error {
-			if de.Snapshot >= rows {
-				return errEnough
+		// upTo checks rows until n of them have been read.
+		upTo := func(n *int) func(Row) error {
+			return func(row Row) error {
+				if *n >= rows {
+					return errEnough
+				}
+				*n++
+				check(row)
+				return nil
 			}
-			de.Snapshot++
-			check(row)
-			return nil
-		})
+		}
+		start := time.Now()
+		_, err := src.Snapshot(ctx, e, upTo(&de.Snapshot))
 		de.SnapshotTime = time.Since(start)
 		if err != nil && !errors.Is(err, errEnough) {
 			de.Err = fmt.Errorf("snapshot: %w", err)
@@ -117,14 +121,7 @@ func DryRun(ctx context.Context, src ChangeSource, entities []schemas.Entity, ro
 			continue
 		}
 		start = time.Now()
-		err = src.Changes(ctx, e, since, cur, func(row Row) error {
-			if de.Changes >= rows {
-				return errEnough
-			}
-			de.Changes++
-			check(row)
-			return nil
-		})
+		err = src.Changes(ctx, e, since, cur, upTo(&de.Changes))
 		de.ChangesTime = time.Since(start)
 		if err != nil && !errors.Is(err, errEnough) {
 			de.Err = fmt.Errorf("changes since %d: %w", since, err)
