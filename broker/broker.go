@@ -236,9 +236,13 @@ func Connect(ctx context.Context, cfg ConnectConfig, log *slog.Logger) (*nats.Co
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", "server", nc.ConnectedServerName())
 		}),
+		// A Close of the role's own (at its end) calls no handler: a
+		// permission refused earlier leaves its error as the connection's
+		// last, and must not read as the connection dying.
+		nats.NoCallbacksAfterClientClose(),
 		nats.ClosedHandler(func(nc *nats.Conn) {
-			// A Close leaves no error behind; the server or the client
-			// giving up on the connection does.
+			// The server or the client giving up on the connection leaves
+			// its error.
 			err := nc.LastError()
 			if err == nil {
 				return
