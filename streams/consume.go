@@ -65,6 +65,9 @@ type ConsumerConfig struct {
 	// since it first failed (a partner down for all is waited out); 12
 	// when zero, never when negative.
 	GiveUpAfter int
+	// PartnerOK, when set, is when the partner last took a call: the
+	// witness that a message failing on its own is the message's fault.
+	PartnerOK func() time.Time
 	// Metrics, when set, count outcomes and handling time.
 	Metrics *ConsumerMetrics
 	// Flush, when set, does the work that handlers deferred with ErrLater,
@@ -473,7 +476,7 @@ func settle(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, ret
 		n = int(md.NumDelivered)
 	}
 	if err != nil && !IsPermanent(err) {
-		if giveUp, since := park.failed(msg.Subject(), n, cfg.GiveUpAfter, err); giveUp {
+		if giveUp, since := park.failed(msg.Subject(), n, cfg.GiveUpAfter, cfg.PartnerOK, err); giveUp {
 			err = Permanent(gaveUp(n, time.Since(since), err))
 		}
 	}

@@ -11,11 +11,12 @@ import (
 // 500 for that one customer, a call that hangs) must not hold the others.
 // A failed message is parked: nacked with the growing delay of
 // ConsumerConfig.Retry, while the consumer goes on with the rest. Once it
-// has been delivered GiveUpAfter times and other messages of the consumer
-// went through since it first failed, it is the message, not the partner,
-// and it is dead-lettered with its last error (redrivable). When nothing
-// goes through, the partner is down: every message stays parked, none is
-// dead-lettered, and they flow again once it is back.
+// has been delivered GiveUpAfter times and the partner took other calls
+// since it first failed (ConsumerConfig.PartnerOK; without it, other
+// messages went through), it is the message, not the partner, and it is
+// dead-lettered with its last error (redrivable). When the partner takes
+// nothing, it is down: every message stays parked, none is dead-lettered,
+// and they flow again once it is back.
 
 // defaultGiveUpAfter is ConsumerConfig.GiveUpAfter when zero: with the
 // default delays (1 s, 5 s, 30 s, then every 2 minutes) about 20 minutes.
@@ -58,8 +59,11 @@ func (p *parking) done(subject string, ok bool) {
 
 // failed records a transient failure of a message delivered attempts
 // times, and reports whether to give up on it: it failed at least
-// giveUpAfter times and another message went through since it first did.
-func (p *parking) failed(subject string, attempts, giveUpAfter int, err error) (giveUp bool, since time.Time) {
+// giveUpAfter times and the partner took another call since it first did
+// (partnerOK, when the consumer knows it), or else another message went
+// through. Messages that need no call go through while a partner is down;
+// the partner's own last success is the better witness.
+func (p *parking) failed(subject string, attempts, giveUpAfter int, partnerOK func() time.Time, err error) (giveUp bool, since time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pm := p.parked[subject]
@@ -72,7 +76,11 @@ func (p *parking) failed(subject string, attempts, giveUpAfter int, err error) (
 	if len(pm.Error) > 300 {
 		pm.Error = pm.Error[:300] + "..."
 	}
-	giveUp = giveUpAfter > 0 && attempts >= giveUpAfter && p.lastOK.After(pm.Since)
+	lastOK := p.lastOK
+	if partnerOK != nil {
+		lastOK = partnerOK()
+	}
+	giveUp = giveUpAfter > 0 && attempts >= giveUpAfter && lastOK.After(pm.Since)
 	return giveUp, pm.Since
 }
 
@@ -90,6 +98,6 @@ func (p *parking) report() (int, []ParkedMsg) {
 
 // gaveUp is the reason a parked message is dead-lettered.
 func gaveUp(attempts int, since time.Duration, err error) error {
-	return fmt.Errorf("gave up after %d deliveries over %s while other events went through (redrive once the cause is fixed): %w",
+	return fmt.Errorf("gave up after %d deliveries over %s while the partner took other calls (redrive once the cause is fixed): %w",
 		attempts, since.Round(time.Second), err)
 }

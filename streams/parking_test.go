@@ -3,6 +3,7 @@ package streams_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +108,43 @@ func TestAPartnerDownForAllDeadLettersNothing(t *testing.T) {
 	mu.Unlock()
 	waitDrained(t, srv.JS, "down")
 	assert.Equal(t, 5, handled.count())
+	dead, err := streams.DeadLetters(ctx, srv.JS, 0)
+	require.NoError(t, err)
+	assert.Empty(t, dead)
+}
+
+// Events that need no partner call (unchanged, echoes, stale) go through
+// while a partner is down: they are no witness that the partner works. With
+// PartnerOK, only a call the partner took is, so nothing is dead-lettered
+// during the outage however often the failing events were delivered.
+func TestEventsThatNeedNoCallDoNotMakeADownPartnerLookUp(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	_, err := streams.NewPublisher(srv.JS, 10).Publish(ctx, testMsgs(6, 0))
+	require.NoError(t, err)
+	var mu sync.Mutex
+	down, failures := true, 0
+	h := func(_ context.Context, msg jetstream.Msg) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.HasSuffix(msg.Subject(), "1") || strings.HasSuffix(msg.Subject(), "2") {
+			return nil // unchanged: no call
+		}
+		if down {
+			failures++
+			return errors.New("podium: 503")
+		}
+		return nil
+	}
+	wentDown := time.Now()
+	stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "nocall", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
+		Retry: []time.Duration{20 * time.Millisecond}, GiveUpAfter: 3, PartnerOK: func() time.Time { return wentDown.Add(-time.Minute) }}, h)
+	defer stop()
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return failures >= 4*6 }, 10*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	waitDrained(t, srv.JS, "nocall")
 	dead, err := streams.DeadLetters(ctx, srv.JS, 0)
 	require.NoError(t, err)
 	assert.Empty(t, dead)

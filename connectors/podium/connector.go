@@ -150,7 +150,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: c.name, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
 		Flush: c.flush, FlushEvery: feedBatch, Report: c.report, AckWait: c.cfg.AckWait,
-		Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter,
+		Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter, PartnerOK: func() time.Time { return c.client.Calls().LastOK },
 	}, c.Handle, c.log)
 }
 
