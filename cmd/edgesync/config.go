@@ -68,7 +68,13 @@ func flagSchema(f *kong.Flag) map[string]any {
 		for _, v := range f.EnumSlice() {
 			enum = append(enum, v)
 		}
-		s["enum"] = enum
+		// A list flag's enum is its items': a typo in one of them
+		// (MEMOO) is refused instead of replacing the default list.
+		if items, ok := s["items"].(map[string]any); ok {
+			items["enum"] = enum
+		} else {
+			s["enum"] = enum
+		}
 	}
 	return s
 }

@@ -42,7 +42,7 @@ type podiumCmd struct {
 	AcqLabel     string            `name:"podium-acquisition-label" help:"Label of the contact attribute that holds the acquisition (created when missing); empty to not send it." default:"Acquisition"`
 	ExcludeCats  []int             `name:"podium-exclude-category" help:"Edge category ids whose items are never uploaded."`
 	ExcludeVend  []string          `name:"podium-exclude-vendor" help:"Edge vendor ids whose items are never uploaded."`
-	ExcludeTypes []string          `name:"podium-exclude-stock-type" help:"Stock types never uploaded (MEMO, CONSIGNMENT, TRADE, SAMPLE, ASSEMBLED, BUILT)." default:"MEMO,CONSIGNMENT,TRADE"`
+	ExcludeTypes []string          `name:"podium-exclude-stock-type" enum:"STOCK,MEMO,CONSIGNMENT,TRADE,SAMPLE,ASSEMBLED,BUILT" help:"Stock types never uploaded (MEMO, CONSIGNMENT, TRADE, SAMPLE, ASSEMBLED, BUILT)." default:"MEMO,CONSIGNMENT,TRADE"`
 	Cooldown     time.Duration     `name:"podium-review-cooldown" min:"0s" help:"Least time between two review invitations to one customer." default:"720h"`
 	ReviewWindow time.Duration     `name:"podium-review-window" min:"0s" help:"How recent a sale, appointment or pickup first seen must be to invite a review (so a backfill of history invites nobody)." default:"48h"`
 	Timeout      time.Duration     `name:"podium-timeout" min:"1s" help:"Timeout of one HTTP call." default:"15s"`

@@ -69,14 +69,20 @@ func TestBinary(t *testing.T) {
 	})
 
 	t.Run("status page", func(t *testing.T) {
-		addr := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
-		out, body := serve(t, bin, []string{"EDGESYNC_NATS_URL=" + srv.URL()}, "http://"+addr+"/status.json", "status", "--addr", addr)
+		addr, ops := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
+		out, body := serve(t, bin, []string{"EDGESYNC_NATS_URL=" + srv.URL()}, "http://"+addr+"/status.json", "status", "--addr", addr, "--metrics-addr", ops)
 		assert.Contains(t, body, `"consumers"`)
 		assert.NotContains(t, body, `"unread"`, "every part of a provisioned pipeline can be read")
 		code, body := get(t, "http://"+addr+"/")
 		assert.Equal(t, http.StatusOK, code)
 		assert.Contains(t, body, "edgesync status")
 		assert.Contains(t, out.String(), "status page listening")
+		// The compose healthcheck probes /readyz on --metrics-addr, as for
+		// every role; the page's own address answers too.
+		for _, u := range []string{"http://" + ops + "/readyz", "http://" + ops + "/healthz", "http://" + addr + "/readyz"} {
+			code, body := get(t, u)
+			assert.Equal(t, http.StatusOK, code, "%s: %s", u, body)
+		}
 	})
 
 	tests := []struct {
@@ -248,11 +254,12 @@ func TestConfigFile(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
 		return path
 	}
-	bad := write("bad.yaml", "nats-url: 42\npodium-tier: platinum\npol: 500ms\npoll: fast\npodium-location: [001]\n")
+	bad := write("bad.yaml", "nats-url: 42\npodium-tier: platinum\npol: 500ms\npoll: fast\npodium-location: [001]\npodium-exclude-stock-type: [MEMOO]\n")
 	stdout, _, code = run(bin, nil, "config", "check", bad)
 	assert.Equal(t, 1, code)
 	for _, want := range []string{
-		"5 problem(s)",
+		"6 problem(s)",
+		"podium-exclude-stock-type.0: value must be one of", // a typo no longer replaces the default exclusions
 		"nats-url: got number, want string",
 		"podium-tier: value must be one of 'clienteling', 'clienteling-plus'",
 		"pol: not a flag of edgesync; did you mean poll?",
@@ -263,7 +270,7 @@ func TestConfigFile(t *testing.T) {
 	}
 	_, stderr, code = run(bin, nil, "--config", bad, "streams", "status")
 	assert.Equal(t, 2, code, "a role refuses a bad file before it starts")
-	assert.Contains(t, stderr, "--config: 5 problem(s)")
+	assert.Contains(t, stderr, "--config: 6 problem(s)")
 	_, stderr, code = run(bin, nil, "config", "check", write("notyaml.yaml", "nats-url: [unclosed\n"))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "not YAML")

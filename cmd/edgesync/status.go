@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/status"
 )
 
@@ -23,7 +24,13 @@ func (c *statusCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		return err
 	}
 	defer nc.Close()
-	return serveStatus(ctx, c.Addr, status.Handler(status.NewReader(js), c.Refresh, log), log)
+	// /healthz and /readyz on --metrics-addr, as every role (the compose
+	// healthcheck asks there), and on the page's own address too.
+	metricsRegistry(ctx, g, log, health.NATS(nc))
+	mux := http.NewServeMux()
+	health.Register(mux, health.NATS(nc))
+	mux.Handle("/", status.Handler(status.NewReader(js), c.Refresh, log))
+	return serveStatus(ctx, c.Addr, mux, log)
 }
 
 // serveStatus serves h on addr until ctx ends; it says where once the port
