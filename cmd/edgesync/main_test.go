@@ -140,10 +140,14 @@ func TestBinary(t *testing.T) {
 		{"unreachable nats", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
 			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "001=abc", "--nats-url", "nats://u:natspw@127.0.0.1:1"}, "connect to nats"},
 	}
+	usage := map[string]bool{"replay without a start": true, "replay with two starts": true, "status page refreshing too fast": true}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stdout, stderr, code := run(bin, tt.env, tt.args...)
 			assert.NotZero(t, code)
+			if usage[tt.name] {
+				assert.Equal(t, 2, code, "a usage error exits 2, as the README says")
+			}
 			all := stdout + stderr
 			assert.Contains(t, all, tt.want)
 			for _, secret := range []string{"topsecret", "rt-secret", "natspw", "dbsecret"} {

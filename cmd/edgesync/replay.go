@@ -25,24 +25,34 @@ type replayCmd struct {
 	NoWait           bool      `help:"Start the replay and return; 'edgesync status' shows its progress."`
 }
 
+// Validate makes a missing or doubled start a usage error (exit 2), said
+// before anything connects.
+func (c *replayCmd) Validate() error {
+	chosen := 0
+	for _, set := range []bool{c.FromStart, !c.Since.IsZero(), c.LatestPerSubject} {
+		if set {
+			chosen++
+		}
+	}
+	if !c.Cancel && chosen != 1 {
+		return errors.New("say where the replay starts, once: --from-start, --since TIME or --latest-per-subject")
+	}
+	return nil
+}
+
 func (c *replayCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 	stream := streams.StreamEdge
 	if c.Connector == writer.Durable {
 		stream = streams.StreamPartner
 	}
 	cfg := streams.ReplayConfig{Stream: stream, Durable: c.Connector, Since: c.Since, Filters: c.Subject}
-	chosen := 0
-	if c.FromStart {
-		cfg.From, chosen = streams.FromStart, chosen+1
-	}
-	if !c.Since.IsZero() {
-		cfg.From, chosen = streams.FromTime, chosen+1
-	}
-	if c.LatestPerSubject {
-		cfg.From, chosen = streams.LatestPerSubject, chosen+1
-	}
-	if !c.Cancel && chosen != 1 {
-		return errors.New("say where the replay starts, once: --from-start, --since TIME or --latest-per-subject")
+	switch {
+	case c.FromStart:
+		cfg.From = streams.FromStart
+	case !c.Since.IsZero():
+		cfg.From = streams.FromTime
+	case c.LatestPerSubject:
+		cfg.From = streams.LatestPerSubject
 	}
 	for _, e := range c.Entity {
 		if !schemas.Entity(e).Valid() {
