@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -290,6 +291,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	defer cancelDrain()
 	var stuck string
 	if ctx.Err() == nil {
+		fmt.Fprintf(out, "%s  live changes stopped; waiting up to %s for every partner to catch up\n", time.Now().Format("15:04:05"), cfg.DrainTimeout)
 		for range 2 { // outbound, inbound, then outbound again
 			stuck = drain(drainCtx, db, cpt, js, emu, cbEmu)
 		}
@@ -490,14 +492,22 @@ func live(ctx context.Context, cfg Config, db *edgesim.DB, cpt *capture.Capture,
 				log.Error("save simulator", "err", err)
 			}
 		case <-statusC:
-			pending, _ := streams.Pending(ctx, js, streams.StreamEdge, podium.Durable)
-			cbPending, _ := streams.Pending(ctx, js, streams.StreamEdge, clientbook.Durable)
 			st := cpt.Stats()
-			fmt.Fprintf(out, "%s  events %s  | podium pending %d, contacts %d/%d, app edits %d | clientbook pending %d, clients %d/%d, app edits %d\n",
-				time.Now().Format("15:04:05"), formatCounts(st.Published), pending, emu.ContactCount(), db.SyncedCustomers(), edits,
-				cbPending, cbEmu.Totals().Clients, count(db, schemas.EntityCustomer), cbEdits)
+			fmt.Fprintf(out, "%s  events %s  | podium pending %s, contacts %d/%d, app edits %d | clientbook pending %s, clients %d/%d, app edits %d\n",
+				time.Now().Format("15:04:05"), formatCounts(st.Published), pendingOf(ctx, js, podium.Durable), emu.ContactCount(), db.SyncedCustomers(), edits,
+				pendingOf(ctx, js, clientbook.Durable), cbEmu.Totals().Clients, count(db, schemas.EntityCustomer), cbEdits)
 		}
 	}
+}
+
+// pendingOf is a consumer's backlog for the live line, or "?" when it
+// could not be read: a figure that could not be read is never shown as 0.
+func pendingOf(ctx context.Context, js jetstream.JetStream, durable string) string {
+	n, err := streams.Pending(ctx, js, streams.StreamEdge, durable)
+	if err != nil {
+		return "?"
+	}
+	return strconv.FormatUint(n, 10)
 }
 
 // podiumUser makes one change in Podium's app: a new contact, or an email

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/edgesync/edgesync/demo"
@@ -16,7 +18,7 @@ type demoCmd struct {
 	ChurnEvery        time.Duration `min:"0s" help:"Make one live Edge change (new customer, edited contact method, sale, ...) per interval; 0 for none." default:"100ms"`
 	Poll              time.Duration `min:"10ms" help:"Capture poll interval." default:"250ms"`
 	PodiumRate        int           `min:"1" help:"Podium requests per minute, for the emulator and the client. Real Podium allows 300." default:"6000"`
-	NATSPort          int           `name:"nats-port" min:"0" help:"Port of the embedded NATS, so other processes (examples/printcustomers) can connect; 0 picks one." default:"4222"`
+	NATSPort          int           `name:"nats-port" min:"0" help:"Port of the embedded NATS, so other processes (examples/printcustomers) can connect; 0 picks one, and so does the default when 4222 is taken." default:"4222"`
 	NATSLazySync      bool          `name:"nats-lazy-sync" help:"Let the embedded JetStream fsync every 2 minutes instead of before each acknowledgement: faster, but a power cut can lose acknowledged events."`
 	Stores            int           `min:"1" help:"Stores in the generated chain (first run only)." default:"2"`
 	CustomersPerStore int           `min:"0" help:"Customers per store in the generated chain (first run only)." default:"300"`
@@ -24,6 +26,12 @@ type demoCmd struct {
 }
 
 func (c *demoCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	if c.NATSPort == defaultNATSPort && !portFree(c.NATSPort) {
+		// The README's first command must work on a machine that already
+		// runs a NATS: the default gives way, a port asked for does not.
+		log.Warn("port 4222 is taken (another NATS or demo?): the demo's NATS listens on a free port instead; choose one with --nats-port", "port", c.NATSPort)
+		c.NATSPort = 0
+	}
 	cfg := demo.DefaultConfig()
 	cfg.Dir, cfg.Duration, cfg.ChurnEvery, cfg.PollInterval = c.Dir, c.Duration, c.ChurnEvery, c.Poll
 	cfg.PodiumRate, cfg.NATSPort, cfg.LazySync = c.PodiumRate, c.NATSPort, c.NATSLazySync
@@ -39,4 +47,16 @@ func (c *demoCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 		return errNotInSync
 	}
 	return nil
+}
+
+const defaultNATSPort = 4222
+
+// portFree reports whether a TCP port of the loopback can be listened on.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
