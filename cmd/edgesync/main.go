@@ -98,11 +98,11 @@ func main() {
 	if err != nil {
 		usageError(kctx, err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// A role whose NATS connection closed for good ends with the reason
 	// (Globals.fail), and exits 1 so its supervisor starts it afresh.
-	ctx, fail := context.WithCancelCause(ctx)
+	ctx, fail := context.WithCancelCause(sigCtx)
 	c.Globals.fail = fail
 	log := c.Globals.logger()
 	service := asService(c.Globals.WindowsService)
@@ -115,6 +115,12 @@ func main() {
 			log = svcLog
 		}
 	}
+	// Every line says which role and which build wrote it: one log
+	// collector gathers every container's.
+	log = log.With("role", kctx.Command(), "version", version)
+	context.AfterFunc(sigCtx, func() {
+		log.Info("stopping on a signal: finishing what is in hand (at most 10 s), then exiting")
+	})
 	for _, key := range secretsReadFromFile {
 		log.Warn("a secret is read from the configuration file; set it in the environment instead (`edgesync config check` names the variable)", "key", key)
 	}

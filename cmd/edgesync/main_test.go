@@ -83,6 +83,22 @@ func TestBinary(t *testing.T) {
 			code, body := get(t, u)
 			assert.Equal(t, http.StatusOK, code, "%s: %s", u, body)
 		}
+		_, metrics := get(t, "http://"+ops+"/metrics")
+		assert.Contains(t, metrics, `edgesync_build_info{version="dev"} 1`)
+		assert.Contains(t, out.String(), "role=status version=dev", "every line says which role and build wrote it")
+	})
+
+	t.Run("a signal stops a role and says so", func(t *testing.T) {
+		addr := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
+		cmd := exec.Command(bin, "status", "--addr", addr)
+		cmd.Env = append(os.Environ(), "EDGESYNC_NATS_URL="+srv.URL())
+		out := &syncbuf.Buffer{}
+		cmd.Stderr = out
+		require.NoError(t, cmd.Start())
+		require.Eventually(t, func() bool { code, _ := get(t, "http://"+addr+"/healthz"); return code == http.StatusOK }, 10*time.Second, 50*time.Millisecond)
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, cmd.Wait(), "a signal is a clean stop: exit 0")
+		assert.Contains(t, out.String(), "stopping on a signal")
 	})
 
 	tests := []struct {

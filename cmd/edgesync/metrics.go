@@ -22,6 +22,9 @@ import (
 func metricsRegistry(ctx context.Context, g *Globals, log *slog.Logger, checks ...health.Check) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edgesync_build_info", Help: "Always 1; the version label is the build's."}, []string{"version"})
+	build.WithLabelValues(version).Set(1)
+	reg.MustRegister(build)
 	addr := g.Metrics
 	if addr == "" {
 		return reg
