@@ -77,75 +77,52 @@ func TestAMessageThatKeepsFailingIsParkedWhileTheOthersFlow(t *testing.T) {
 	waitDrained(t, srv.JS, "parking")
 }
 
-// When every message fails (the partner is down), no message is to
-// blame: all stay parked, none is dead-lettered however often it was
-// delivered, and all flow once the partner is back.
-func TestAPartnerDownForAllDeadLettersNothing(t *testing.T) {
-	ctx := context.Background()
-	srv := natstest.Start(t)
-	_, err := streams.NewPublisher(srv.JS, 10).Publish(ctx, testMsgs(5, 0))
-	require.NoError(t, err)
-	var mu sync.Mutex
-	down, failures := true, 0
-	handled := &seen{ok: map[string]int{}}
-	h := func(_ context.Context, msg jetstream.Msg) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if down {
-			failures++
-			return errors.New("podium: connection refused")
-		}
-		handled.add(msg.Subject())
-		return nil
+// While the partner is down nothing is to blame: every failing event stays
+// parked and none is dead-lettered however often it was delivered, and all
+// flow once the partner is back. Events that need no partner call
+// (unchanged, echoes, stale) go through meanwhile: they are no witness that
+// the partner works; with PartnerOK, only a call the partner took is.
+func TestAPartnerDownDeadLettersNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		noCall    func(subject string) bool
+		partnerOK func() time.Time
+	}{
+		{"every event fails", func(string) bool { return false }, nil},
+		{"events that need no call go through", func(s string) bool { return strings.HasSuffix(s, "1") || strings.HasSuffix(s, "2") },
+			func() time.Time { return time.Now().Add(-time.Hour) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			srv := natstest.Start(t)
+			_, err := streams.NewPublisher(srv.JS, 10).Publish(ctx, testMsgs(6, 0))
+			require.NoError(t, err)
+			var mu sync.Mutex
+			down, failures := true, 0
+			handled := &seen{ok: map[string]int{}}
+			h := func(_ context.Context, msg jetstream.Msg) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if down && !tt.noCall(msg.Subject()) {
+					failures++
+					return errors.New("podium: 503")
+				}
+				handled.add(msg.Subject())
+				return nil
+			}
+			stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "down", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
+				Retry: []time.Duration{20 * time.Millisecond}, GiveUpAfter: 3, PartnerOK: tt.partnerOK}, h)
+			defer stop()
+			require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return failures >= 4*6 }, 10*time.Second, 10*time.Millisecond,
+				"the failing events delivered twice their GiveUpAfter")
+			mu.Lock()
+			down = false
+			mu.Unlock()
+			waitDrained(t, srv.JS, "down")
+			assert.Equal(t, 6, handled.count())
+			dead, err := streams.DeadLetters(ctx, srv.JS, 0)
+			require.NoError(t, err)
+			assert.Empty(t, dead)
+		})
 	}
-	stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "down", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
-		Retry: []time.Duration{20 * time.Millisecond}, GiveUpAfter: 3}, h)
-	defer stop()
-	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return failures >= 5*6 }, 10*time.Second, 10*time.Millisecond,
-		"each message delivered twice its GiveUpAfter")
-	mu.Lock()
-	down = false
-	mu.Unlock()
-	waitDrained(t, srv.JS, "down")
-	assert.Equal(t, 5, handled.count())
-	dead, err := streams.DeadLetters(ctx, srv.JS, 0)
-	require.NoError(t, err)
-	assert.Empty(t, dead)
-}
-
-// Events that need no partner call (unchanged, echoes, stale) go through
-// while a partner is down: they are no witness that the partner works. With
-// PartnerOK, only a call the partner took is, so nothing is dead-lettered
-// during the outage however often the failing events were delivered.
-func TestEventsThatNeedNoCallDoNotMakeADownPartnerLookUp(t *testing.T) {
-	ctx := context.Background()
-	srv := natstest.Start(t)
-	_, err := streams.NewPublisher(srv.JS, 10).Publish(ctx, testMsgs(6, 0))
-	require.NoError(t, err)
-	var mu sync.Mutex
-	down, failures := true, 0
-	h := func(_ context.Context, msg jetstream.Msg) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if strings.HasSuffix(msg.Subject(), "1") || strings.HasSuffix(msg.Subject(), "2") {
-			return nil // unchanged: no call
-		}
-		if down {
-			failures++
-			return errors.New("podium: 503")
-		}
-		return nil
-	}
-	wentDown := time.Now()
-	stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "nocall", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
-		Retry: []time.Duration{20 * time.Millisecond}, GiveUpAfter: 3, PartnerOK: func() time.Time { return wentDown.Add(-time.Minute) }}, h)
-	defer stop()
-	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return failures >= 4*6 }, 10*time.Second, 10*time.Millisecond)
-	mu.Lock()
-	down = false
-	mu.Unlock()
-	waitDrained(t, srv.JS, "nocall")
-	dead, err := streams.DeadLetters(ctx, srv.JS, 0)
-	require.NoError(t, err)
-	assert.Empty(t, dead)
 }
