@@ -92,6 +92,7 @@ func New(ctx context.Context, src ChangeSource, js jetstream.JetStream, cfg Conf
 	if err != nil {
 		return nil, fmt.Errorf("capture: open bucket %s: %w (run `edgesync streams init`)", streams.BucketCheckpoints, err)
 	}
+	cfg.Metrics.start(cfg.Entities)
 	return &Capture{
 		src: src, pub: streams.NewPublisher(js, cfg.Batch), js: js, kv: kv, cfg: cfg, log: log,
 		stats: Stats{Published: make(map[schemas.Entity]int64)},

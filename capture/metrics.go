@@ -65,6 +65,18 @@ func (m *Metrics) published(e schemas.Entity, stored, dups int) {
 	m.duplicates.Add(float64(dups))
 }
 
+// start shows every captured entity's counters from the start, at zero:
+// a dashboard sees an entity with no event yet as 0, not as missing.
+func (m *Metrics) start(entities []schemas.Entity) {
+	if m == nil {
+		return
+	}
+	for _, e := range entities {
+		m.events.WithLabelValues(string(e))
+		m.unpubs.WithLabelValues(string(e))
+	}
+}
+
 func (m *Metrics) unpublished(e schemas.Entity) {
 	if m != nil {
 		m.unpubs.WithLabelValues(string(e)).Inc()
