@@ -275,12 +275,7 @@ func (g *Gateway) handOn(ctx context.Context, m *nats.Msg) error {
 	if limit := g.MaxBody(); int64(len(body)) > limit {
 		body = body[:limit]
 	}
-	dl := deadLetterMsg(partner, body, fmt.Errorf("spooled delivery on %s cannot be published (kept here cut to %d of %d bytes): %w", m.Subject, len(body), len(m.Data), err))
-	if _, derr := streams.PublishMsg(ctx, g.js, dl); derr != nil {
-		return derr
-	}
-	g.log.Warn("spooled webhook dead-lettered: it cannot be published; see `edgesync dlq list`", "subject", m.Subject, "err", err)
-	return nil
+	return g.deadLetter(ctx, partner, body, fmt.Errorf("spooled delivery on %s cannot be published (kept here cut to %d of %d bytes): %w", m.Subject, len(body), len(m.Data), err))
 }
 
 // token makes a partner id usable as one subject token; an id too long
