@@ -491,7 +491,7 @@ func (c *Capture) unpublishable(ctx context.Context, r Row, epoch int64, reason 
 	body, _ := json.Marshal(map[string]any{"site": c.cfg.Site, "entity": r.Entity, "key": key, "version": r.Version, "epoch": epoch, "reason": reason.Error()})
 	m := nats.NewMsg("dlq.capture." + string(r.Entity))
 	m.Data = body
-	m.Header.Set(streams.HeaderDLQConsumer, "capture")
+	m.Header.Set(streams.HeaderDLQConsumer, streams.CaptureDLQConsumer)
 	m.Header.Set(streams.HeaderDLQReason, fmt.Sprintf("%s %s version %d: %v; fix the row in Edge, and its next change is captured as usual", r.Entity, key, r.Version, reason))
 	sum := sha256.Sum256([]byte(r.Key))
 	m.Header.Set(nats.MsgIdHdr, fmt.Sprintf("capture:%s:%s:%x:%d@%d", c.cfg.Site, r.Entity, sum[:12], r.Version, epoch))

@@ -240,7 +240,7 @@ func deadGroups(ctx context.Context, js jetstream.JetStream) ([]DeadGroup, error
 
 // redrive is what delivers a consumer's dead letters again.
 func redrive(consumer string) string {
-	if consumer == "capture" {
+	if consumer == streams.CaptureDLQConsumer {
 		// A record of an Edge row that cannot be an event: nothing to replay.
 		return "fix the row in Edge: its next change is captured as usual"
 	}

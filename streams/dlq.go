@@ -57,12 +57,16 @@ func DeadLetters(ctx context.Context, js jetstream.JetStream, limit int) ([]Dead
 	return out, nil
 }
 
+// CaptureDLQConsumer is the DLQ consumer name of an Edge row capture could
+// not publish: such a record has no event behind it, so it is never replayed.
+const CaptureDLQConsumer = "capture"
+
 // Replay publishes a dead letter again on its original subject, once the
 // cause is fixed, and removes it from the DLQ. The replay gets its own
 // Nats-Msg-Id, since the original one is likely still in the dedupe window;
 // consumers skip a state they already applied (versions, ledger).
 func Replay(ctx context.Context, js jetstream.JetStream, d DeadMsg) error {
-	if d.Consumer == "capture" {
+	if d.Consumer == CaptureDLQConsumer {
 		return fmt.Errorf("dlq message %d records an Edge row capture could not publish (%s): there is no event to replay; fix the row in Edge, and its next change is captured as usual", d.Seq, d.Reason)
 	}
 	if d.Subject == "" {
