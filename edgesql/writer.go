@@ -140,6 +140,8 @@ var (
 		208: "a table the mapping names does not exist", 207: "a column the mapping names does not exist",
 		229: "the writer's login lacks a permission (see `edgesync edge check`)", 230: "the writer's login lacks a column permission",
 		544: "an explicit value into an IDENTITY column (see docs/edge-access.md, numbering)",
+		// Also raced: refused only once retryRaces has given up on them.
+		2601: "a duplicate key", 2627: "a duplicate key",
 	}
 	// raced: another transaction got in the way; the whole write is tried
 	// again at once. A duplicate key is a race on a new number the first
@@ -153,9 +155,6 @@ func classifySQL(err error) error {
 	if errors.As(err, &me) {
 		if why, ok := refused[me.Number]; ok {
 			return rejected{fmt.Errorf("%s (SQL Server error %d): %w", why, me.Number, err)}
-		}
-		if me.Number == 2601 || me.Number == 2627 {
-			return rejected{fmt.Errorf("a duplicate key (SQL Server error %d): %w", me.Number, err)}
 		}
 	}
 	return err
