@@ -313,8 +313,8 @@ func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, until int64, r
 	return c.saveCheckpoint(ctx, e, min(at, until), epoch)
 }
 
-// publishGone publishes as deleted, at version until (of the new epoch
-// after a restore), every aggregate of e this site published whose latest
+// publishGone publishes as deleted, at version until (the version the
+// resnapshot reads at), every aggregate of e this site published whose latest
 // state in the stream is not a deletion and which the database no longer
 // holds: each connector then applies its rule for an aggregate deleted in
 // Edge.
@@ -335,7 +335,7 @@ func (c *Capture) publishGone(ctx context.Context, b *batch, e schemas.Entity, u
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("find what the restore removed: %w", err)
+		return fmt.Errorf("find what was deleted while capture could not follow: %w", err)
 	}
 	if len(gone) > 0 {
 		c.log.Warn("the database no longer holds aggregates that were published (deleted while capture could not follow the changes); publishing them as deleted",

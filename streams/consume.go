@@ -61,8 +61,9 @@ type ConsumerConfig struct {
 	// go on (parking.go).
 	Retry []time.Duration
 	// GiveUpAfter is how many deliveries a message that keeps failing gets
-	// before it is dead-lettered, as long as other messages went through
-	// since it first failed (a partner down for all is waited out); 12
+	// before it is dead-lettered, as long as the partner took a call
+	// since it first failed (PartnerOK, or else another message of this
+	// consumer went through: a partner down for all is waited out); 12
 	// when zero, never when negative.
 	GiveUpAfter int
 	// PartnerOK, when set, is when the partner last took a call: the
