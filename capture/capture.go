@@ -461,13 +461,15 @@ func (b *batch) flush(ctx context.Context) error {
 // which count towards it with the body.
 const headerRoom = 4 << 10
 
+// fitsIn reports whether event m, with room for its headers, is no larger
+// than maxPayload.
+func fitsIn(m *nats.Msg, maxPayload int64) bool {
+	return int64(len(m.Data))+headerRoom <= maxPayload
+}
+
 // fits refuses an event larger than the NATS server takes.
 func (c *Capture) fits(m *nats.Msg) error {
-	limit := int64(1 << 20) // NATS's default, until the connection knows the server's
-	if nc := c.js.Conn(); nc != nil && nc.MaxPayload() > 0 {
-		limit = nc.MaxPayload()
-	}
-	if n := int64(len(m.Data)) + headerRoom; n > limit {
+	if limit := streams.MaxPayload(c.js); !fitsIn(m, limit) {
 		return fmt.Errorf("%w: the event is %d bytes and the NATS server takes at most %d (max_payload, %d of it kept for headers)",
 			ErrUnpublishable, len(m.Data), limit, headerRoom)
 	}

@@ -77,7 +77,7 @@ func DryRun(ctx context.Context, src ChangeSource, entities []schemas.Entity, ro
 			}
 			m, err := schemas.EdgeEvent{Source: "edgesync/capture/dry-run", Entity: e, Key: row.Key, Version: row.Version,
 				Origin: row.Origin, Time: time.Now(), Data: data}.Msg()
-			if err == nil && int64(len(m.Data))+headerRoom > maxPayload {
+			if err == nil && !fitsIn(m, maxPayload) {
 				err = fmt.Errorf("%d bytes, over what NATS takes (%d)", len(m.Data), maxPayload-headerRoom)
 			}
 			if err == nil {

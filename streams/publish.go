@@ -149,6 +149,18 @@ var ErrNoStreams = errors.New("edgesync streams are not provisioned: run `edgesy
 // right now, by an earlier attempt whose answer was lost.
 const errCodeMsgIDInProcess = 10158
 
+// DefaultMaxPayload is NATS's default max_payload: the largest message
+// assumed until a connection has told its server's.
+const DefaultMaxPayload = 1 << 20
+
+// MaxPayload is the largest message js's server takes, headers included.
+func MaxPayload(js jetstream.JetStream) int64 {
+	if nc := js.Conn(); nc != nil && nc.MaxPayload() > 0 {
+		return nc.MaxPayload()
+	}
+	return DefaultMaxPayload
+}
+
 // PublishMsg publishes m, which should carry a Nats-Msg-Id, and waits for
 // its acknowledgement, trying again while a clustered stream cannot answer:
 // its leader moving after a server died (no response, a timeout), or an

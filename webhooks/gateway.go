@@ -301,18 +301,10 @@ const maxEventID = 128
 // and the CloudEvents headers), and for a dead letter's reason.
 const Envelope = 16 << 10
 
-// defaultMaxPayload is NATS's default max_payload, used until the
-// connection has told the server's.
-const defaultMaxPayload = 1 << 20
-
 // MaxBody is the largest delivery the gateway takes: what the NATS server
 // takes less the envelope, and no more than Config.MaxBody.
 func (g *Gateway) MaxBody() int64 {
-	mp := int64(defaultMaxPayload)
-	if nc := g.js.Conn(); nc != nil && nc.MaxPayload() > 0 {
-		mp = nc.MaxPayload()
-	}
-	limit := max(mp-Envelope, 1)
+	limit := max(streams.MaxPayload(g.js)-Envelope, 1)
 	if g.cfg.MaxBody > 0 {
 		limit = min(limit, g.cfg.MaxBody)
 	}

@@ -146,10 +146,6 @@ type captureCmd struct {
 	DryRows  int           `name:"dry-run-rows" min:"1" help:"Aggregates the dry run reads per entity, from the snapshot and from the change list each." default:"500"`
 }
 
-// dryRunMaxPayload is the max payload a dry run checks events against:
-// NATS's default, since a dry run connects to no server.
-const dryRunMaxPayload = 1 << 20
-
 func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 	var entities []schemas.Entity
 	for _, e := range c.Entities {
@@ -164,7 +160,7 @@ func (c *captureCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 	}
 	defer closeDB()
 	if c.DryRun {
-		r, err := capture.DryRun(ctx, db, entities, c.DryRows, dryRunMaxPayload)
+		r, err := capture.DryRun(ctx, db, entities, c.DryRows, streams.DefaultMaxPayload) // a dry run connects to no server
 		if err != nil {
 			return err
 		}
