@@ -32,19 +32,12 @@ import (
 // flags themselves so it cannot drift from them.
 func configSchema(app *kong.Application) map[string]any {
 	props := map[string]any{}
-	var walk func(n *kong.Node)
-	walk = func(n *kong.Node) {
-		for _, f := range n.Flags {
-			if f.Name == "help" || f.Name == "config" {
-				continue
-			}
-			props[f.Name] = flagSchema(f)
+	for name, fs := range flagsNamed(app) {
+		if name == "help" || name == "config" {
+			continue
 		}
-		for _, c := range n.Children {
-			walk(c)
-		}
+		props[name] = flagSchema(fs[len(fs)-1]) // roles sharing a flag name share its meaning
 	}
-	walk(app.Node)
 	return map[string]any{
 		"$schema":              "https://json-schema.org/draft/2020-12/schema",
 		"title":                "edgesync configuration",
@@ -282,8 +275,9 @@ func (c *configCheckCmd) Run(k *kong.Kong) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.File, err)
 	}
-	lines := valueProblems(doc, k.Model)
-	secrets := secretsIn(doc, k.Model)
+	flags := flagsNamed(k.Model)
+	lines := valueProblems(doc, flags)
+	secrets := secretsIn(doc, flags)
 	if c.Strict {
 		lines = append(lines, secrets...)
 		secrets = nil
@@ -321,9 +315,8 @@ func flagsNamed(app *kong.Application) map[string][]*kong.Flag {
 
 // valueProblems are what the schema cannot say of a file's values: a
 // number under its flag's least value, a map entry with an empty side.
-func valueProblems(doc map[string]any, app *kong.Application) []string {
+func valueProblems(doc map[string]any, flags map[string][]*kong.Flag) []string {
 	var lines []string
-	flags := flagsNamed(app)
 	for key, value := range doc {
 		if m, ok := value.(map[string]any); ok {
 			for k, v := range m {
@@ -346,9 +339,8 @@ func valueProblems(doc map[string]any, app *kong.Application) []string {
 
 // secretsIn names the secrets a file holds, each with the environment
 // variable that should hold it instead.
-func secretsIn(doc map[string]any, app *kong.Application) []string {
+func secretsIn(doc map[string]any, flags map[string][]*kong.Flag) []string {
 	var lines []string
-	flags := flagsNamed(app)
 	for key := range doc {
 		for _, f := range flags[key] {
 			if f.Tag.Has("secret") {
