@@ -32,6 +32,9 @@ type Config struct {
 	Now func() time.Time
 	// Metrics, when set, receive capture's Prometheus metrics.
 	Metrics *Metrics
+	// ReportEvery is how often Run reports to the status page
+	// (streams.ReportEvery when zero; never when negative).
+	ReportEvery time.Duration
 }
 
 // Checkpoint is what capture stores per site and entity in KV.
@@ -64,6 +67,12 @@ type Capture struct {
 	stats   Stats
 	failing int   // cycles failed in a row
 	lastErr error // the last one's error
+	// For the status page: the version the last cycle read, the version
+	// every entity reached then, and when.
+	edgeVersion  int64
+	caughtUpTo   int64
+	caughtUp     time.Time
+	snapshotting *progress // the snapshot in progress, if any
 }
 
 // New returns a capture reading src. The streams and buckets must exist.
@@ -102,6 +111,9 @@ func New(ctx context.Context, src ChangeSource, js jetstream.JetStream, cfg Conf
 // Run captures until ctx ends. A failed cycle is logged and retried at the
 // next poll: the checkpoint did not move, so nothing is lost.
 func (c *Capture) Run(ctx context.Context) error {
+	reported := make(chan struct{})
+	go func() { c.runReports(ctx); close(reported) }()
+	defer func() { <-reported }()
 	t := time.NewTicker(c.cfg.PollInterval)
 	defer t.Stop()
 	for {
@@ -156,6 +168,12 @@ func (c *Capture) Cycle(ctx context.Context) error {
 	}
 	err = errors.Join(errs...)
 	c.failed(err)
+	c.mu.Lock()
+	c.edgeVersion = until
+	if err == nil {
+		c.caughtUpTo, c.caughtUp = until, c.cfg.Now()
+	}
+	c.mu.Unlock()
 	return err
 }
 
@@ -184,6 +202,12 @@ func (c *Capture) Ready(context.Context) error {
 		return fmt.Errorf("the last %d capture cycles failed: %w", c.failing, c.lastErr)
 	}
 	return nil
+}
+
+func (c *Capture) setSnapshotting(p *progress) {
+	c.mu.Lock()
+	c.snapshotting = p
+	c.mu.Unlock()
 }
 
 func (c *Capture) checkpointKey(e schemas.Entity) string { return c.cfg.Site + "." + string(e) }
@@ -283,7 +307,9 @@ func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, until int64, r
 		return fmt.Errorf("snapshot: read min valid version: %w", err)
 	}
 	held := make(map[string]bool) // the keys the database holds
-	prog := newProgress(c.log, e, c.count(ctx, e), c.cfg.Now)
+	prog := newProgress(c.log, e, reason, c.count(ctx, e), c.cfg.Now)
+	c.setSnapshotting(prog)
+	defer c.setSnapshotting(nil)
 	at, err := c.src.Snapshot(ctx, e, func(r Row) error {
 		prog.tick()
 		held[r.Key] = true // a row changed since the cycle's version still exists

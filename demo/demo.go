@@ -176,7 +176,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		if err != nil {
 			return Summary{}, fmt.Errorf("demo: status page: %w", err)
 		}
-		page := &http.Server{Handler: status.Handler(status.NewReader(js), 2*time.Second, log), ReadHeaderTimeout: 5 * time.Second}
+		reader := status.NewReader(js)
+		watchCtx, stopWatching := context.WithCancel(ctx)
+		defer stopWatching()
+		go reader.Watch(watchCtx, 2*time.Second)
+		page := &http.Server{Handler: status.Handler(reader, 2*time.Second, log), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = page.Serve(l) }()
 		defer page.Close()
 		fmt.Fprintf(out, "edgesync demo: status page at http://%s/\n", l.Addr())
@@ -277,6 +281,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	go func() { roles <- conn.Run(runCtx) }()
 	go func() { roles <- cbConn.Run(runCtx) }()
 	go func() { roles <- wr.Run(runCtx) }()
+	gwReported := make(chan struct{})
+	go func() { gw.RunReports(runCtx, 0); close(gwReported) }()
+	defer func() { stopRoles(); <-gwReported }()
 
 	liveCtx := ctx
 	if cfg.Duration > 0 {

@@ -1,11 +1,9 @@
 package demo_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,32 +14,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/demo"
+	"github.com/edgesync/edgesync/test/browser"
 	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/test/syncbuf"
 )
 
-// chromiumText loads url in headless Chromium (Debian's chromium package)
-// and returns the text of the page it rendered.
-func chromiumText(t *testing.T, url string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir="+t.TempDir(), "--dump-dom", url)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	dom, err := cmd.Output()
-	require.NoError(t, err, "chromium: %s", stderr.String())
-	text := regexp.MustCompile(`(?s)<style>.*?</style>|<[^>]*>`).ReplaceAllString(string(dom), " ")
-	return strings.Join(strings.Fields(text), " ")
-}
-
 // The status page against the demo's pipeline, as a browser shows it: each
 // connector and the writer with their state, the capture checkpoints, and a
 // dead letter the test provoked with the command that redrives it.
 func TestStatusPageInABrowser(t *testing.T) {
-	if _, err := exec.LookPath("chromium"); err != nil {
-		t.Skip("*** SKIPPED: headless Chromium is not installed (Debian: apt-get install chromium; .ci/run installs it when it can)")
-	}
+	browser.Require(t)
 	var out syncbuf.Buffer
 	cfg := demo.DefaultConfig()
 	cfg.Dir = t.TempDir()
@@ -74,7 +57,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 
 	var text string
 	require.Eventually(t, func() bool {
-		text = chromiumText(t, url)
+		text = browser.Text(t, url)
 		return strings.Contains(text, "edgesync dlq replay --consumer podium") &&
 			regexp.MustCompile(`podium EDGE in sync 0`).MatchString(text) &&
 			regexp.MustCompile(`clientbook EDGE in sync 0`).MatchString(text) &&
@@ -91,9 +74,13 @@ func TestStatusPageInABrowser(t *testing.T) {
 		assert.Regexp(t, `demo `+e+` \d+ 0 `, text, "capture's checkpoint of %s", e)
 	}
 	assert.NotContains(t, text, "Could not read")
+	assert.Contains(t, text, "FLOWING, with something to look at", "the dead letters are something to look at, not a stop")
+	assert.Contains(t, text, "2 dead letter(s)")
+	assert.Regexp(t, `\d+ of \d+ customers in Podium`, text)
+	assert.Regexp(t, `\d+ of \d+ customers in Clientbook`, text)
+	assert.Contains(t, text, "demo running", "capture reports")
+	assert.Regexp(t, `podium up \S+`, text, "the gateway reports")
 	if path := os.Getenv("EDGESYNC_STATUS_SCREENSHOT"); path != "" {
-		cmd := exec.Command("chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir="+t.TempDir(),
-			"--window-size=1400,700", "--screenshot="+path, url)
-		require.NoError(t, cmd.Run())
+		browser.Screenshot(t, url, path, "1400,900")
 	}
 }

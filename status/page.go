@@ -19,7 +19,8 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"percent":  func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
 	"rate":     func(f float64) string { return fmt.Sprintf("%.1f/s", f) },
 	"duration": duration,
-	"state":    state,
+	"progress": snapshotProgress,
+	"partner":  partnerName,
 	"limit": func(n int) string {
 		if n < 0 {
 			return "no limit"
@@ -53,20 +54,6 @@ func Handler(r *Reader, refresh time.Duration, log *slog.Logger) http.Handler {
 		_ = json.NewEncoder(w).Encode(read(req))
 	})
 	return mux
-}
-
-// state is a consumer's one-word health for the page.
-func state(c Consumer, at time.Time) string {
-	switch {
-	case c.Report != nil && at.Sub(c.Report.At) > 30*time.Second:
-		return "not reporting"
-	case c.Backlog == 0:
-		return "in sync"
-	case c.OldestAge > 5*time.Minute && c.Rate == 0:
-		return "stuck"
-	default:
-		return "catching up"
-	}
 }
 
 func age(t, now time.Time) string {

@@ -17,7 +17,7 @@ func TestThePageShowsParkedEventsAndHowToRedrive(t *testing.T) {
 	at := time.Date(2026, 12, 6, 21, 0, 0, 0, time.UTC)
 	s := Snapshot{At: at,
 		Consumers: []Consumer{{Name: "podium", Stream: streams.StreamEdge, Backlog: 1, Report: &streams.ConnectorReport{
-			Connector: "podium", At: at, Parked: 1, ParkedSample: []streams.ParkedMsg{{
+			Connector: "podium", Reported: streams.Reported{At: at}, Parked: 1, ParkedSample: []streams.ParkedMsg{{
 				Subject: "edge.customer.001.000042", Attempts: 4, Since: at.Add(-3 * time.Minute), Error: "podium POST /v4/contacts: 500 internal_server_error"}},
 		}}},
 		DeadLetters: []DeadGroup{

@@ -19,14 +19,23 @@ import (
 
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/streams"
+	"github.com/edgesync/edgesync/webhooks"
 )
 
-// Snapshot is one reading of the whole pipeline.
+// Snapshot is one reading of the whole pipeline. Durations are in
+// nanoseconds (Go's time.Duration), times in RFC 3339.
 type Snapshot struct {
-	At          time.Time    `json:"at"`
-	Consumers   []Consumer   `json:"consumers"`
-	DeadLetters []DeadGroup  `json:"deadLetters"`
-	Checkpoints []Checkpoint `json:"checkpoints"`
+	At time.Time `json:"at"`
+	// Verdict is the page's headline: whether changes flow, and if not,
+	// what stops them, worst first.
+	Verdict     Verdict           `json:"verdict"`
+	Captures    []capture.Report  `json:"captures"`
+	Gateways    []webhooks.Report `json:"gateways"`
+	Servers     []Server          `json:"servers"`
+	Counts      []Count           `json:"counts"`
+	Consumers   []Consumer        `json:"consumers"`
+	DeadLetters []DeadGroup       `json:"deadLetters"`
+	Checkpoints []Checkpoint      `json:"checkpoints"`
 	// Stores are a chain's stores with a leaf node of their own.
 	Stores []streams.StoreStatus `json:"stores,omitempty"`
 	Unread []string              `json:"unread,omitempty"` // what could not be read, and why
@@ -52,6 +61,10 @@ type Consumer struct {
 	Rate   float64                  `json:"rate"`
 	ETA    time.Duration            `json:"eta"`
 	Report *streams.ConnectorReport `json:"report,omitempty"`
+	// State is the consumer's one-word health: in sync, catching up,
+	// partner failing, stuck, not reporting, or waiting (in sync with a
+	// stream nothing feeds).
+	State string `json:"state"`
 }
 
 // DeadGroup is the dead letters of one consumer for one reason.
@@ -89,6 +102,23 @@ type sample struct {
 	done uint64
 }
 
+// Watch reads the pipeline every every until ctx ends, so that rates and
+// ETAs are known from the start, not only after someone opened the page.
+func (r *Reader) Watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, every)
+		r.Read(rctx)
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // NewReader returns a Reader of the pipeline behind js.
 func NewReader(js jetstream.JetStream) *Reader {
 	return &Reader{js: js, history: map[string][]sample{}, now: time.Now}
@@ -104,6 +134,16 @@ func (r *Reader) Read(ctx context.Context) Snapshot {
 	if err != nil {
 		unread("connector reports", err)
 	}
+	captures, err := streams.ReadReports[capture.Report](ctx, r.js, streams.ReportCapture)
+	if err != nil {
+		unread("capture reports", err)
+	}
+	s.Captures = sortedValues(captures)
+	gateways, err := streams.ReadReports[webhooks.Report](ctx, r.js, streams.ReportGateway)
+	if err != nil {
+		unread("webhook gateway reports", err)
+	}
+	s.Gateways = sortedValues(gateways)
 	for _, stream := range []string{streams.StreamEdge, streams.StreamPartner} {
 		cs, err := r.consumers(ctx, stream, reports)
 		if err != nil {
@@ -120,7 +160,28 @@ func (r *Reader) Read(ctx context.Context) Snapshot {
 	if s.Stores, err = r.stores(ctx); err != nil {
 		unread("stores", err)
 	}
+	if s.Servers, err = servers(ctx, r.js); err != nil {
+		unread("NATS servers", err)
+	}
+	if s.Counts, err = counts(ctx, r.js, s.Consumers); err != nil {
+		unread("customer counts", err)
+	}
+	judge(&s)
 	return s
+}
+
+// sortedValues is m's values in the order of their keys.
+func sortedValues[T any](m map[string]T) []T {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]T, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, m[k])
+	}
+	return out
 }
 
 func (r *Reader) stores(ctx context.Context) ([]streams.StoreStatus, error) {
@@ -153,12 +214,19 @@ func (r *Reader) consumers(ctx context.Context, stream string, reports map[strin
 		if c.Backlog > 0 {
 			c.OldestAge = r.oldestAge(ctx, str, info)
 		}
-		c.Rate = r.rate(stream+"/"+info.Name, c.Done)
+		rep, reported := reports[info.Name]
+		if reported && stream == streams.StreamEdge {
+			c.Report = &rep
+			// What the connector finished, by its own count: the ack
+			// floor stands still behind one slow or parked event while
+			// the rest are done, which made the rate, and the ETA, wrong
+			// by orders of magnitude.
+			c.Rate = r.rate(stream+"/"+info.Name, uint64(rep.Settled), rep.At)
+		} else {
+			c.Rate = r.rate(stream+"/"+info.Name, c.Done, r.now())
+		}
 		if c.Rate > 0 && c.Backlog > 0 {
 			c.ETA = time.Duration(float64(c.Backlog) / c.Rate * float64(time.Second))
-		}
-		if rep, ok := reports[info.Name]; ok && stream == streams.StreamEdge {
-			c.Report = &rep
 		}
 		out = append(out, c)
 	}
@@ -188,23 +256,33 @@ func (r *Reader) oldestAge(ctx context.Context, str jetstream.Stream, info *jets
 	return r.now().Sub(oldest)
 }
 
-// rate records a reading of done and returns acknowledgements per second
-// over the readings of the last minute.
-func (r *Reader) rate(key string, done uint64) float64 {
+// rateWindow is how far back rates look: long enough to smooth a
+// partner's bursts, short enough to follow a change of pace.
+const rateWindow = time.Minute
+
+// rate records a reading of done, made at at, and returns how fast done
+// grew per second over the readings of the last minute; 0 until they span
+// ten seconds, since a rate over less is noise.
+func (r *Reader) rate(key string, done uint64, at time.Time) float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.now()
-	h := append(r.history[key], sample{now, done})
-	for len(h) > 1 && now.Sub(h[0].at) > time.Minute {
+	h := r.history[key]
+	if n := len(h); n > 0 && (done < h[n-1].done) {
+		h = nil // the process restarted: its count began again
+	}
+	if n := len(h); n == 0 || at.After(h[n-1].at) {
+		h = append(h, sample{at, done})
+	}
+	for len(h) > 1 && at.Sub(h[0].at) > rateWindow {
 		h = h[1:]
 	}
 	r.history[key] = h
-	first := h[0]
-	dt := now.Sub(first.at).Seconds()
-	if dt < 1 || done < first.done {
+	first, last := h[0], h[len(h)-1]
+	dt := last.at.Sub(first.at).Seconds()
+	if dt < 10 {
 		return 0
 	}
-	return float64(done-first.done) / dt
+	return float64(last.done-first.done) / dt
 }
 
 func deadGroups(ctx context.Context, js jetstream.JetStream) ([]DeadGroup, error) {

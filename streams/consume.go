@@ -249,15 +249,21 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if cfg.GiveUpAfter == 0 {
 		cfg.GiveUpAfter = defaultGiveUpAfter
 	}
+	pctx, stopProgress := context.WithCancel(ctx)
+	progressDone := make(chan struct{})
+	go func() { logProgress(pctx, cons, cfg.Durable, park, log); close(progressDone) }()
+	defer func() { stopProgress(); <-progressDone }()
 	if cfg.Report != nil {
-		report := func() ConnectorReport {
+		report := func(at Reported) ConnectorReport {
 			r := cfg.Report()
+			r.Reported = at
+			r.Settled = park.finished()
 			r.Parked, r.ParkedSample = park.report()
 			return r
 		}
 		rctx, stopReports := context.WithCancel(ctx)
 		reported := make(chan struct{})
-		go func() { runReports(rctx, js, report, log); close(reported) }()
+		go func() { RunReports(rctx, js, ReportKey(cfg.Durable), 0, report, log); close(reported) }()
 		defer func() { stopReports(); <-reported }()
 	}
 	rctx, stopReplays := context.WithCancel(ctx)

@@ -7,8 +7,16 @@ var Within = within
 
 // ReportEvery sets how often connectors report, for the tests, and
 // returns what puts it back.
-func ReportEvery(d time.Duration) (restore func()) {
+func SetReportEvery(d time.Duration) (restore func()) {
 	old := reportEvery
 	reportEvery = d
 	return func() { reportEvery = old }
+}
+
+// SetProgressEvery sets how often a consumer with a backlog logs its
+// progress, for the tests, and returns what puts it back.
+func SetProgressEvery(d time.Duration) (restore func()) {
+	old := progressEvery
+	progressEvery = d
+	return func() { progressEvery = old }
 }

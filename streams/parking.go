@@ -41,6 +41,9 @@ type parking struct {
 	lastOK time.Time
 	parked map[string]*ParkedMsg // by subject
 	now    func() time.Time
+	// settled counts the messages finished (acknowledged or
+	// dead-lettered), for the status page's rate and ETA.
+	settled int64
 }
 
 func newParking() *parking {
@@ -54,6 +57,7 @@ func (p *parking) done(subject string, ok bool) {
 	if ok {
 		p.lastOK = p.now()
 	}
+	p.settled++
 	delete(p.parked, subject)
 }
 
@@ -85,6 +89,12 @@ func (p *parking) failed(subject string, attempts, giveUpAfter int, partnerOK fu
 }
 
 // report is how many messages are parked and the longest parked of them.
+func (p *parking) finished() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.settled
+}
+
 func (p *parking) report() (int, []ParkedMsg) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

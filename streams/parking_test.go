@@ -53,7 +53,7 @@ func TestAMessageThatKeepsFailingIsParkedWhileTheOthersFlow(t *testing.T) {
 		handled.add(msg.Subject())
 		return nil
 	}
-	t.Cleanup(streams.ReportEvery(50 * time.Millisecond))
+	t.Cleanup(streams.SetReportEvery(50 * time.Millisecond))
 	stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "parking", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
 		Retry: []time.Duration{500 * time.Millisecond}, GiveUpAfter: 6,
 		Report: func() streams.ConnectorReport { return streams.ConnectorReport{Connector: "parking"} }}, h)

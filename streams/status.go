@@ -31,7 +31,8 @@ type StoreStatus struct {
 	// Connected: the hub heard from the store's stream lately, without error.
 	Connected bool `json:"connected"`
 	// LastContact is how long ago the hub last heard from the store: how
-	// long it has been cut off, when it is.
+	// long it has been cut off, when it is; negative when the hub has not
+	// heard from it since its stream started.
 	LastContact time.Duration `json:"lastContact"`
 	// Behind is what the store holds that the hub has not taken yet, as of
 	// the last contact: its buffer through an outage.
@@ -135,8 +136,14 @@ func WriteStatus(w io.Writer, sts []StreamStatus) error {
 		}
 		fmt.Fprintln(tw, "\nSTORE\tLINK\tLAST CONTACT\tBEHIND\tERROR")
 		for _, st := range s.Stores {
-			fmt.Fprintf(tw, "%s\t%s\t%s ago\t%d\t%s\n", st.Store, map[bool]string{true: "connected", false: "CUT OFF"}[st.Connected],
-				st.LastContact.Round(time.Second), st.Behind, st.Error)
+			link, contact := "connected", st.LastContact.Round(time.Second).String()+" ago"
+			switch {
+			case st.LastContact < 0:
+				link, contact = "NEVER CONNECTED", "never (since the hub's stream started)"
+			case !st.Connected:
+				link = "CUT OFF"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", st.Store, link, contact, st.Behind, st.Error)
 		}
 	}
 	return tw.Flush()

@@ -54,6 +54,7 @@ type Gateway struct {
 	cfg        Config
 	log        *slog.Logger
 	deliveries *prometheus.CounterVec
+	answers    answers
 }
 
 // New returns a gateway; at least one partner must be configured.
@@ -87,6 +88,7 @@ func New(js jetstream.JetStream, cfg Config, log *slog.Logger) (*Gateway, error)
 }
 
 func (g *Gateway) count(partner, result string) {
+	g.answers.add(partner, result, g.cfg.Now())
 	if g.deliveries != nil {
 		g.deliveries.WithLabelValues(partner, result).Inc()
 	}

@@ -75,6 +75,7 @@ func (c *webhooksCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) err
 		return err
 	}
 	go gw.Run(ctx)
+	go gw.RunReports(ctx, 0)
 	srv := &http.Server{Addr: c.Addr, Handler: gw.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 	// Bind first, so "listening" is only said once it is true and a taken
 	// port fails the role at once.

@@ -29,7 +29,11 @@ func (c *statusCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 	metricsRegistry(ctx, g, log, health.NATS(nc))
 	mux := http.NewServeMux()
 	health.Register(mux, health.NATS(nc))
-	mux.Handle("/", status.Handler(status.NewReader(js), c.Refresh, log))
+	// Read in the background too, so that rates and ETAs are known from
+	// the start, not from the first time someone opens the page.
+	reader := status.NewReader(js)
+	go reader.Watch(ctx, c.Refresh)
+	mux.Handle("/", status.Handler(reader, c.Refresh, log))
 	return serveStatus(ctx, c.Addr, mux, log)
 }
 

@@ -1,6 +1,7 @@
 package partnerapi
 
 import (
+	"net/http"
 	"sync"
 	"time"
 )
@@ -15,6 +16,8 @@ type Calls struct {
 	lastOK   time.Time
 	lastFail time.Time
 	failure  string
+	// since is the first failure of the streak the last call belongs to.
+	since time.Time
 }
 
 // CallStats is a moment's reading of Calls.
@@ -23,9 +26,17 @@ type CallStats struct {
 	LastOK      time.Time `json:"lastOk,omitzero"`
 	LastFailure time.Time `json:"lastFailure,omitzero"`
 	Failure     string    `json:"failure,omitempty"` // the last failure: status and path, never a body or a token
+	// FailingSince is when the calls began to fail: the first failure
+	// since the last success; zero when the last call succeeded.
+	FailingSince time.Time `json:"failingSince,omitzero"`
 }
 
-func (c *Calls) record(ok bool, failure string) {
+// record notes one call's answer: its HTTP status, 0 for none. A refusal
+// of one record (400, 404, 409, 422) is the partner answering: it is shown
+// as the last failure but neither starts nor ends a failing streak, which
+// only what fails every call (no answer, a redirect, 401, 403, 429, 5xx)
+// starts.
+func (c *Calls) record(status int, failure string) {
 	if c == nil {
 		return
 	}
@@ -33,11 +44,24 @@ func (c *Calls) record(ok bool, failure string) {
 	defer c.mu.Unlock()
 	now := time.Now()
 	c.recent = append(c.trim(now), now)
-	if ok {
-		c.lastOK = now
-	} else {
-		c.lastFail, c.failure = now, failure
+	switch {
+	case status >= 200 && status < 300:
+		c.lastOK, c.since = now, time.Time{}
+		return
+	case partnerWide(status) && c.since.IsZero():
+		c.since = now
 	}
+	c.lastFail, c.failure = now, failure
+}
+
+// partnerWide reports whether an answer fails every call alike, not one
+// record.
+func partnerWide(status int) bool {
+	switch {
+	case status == 0, status >= 300 && status < 400, status >= 500:
+		return true
+	}
+	return status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusTooManyRequests
 }
 
 // trim drops the calls older than a minute; the caller holds mu.
@@ -54,5 +78,5 @@ func (c *Calls) Stats() CallStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.recent = c.trim(time.Now())
-	return CallStats{LastMinute: len(c.recent), LastOK: c.lastOK, LastFailure: c.lastFail, Failure: c.failure}
+	return CallStats{LastMinute: len(c.recent), LastOK: c.lastOK, LastFailure: c.lastFail, Failure: c.failure, FailingSince: c.since}
 }

@@ -198,15 +198,15 @@ func Send(ctx context.Context, hc *http.Client, r Request) (status int, header h
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := noFollow.Do(req)
 	if err != nil {
-		r.Calls.record(false, r.Method+" "+r.Path+": no answer")
+		r.Calls.record(0, r.Method+" "+r.Path+": no answer")
 		return 0, nil, nil, fmt.Errorf("%s %s %s: %w", r.Partner, r.Method, r.Path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		r.Calls.record(false, fmt.Sprintf("%s %s: %s (a redirect: the base URL is wrong)", r.Method, r.Path, resp.Status))
+		r.Calls.record(resp.StatusCode, fmt.Sprintf("%s %s: %s (a redirect: the base URL is wrong)", r.Method, r.Path, resp.Status))
 		return 0, nil, nil, backoff.Permanent(&RedirectError{Partner: r.Partner, Method: r.Method, Path: r.Path, Status: resp.StatusCode, Location: resp.Header.Get("Location")})
 	}
-	r.Calls.record(resp.StatusCode < 300, fmt.Sprintf("%s %s: %s", r.Method, r.Path, resp.Status))
+	r.Calls.record(resp.StatusCode, fmt.Sprintf("%s %s: %s", r.Method, r.Path, resp.Status))
 	body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("%s %s %s: read answer: %w", r.Partner, r.Method, r.Path, err)

@@ -159,7 +159,7 @@ func (c *Connector) report() streams.ConnectorReport {
 	calls := c.client.Calls()
 	return streams.ConnectorReport{
 		Connector: c.name, Partner: projectors.PartnerPodium, CallsLastMinute: calls.LastMinute, LimitPerMinute: c.client.LimitPerMinute(),
-		LastCallOK: calls.LastOK, LastFailure: calls.LastFailure, Failure: calls.Failure, Applied: c.applied.Load(), Skipped: c.skipped.Load(),
+		LastCallOK: calls.LastOK, LastFailure: calls.LastFailure, Failure: calls.Failure, FailingSince: calls.FailingSince, Applied: c.applied.Load(), Skipped: c.skipped.Load(),
 	}
 }
 

@@ -194,7 +194,8 @@ func TestEachRoleHasOnlyWhatItNeeds(t *testing.T) {
 	wr, err := writer.New(ctx, role["writer"].js, db, writer.Config{
 		Podium: projectors.MergeOptions{Download: true, Stores: map[string]string{loc: "001"}}, PodiumAcquisitionLabel: "Acquisition"}, logger())
 	require.NoError(t, err)
-	runs := []func(context.Context) error{cpt.Run, pconn.Run, cbconn.Run, wr.Run}
+	runs := []func(context.Context) error{cpt.Run, pconn.Run, cbconn.Run, wr.Run,
+		func(ctx context.Context) error { gw.RunReports(ctx, 100*time.Millisecond); return nil }}
 	done := make(chan struct{}, len(runs))
 	for _, run := range runs {
 		go func() { _ = run(ctx); done <- struct{}{} }()
@@ -228,6 +229,11 @@ func TestEachRoleHasOnlyWhatItNeeds(t *testing.T) {
 		reports, err := streams.Reports(ctx, role["admin"].js)
 		return err == nil && reports[podium.Durable].CallsLastMinute > 0 && reports[clientbook.Durable].CallsLastMinute > 0
 	}, 20*time.Second, 100*time.Millisecond, "both connectors' status reports")
+	require.Eventually(t, func() bool {
+		captures, err := streams.ReadReports[capture.Report](ctx, role["admin"].js, streams.ReportCapture)
+		gateways, gerr := streams.ReadReports[webhooks.Report](ctx, role["admin"].js, streams.ReportGateway)
+		return err == nil && gerr == nil && captures["priv"].EdgeVersion > 0 && gateways["podium"].Answers["stored"] > 0
+	}, 20*time.Second, 100*time.Millisecond, "capture's and the gateway's status reports, each under its own user")
 
 	// What capture reads after a restore of the Edge database, it may read.
 	var subjects []string

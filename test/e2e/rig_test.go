@@ -40,6 +40,9 @@ type podiumRig struct {
 	conn *podium.Connector
 	loc  string // Store 001's location; store 002 has none
 	opts projectors.PodiumOptions
+	// stopCapture stops capture as a crash would: nothing more is read
+	// from Edge, nothing more reported.
+	stopCapture context.CancelFunc
 }
 
 // rigSetup is what an option may change before the rig starts.
@@ -85,7 +88,9 @@ func newPodiumRigB(t testing.TB, opts ...rigOption) *podiumRig {
 	r.conn, err = podium.NewConnector(ctx, r.srv.JS, client, connCfg, log)
 	require.NoError(t, err)
 	done := make(chan struct{}, 2)
-	go func() { _ = r.cpt.Run(ctx); done <- struct{}{} }()
+	cctx, stopCapture := context.WithCancel(ctx)
+	r.stopCapture = stopCapture
+	go func() { _ = r.cpt.Run(cctx); done <- struct{}{} }()
 	go func() { _ = r.conn.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	return r
