@@ -519,6 +519,8 @@ const (
 	HeaderDLQStream   = "Edgesync-Dlq-Stream"
 	HeaderDLQSequence = "Edgesync-Dlq-Sequence"
 	HeaderDLQSubject  = "Edgesync-Dlq-Subject"
+	// HeaderDLQDeliveries is how many times the consumer was given it.
+	HeaderDLQDeliveries = "Edgesync-Dlq-Deliveries"
 )
 
 // DeadLetter stores msg on dlq.<consumer>.<subject> with the reason in its
@@ -528,15 +530,18 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, consumer string, ms
 	dl := nats.NewMsg("dlq." + consumer + "." + msg.Subject())
 	dl.Data = msg.Data()
 	copyHeaders(dl.Header, msg.Headers())
-	stream, seq := "", uint64(0)
+	stream, seq, deliveries := "", uint64(0), uint64(0)
 	if md, err := msg.Metadata(); err == nil {
-		stream, seq = md.Stream, md.Sequence.Stream
+		stream, seq, deliveries = md.Stream, md.Sequence.Stream, md.NumDelivered
 	}
 	dl.Header.Set(HeaderDLQReason, reason.Error())
 	dl.Header.Set(HeaderDLQConsumer, consumer)
 	dl.Header.Set(HeaderDLQStream, stream)
 	dl.Header.Set(HeaderDLQSequence, strconv.FormatUint(seq, 10))
 	dl.Header.Set(HeaderDLQSubject, msg.Subject())
+	if deliveries > 0 {
+		dl.Header.Set(HeaderDLQDeliveries, strconv.FormatUint(deliveries, 10))
+	}
 	dl.Header.Set(nats.MsgIdHdr, consumer+":"+stream+":"+strconv.FormatUint(seq, 10))
 	if _, err := PublishMsg(ctx, js, dl); err != nil {
 		return fmt.Errorf("publish dead letter for %s: %w", msg.Subject(), err)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,7 +21,42 @@ type DeadMsg struct {
 	Subject  string // the original subject
 	Consumer string
 	Reason   string
-	Msg      *nats.Msg // the original message, headers included
+	// Stream and StreamSeq are where the original message is (empty and 0
+	// for a webhook that could not be read, or an Edge row capture could
+	// not publish).
+	Stream    string
+	StreamSeq uint64
+	// Deliveries is how many times the consumer was given it (0 when the
+	// dead letter predates the count).
+	Deliveries int
+	Msg        *nats.Msg // the original message, headers included
+}
+
+// DeadFilter selects dead letters; the zero value selects all of them.
+type DeadFilter struct {
+	Seqs     []uint64 // DLQ sequences
+	Consumer string
+	Subject  string // the original subject, NATS wildcards allowed
+	Reason   string // a part of the reason, any case
+}
+
+// Empty reports whether f selects every dead letter.
+func (f DeadFilter) Empty() bool {
+	return len(f.Seqs) == 0 && f.Consumer == "" && f.Subject == "" && f.Reason == ""
+}
+
+// Match reports whether f selects d.
+func (f DeadFilter) Match(d DeadMsg) bool {
+	if len(f.Seqs) > 0 && !slices.Contains(f.Seqs, d.Seq) {
+		return false
+	}
+	if f.Consumer != "" && d.Consumer != f.Consumer {
+		return false
+	}
+	if f.Subject != "" && (d.Subject == "" || !within(d.Subject, f.Subject)) {
+		return false
+	}
+	return f.Reason == "" || strings.Contains(strings.ToLower(d.Reason), strings.ToLower(f.Reason))
 }
 
 // DeadLetters lists the DLQ, oldest first, at most limit messages (0: all).
@@ -51,8 +89,11 @@ func DeadLetters(ctx context.Context, js jetstream.JetStream, limit int) ([]Dead
 		for k, vs := range raw.Header {
 			m.Header[k] = vs
 		}
+		origSeq, _ := strconv.ParseUint(raw.Header.Get(HeaderDLQSequence), 10, 64)
+		deliveries, _ := strconv.Atoi(raw.Header.Get(HeaderDLQDeliveries))
 		out = append(out, DeadMsg{Seq: seq, Time: raw.Time, Subject: raw.Header.Get(HeaderDLQSubject),
-			Consumer: raw.Header.Get(HeaderDLQConsumer), Reason: raw.Header.Get(HeaderDLQReason), Msg: m})
+			Consumer: raw.Header.Get(HeaderDLQConsumer), Reason: raw.Header.Get(HeaderDLQReason),
+			Stream: raw.Header.Get(HeaderDLQStream), StreamSeq: origSeq, Deliveries: deliveries, Msg: m})
 	}
 	return out, nil
 }
@@ -61,33 +102,120 @@ func DeadLetters(ctx context.Context, js jetstream.JetStream, limit int) ([]Dead
 // not publish: such a record has no event behind it, so it is never replayed.
 const CaptureDLQConsumer = "capture"
 
-// Replay publishes a dead letter again on its original subject, once the
-// cause is fixed, and removes it from the DLQ. The replay gets its own
-// Nats-Msg-Id, since the original one is likely still in the dedupe window;
-// consumers skip a state they already applied (versions, ledger).
-func Replay(ctx context.Context, js jetstream.JetStream, d DeadMsg) error {
-	if d.Consumer == CaptureDLQConsumer {
-		return fmt.Errorf("dlq message %d records an Edge row capture could not publish (%s): there is no event to replay; fix the row in Edge, and its next change is captured as usual", d.Seq, d.Reason)
+// maxRedrive bounds the dead letters one redrive takes: they become the
+// filter subjects of one replay consumer. The rest wait for the next run.
+const maxRedrive = 256
+
+// Redriven is what a redrive did.
+type Redriven struct {
+	Consumer string
+	Redriven []DeadMsg // delivered again, and removed from the DLQ
+	Kept     []Kept    // left in the DLQ, with why
+	More     int       // selected, and left for the next run (maxRedrive)
+}
+
+// Kept is a dead letter a redrive could not deliver again.
+type Kept struct {
+	DeadMsg
+	Why string
+}
+
+// Redrive delivers dead letters again to the one consumer that refused
+// them, and to no other: nothing is published, so no other consumer sees
+// the message again and no old state becomes its subject's newest (which a
+// later latest-per-subject replay would take as current). It starts a
+// replay of the consumer (StartReplay) from the oldest dead letter's
+// sequence, on their subjects only; the consumer handles it with its live
+// flow and skips what it applied since (versions, the writer's ledger).
+// Where the stream no longer holds the message, the subject's newer states
+// stand in for it; a subject the stream no longer holds at all is kept in
+// the DLQ. Every dead letter must be the consumer's.
+func Redrive(ctx context.Context, js jetstream.JetStream, consumer string, dead []DeadMsg) (Redriven, error) {
+	out := Redriven{Consumer: consumer}
+	var (
+		stream  string
+		from    uint64
+		subject = map[string]bool{}
+	)
+	for _, d := range dead {
+		if d.Consumer != consumer {
+			return out, fmt.Errorf("redrive %s: dlq message %d is %s's", consumer, d.Seq, d.Consumer)
+		}
+		switch {
+		case d.Consumer == CaptureDLQConsumer:
+			out.Kept = append(out.Kept, Kept{d, "an Edge row capture could not publish: there is no event to redrive; fix the row in Edge, and its next change is captured as usual"})
+			continue
+		case d.Subject == "" || d.Stream == "" || d.StreamSeq == 0:
+			out.Kept = append(out.Kept, Kept{d, "no original message to redrive (a webhook that could not be read is kept for inspection only; `dlq drop` removes it)"})
+			continue
+		case stream != "" && d.Stream != stream:
+			return out, fmt.Errorf("redrive %s: its dead letters come from %s and %s", consumer, stream, d.Stream)
+		case len(subject) >= maxRedrive && !subject[d.Subject]:
+			out.More++
+			continue
+		}
+		stream = d.Stream
+		held, err := holds(ctx, js, d.Stream, d.Subject)
+		if err != nil {
+			return out, fmt.Errorf("redrive %s: %w", consumer, err)
+		}
+		if !held {
+			out.Kept = append(out.Kept, Kept{d, "the stream " + d.Stream + " no longer holds anything on " + d.Subject + " (past its retention); its next change is delivered as usual"})
+			continue
+		}
+		subject[d.Subject] = true
+		if from == 0 || d.StreamSeq < from {
+			from = d.StreamSeq
+		}
+		out.Redriven = append(out.Redriven, d)
 	}
-	if d.Subject == "" {
-		return fmt.Errorf("dlq message %d has no original subject (a webhook that could not be read is kept for inspection only)", d.Seq)
+	if len(out.Redriven) == 0 {
+		return out, nil
 	}
-	m := nats.NewMsg(d.Subject)
-	m.Data = d.Msg.Data
-	copyHeaders(m.Header, d.Msg.Header)
-	for _, h := range []string{HeaderDLQReason, HeaderDLQConsumer, HeaderDLQStream, HeaderDLQSequence, HeaderDLQSubject} {
-		m.Header.Del(h)
+	_, err := StartReplay(ctx, js, ReplayConfig{Stream: stream, Durable: consumer, From: FromSequence, Seq: from, Filters: slices.Sorted(maps.Keys(subject))})
+	if err != nil {
+		out.Kept = nil
+		out.Redriven = nil
+		return out, fmt.Errorf("redrive %s: %w", consumer, err)
 	}
-	m.Header.Set(nats.MsgIdHdr, "replay:"+strconv.FormatUint(d.Seq, 10)+":"+d.Msg.Header.Get("ce-id"))
-	if _, err := PublishMsg(ctx, js, m); err != nil {
-		return fmt.Errorf("replay dlq message %d to %s: %w", d.Seq, d.Subject, err)
+	dlq, err := js.Stream(ctx, StreamDLQ)
+	if err != nil {
+		return out, fmt.Errorf("dlq: %w", err)
 	}
+	for _, d := range out.Redriven {
+		if err := dlq.DeleteMsg(ctx, d.Seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, fmt.Errorf("remove redriven dlq message %d: %w", d.Seq, err)
+		}
+	}
+	return out, nil
+}
+
+// holds reports whether stream still holds a message on subject.
+func holds(ctx context.Context, js jetstream.JetStream, stream, subject string) (bool, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return false, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	_, err = s.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s on %s: %w", subject, stream, err)
+	}
+	return true, nil
+}
+
+// Drop removes dead letters from the DLQ for good.
+func Drop(ctx context.Context, js jetstream.JetStream, dead []DeadMsg) error {
 	s, err := js.Stream(ctx, StreamDLQ)
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
 	}
-	if err := s.DeleteMsg(ctx, d.Seq); err != nil {
-		return fmt.Errorf("remove replayed dlq message %d: %w", d.Seq, err)
+	for _, d := range dead {
+		if err := s.DeleteMsg(ctx, d.Seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("drop dlq message %d: %w", d.Seq, err)
+		}
 	}
 	return nil
 }

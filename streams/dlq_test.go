@@ -19,7 +19,8 @@ import (
 )
 
 // A message a handler refuses lands in the DLQ with its reason; once the
-// cause is fixed, a replay delivers it again to the consumer.
+// cause is fixed, a redrive delivers it again to the consumer, even one
+// that was not running when it was asked for.
 func TestDeadLetterAndReplay(t *testing.T) {
 	ctx := context.Background()
 	srv := natstest.Start(t)
@@ -50,9 +51,12 @@ func TestDeadLetterAndReplay(t *testing.T) {
 	assert.Contains(t, dead[0].Reason, "no store location")
 
 	fixed.Store(true)
-	require.NoError(t, streams.Replay(ctx, srv.JS, dead[0]))
-	run()
-	assert.EqualValues(t, 3, handled.Load(), "the replayed message reached the consumer")
+	_, err = streams.Redrive(ctx, srv.JS, "test", dead)
+	require.NoError(t, err)
+	stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "test", Stream: streams.StreamEdge, Filters: []string{"edge.>"}}, h)
+	defer stop()
+	require.Eventually(t, func() bool { return handled.Load() == 3 }, 10*time.Second, 20*time.Millisecond,
+		"the redriven message reached the consumer once it ran again")
 	dead, err = streams.DeadLetters(ctx, srv.JS, 0)
 	require.NoError(t, err)
 	assert.Empty(t, dead)

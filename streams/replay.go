@@ -24,6 +24,8 @@ const (
 	// LatestPerSubject replays the newest message of every subject: the
 	// current state of every aggregate, not its history.
 	LatestPerSubject
+	// FromSequence replays the messages from ReplayConfig.Seq on.
+	FromSequence
 )
 
 // ReplayConfig describes a replay of a durable consumer.
@@ -32,6 +34,7 @@ type ReplayConfig struct {
 	Durable string
 	From    ReplayFrom
 	Since   time.Time // with FromTime
+	Seq     uint64    // with FromSequence
 	// Filters narrow the replay to some of the durable's subjects (an
 	// entity, a store, one aggregate); empty replays all of them.
 	Filters []string
@@ -87,6 +90,11 @@ func StartReplay(ctx context.Context, js jetstream.JetStream, cfg ReplayConfig) 
 		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	case LatestPerSubject:
 		cc.DeliverPolicy = jetstream.DeliverLastPerSubjectPolicy
+	case FromSequence:
+		if cfg.Seq == 0 {
+			return 0, errors.New("replay: a replay from a sequence needs the sequence")
+		}
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.Seq
 	default:
 		return 0, errors.New("replay: say where it starts: from the start, since a time, or the latest per subject")
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,10 +63,35 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
-	t.Run("dlq list", func(t *testing.T) {
-		stdout, stderr, code := run(bin, []string{"EDGESYNC_NATS_URL=" + srv.URL()}, "dlq", "list")
+	t.Run("dlq list, show and drop", func(t *testing.T) {
+		env := []string{"EDGESYNC_NATS_URL=" + srv.URL()}
+		// A dead letter as a gateway makes one of a delivery it cannot read.
+		dl := nats.NewMsg("dlq.webhooks.podium")
+		dl.Data = []byte(`{"event":"contact.updated","data":{"uid":"c-1"}}`)
+		dl.Header.Set(streams.HeaderDLQReason, "delivery names no contact id")
+		dl.Header.Set(streams.HeaderDLQConsumer, "webhooks")
+		_, err := streams.PublishMsg(context.Background(), srv.JS, dl)
+		require.NoError(t, err)
+		stdout, stderr, code := run(bin, env, "dlq", "list", "--reason", "NO CONTACT")
 		require.Zero(t, code, stderr)
 		assert.Contains(t, stdout, "CONSUMER")
+		assert.Contains(t, stdout, "webhooks")
+		stdout, _, _ = run(bin, env, "dlq", "list", "--consumer", "podium")
+		assert.NotContains(t, stdout, "webhooks", "the consumer filter is exact")
+		stdout, stderr, code = run(bin, env, "dlq", "show", "--consumer", "webhooks")
+		require.Zero(t, code, stderr)
+		for _, want := range []string{"consumer:   webhooks", "reason:     delivery names no contact id", "deliveries: -",
+			"Edgesync-Dlq-Reason: delivery names no contact id", `"event": "contact.updated"`} {
+			assert.Contains(t, stdout, want)
+		}
+		stdout, stderr, code = run(bin, env, "dlq", "replay", "--consumer", "webhooks")
+		require.Zero(t, code, stderr)
+		assert.Contains(t, stdout, "kept: no original message to redrive")
+		stdout, stderr, code = run(bin, env, "dlq", "drop", "--consumer", "webhooks")
+		require.Zero(t, code, stderr)
+		assert.Contains(t, stdout, "1 dead letter(s) dropped")
+		stdout, _, _ = run(bin, env, "dlq", "list")
+		assert.NotContains(t, stdout, "webhooks")
 	})
 
 	t.Run("status page", func(t *testing.T) {
@@ -115,6 +141,7 @@ func TestBinary(t *testing.T) {
 		{"replay of a connector that never ran", []string{"EDGESYNC_NATS_URL=" + srv.URL()}, []string{"replay", "--connector", "podium", "--latest-per-subject"},
 			"its first start sends the latest state of every aggregate by itself"},
 		{"replay without a selection", nil, []string{"dlq", "replay"}, "--seq N"},
+		{"drop without a selection", nil, []string{"dlq", "drop"}, "or --all"},
 		{"gateway without a secret", nil, []string{"webhooks"}, "set --podium-webhook-secret, --clientbook-webhook-secret, or both"},
 		{"writer without a partner", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"}, []string{"writer"}, "no partner to write for"},
 		{"missing clientbook key", nil, []string{"connector", "clientbook"}, "missing flags: --clientbook-api-key"},
@@ -156,7 +183,7 @@ func TestBinary(t *testing.T) {
 		{"unreachable nats", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
 			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "001=abc", "--nats-url", "nats://u:natspw@127.0.0.1:1"}, "connect to nats"},
 	}
-	usage := map[string]bool{"replay without a start": true, "replay with two starts": true, "status page refreshing too fast": true}
+	usage := map[string]bool{"replay without a selection": true, "drop without a selection": true, "replay without a start": true, "replay with two starts": true, "status page refreshing too fast": true}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stdout, stderr, code := run(bin, tt.env, tt.args...)
