@@ -218,6 +218,18 @@ type ConnectConfig struct {
 	OnClosed func(err error)
 }
 
+// Refusal says, for a person, what a permissions violation means: which
+// user was refused what, and where the users' permissions are set.
+func Refusal(user string, violation error) string {
+	who := "this connection"
+	if user != "" {
+		who = "user " + strconv.Quote(user)
+	}
+	return fmt.Sprintf("%s may not do this (%v). Each role logs in as its own user with only what it needs "+
+		"(deploy/nats-server.conf); the operator's commands (streams, replay, dlq, status) need the admin user: "+
+		"--nats-user admin with EDGESYNC_NATS_PASSWORD set to its password", who, violation)
+}
+
 // Connect dials an external NATS. The returned error never contains
 // credentials, only the file paths that were named.
 func Connect(ctx context.Context, cfg ConnectConfig, log *slog.Logger) (*nats.Conn, error) {
@@ -240,6 +252,13 @@ func Connect(ctx context.Context, cfg ConnectConfig, log *slog.Logger) (*nats.Co
 		// permission refused earlier leaves its error as the connection's
 		// last, and must not read as the connection dying.
 		nats.NoCallbacksAfterClientClose(),
+		// A refused permission is answered asynchronously; the request
+		// behind it only times out. Say who was refused what, once.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				log.Error("NATS refused a permission: "+Refusal(cfg.User, err), "user", cfg.User)
+			}
+		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
 			// The server or the client giving up on the connection leaves
 			// its error.
@@ -291,7 +310,11 @@ func Connect(ctx context.Context, cfg ConnectConfig, log *slog.Logger) (*nats.Co
 	case r := <-done:
 		if r.err != nil {
 			// The parse error of a malformed URL quotes it whole.
-			return nil, fmt.Errorf("connect to nats %s: %w", redactURL(cfg.URL), RedactError(r.err, cfg.URL, cfg.Password))
+			err := fmt.Errorf("connect to nats %s: %w", redactURL(cfg.URL), RedactError(r.err, cfg.URL, cfg.Password))
+			if errors.Is(r.err, nats.ErrAuthorization) {
+				err = fmt.Errorf("%w: the server refused the login of user %q: a wrong user or password (--nats-user and EDGESYNC_NATS_PASSWORD; deploy/nats-server.conf names the users)", err, cfg.User)
+			}
+			return nil, err
 		}
 		return r.nc, nil
 	case <-ctx.Done():

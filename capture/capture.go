@@ -73,6 +73,7 @@ type Capture struct {
 	caughtUpTo   int64
 	caughtUp     time.Time
 	snapshotting *progress // the snapshot in progress, if any
+	looked       map[schemas.Entity]bool
 }
 
 // New returns a capture reading src. The streams and buckets must exist.
@@ -245,8 +246,22 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 	if err != nil {
 		return err
 	}
+	first := c.firstLook(e)
 	if !ok {
+		if first && c.publishedBefore(ctx, e) {
+			c.log.Error("the checkpoint is gone while the EDGE stream holds this site's events: capture's checkpoints were lost "+
+				"(NATS state lost, or a bucket restored apart from its stream?); taking a new snapshot, which connectors skip where they are current",
+				"entity", e, "site", c.cfg.Site)
+		}
 		return c.snapshot(ctx, e, until, reasonInitial, 0)
+	}
+	if first && cp.Version > 0 && !c.publishedBefore(ctx, e) && c.count(ctx, e) > 0 {
+		// The checkpoint survived the stream: what capture published is
+		// gone, and no connector would ever get it without a snapshot.
+		c.log.Error("the EDGE stream holds none of this entity's events though the checkpoint says capture published up to its version: "+
+			"the stream went back (NATS state lost, or restored from an old backup?); taking a new snapshot",
+			"entity", e, "site", c.cfg.Site, "checkpoint", cp.Version)
+		return c.snapshot(ctx, e, until, reasonStreamLost, cp.Epoch)
 	}
 	if cp.Version > until {
 		// Versions went back: every state from now on may reuse a version
@@ -376,6 +391,30 @@ func (c *Capture) publishGone(ctx context.Context, b *batch, e schemas.Entity, u
 }
 
 func (c *Capture) source() string { return "edgesync/capture/" + c.cfg.Site }
+
+// firstLook reports whether this is the entity's first cycle since the
+// capture started: where a lost checkpoint or a lost stream is looked for.
+func (c *Capture) firstLook(e schemas.Entity) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.looked == nil {
+		c.looked = map[schemas.Entity]bool{}
+	}
+	first := !c.looked[e]
+	c.looked[e] = true
+	return first
+}
+
+// publishedBefore reports whether the EDGE stream's newest event of e is
+// this site's (a cheap look: one message read).
+func (c *Capture) publishedBefore(ctx context.Context, e schemas.Entity) bool {
+	str, err := c.js.Stream(ctx, streams.StreamEdge)
+	if err != nil {
+		return false
+	}
+	m, err := str.GetLastMsgForSubject(ctx, schemas.EdgePrefix+"."+string(e)+".>")
+	return err == nil && m.Header.Get(schemas.HeaderSource) == c.source()
+}
 
 // count asks the source for a row count when it can give one, for the ETA.
 func (c *Capture) count(ctx context.Context, e schemas.Entity) int64 {

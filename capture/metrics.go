@@ -53,6 +53,8 @@ const (
 	reasonInitial = "initial"
 	reasonExpired = "expired"
 	reasonBehind  = "behind"
+	// reasonStreamLost: the checkpoint survived the events it stands for.
+	reasonStreamLost = "stream_lost"
 )
 
 // The methods accept a nil receiver so capture runs without metrics.

@@ -131,3 +131,24 @@ func TestARowChangedDuringTheResnapshotIsNotDeleted(t *testing.T) {
 	require.NoError(t, got.DecodeData(&cu))
 	assert.Equal(t, "Changed mid-snapshot", cu.LastName)
 }
+
+// A stream that went back under surviving checkpoints (NATS state lost or
+// restored from an old backup, the checkpoint bucket kept) would leave
+// connectors without the store's customers for good: a capture starting
+// on it sees the stream holds none of what the checkpoint says was
+// published, says so, and takes a new snapshot.
+func TestAStreamThatWentBackUnderItsCheckpointsIsSnapshotAgain(t *testing.T) {
+	ctx := context.Background()
+	srv, db := generated(t)
+	require.NoError(t, newCapture(t, srv, db).Cycle(ctx))
+	n := len(latest(t, srv))
+	require.Positive(t, n)
+	// The stream lost, made afresh; the checkpoints kept.
+	require.NoError(t, srv.JS.DeleteStream(ctx, streams.StreamEdge))
+	require.NoError(t, streams.Provision(ctx, srv.JS, streams.DefaultConfig()))
+
+	c := newCapture(t, srv, db) // a capture starting afresh on the same checkpoints
+	require.NoError(t, c.Cycle(ctx))
+	assert.Positive(t, c.Stats().Snapshots, "the stream's loss is seen, and the snapshot taken again")
+	assert.Len(t, latest(t, srv), n, "every aggregate is in the stream again")
+}

@@ -61,6 +61,11 @@ type Consumer struct {
 	Rate   float64                  `json:"rate"`
 	ETA    time.Duration            `json:"eta"`
 	Report *streams.ConnectorReport `json:"report,omitempty"`
+	// WentBack: the consumer had acknowledged messages past the stream's
+	// end (StreamLast): the stream lost messages under it.
+	WentBack   bool   `json:"wentBack,omitempty"`
+	AckedUpTo  uint64 `json:"ackedUpTo"`
+	StreamLast uint64 `json:"streamLast"`
 	// State is the consumer's one-word health: in sync, catching up,
 	// partner failing, stuck, not reporting, or waiting (in sync with a
 	// stream nothing feeds).
@@ -207,7 +212,9 @@ func (r *Reader) consumers(ctx context.Context, stream string, reports map[strin
 		if info.Config.Durable == "" {
 			continue // an ordered reader, not a role
 		}
-		c := Consumer{Name: info.Name, Stream: stream, Backlog: info.NumPending + uint64(info.NumAckPending), Done: info.AckFloor.Consumer}
+		c := Consumer{Name: info.Name, Stream: stream, Backlog: info.NumPending + uint64(info.NumAckPending), Done: info.AckFloor.Consumer,
+			AckedUpTo: info.AckFloor.Stream, StreamLast: str.CachedInfo().State.LastSeq}
+		c.WentBack = c.AckedUpTo > c.StreamLast
 		if total := c.Done + c.Backlog; total > 0 {
 			c.Progress = float64(c.Done) / float64(total)
 		}

@@ -178,6 +178,11 @@ func judge(s *Snapshot) {
 		c := &s.Consumers[i]
 		c.State = state(*c, at, capturing)
 		r := c.Report
+		if c.WentBack {
+			down("%s had acknowledged %s up to sequence %d, but the stream now ends at %d: the stream went back (NATS state lost, "+
+				"or restored from an old backup) and what it held after %d is gone; see README, \"Moving to a cluster\"",
+				c.Name, c.Stream, c.AckedUpTo, c.StreamLast, c.StreamLast)
+		}
 		switch {
 		case r != nil && r.Stale(at):
 			down("connector %s is not reporting (last report %s): it is down or cannot reach NATS", c.Name, age(r.At, at))

@@ -53,6 +53,8 @@ func TestTheVerdictNamesWhatStops(t *testing.T) {
 			"down", "store 003 has never connected to the hub", ""},
 		{"a store cut off", Snapshot{Stores: []streams.StoreStatus{{Store: "002", LastContact: time.Minute}}},
 			"down", "store 002 is cut off from the hub since 1 min 0 s ago", ""},
+		{"a stream that went back", Snapshot{Captures: running, Consumers: []Consumer{{Name: "edge-writer", Stream: streams.StreamPartner, WentBack: true, AckedUpTo: 4200, StreamLast: 1}}},
+			"down", "edge-writer had acknowledged PARTNER up to sequence 4200, but the stream now ends at 1", ""},
 		{"dead letters", Snapshot{Captures: running, DeadLetters: []DeadGroup{{Count: 2}, {Count: 1}}}, "warn", "3 dead letter(s)", ""},
 	}
 	for _, tt := range tests {

@@ -215,6 +215,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		}
 		return err
 	}
+	warnIfWentBack(ctx, js, cfg, cons, log)
 	it, err := cons.Messages(pullOpts()...)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", cfg.Durable, err)
@@ -470,6 +471,22 @@ func handlerContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
 	return hctx, func() { stop(); cancel() }
+}
+
+// warnIfWentBack says, loudly, when the consumer had acknowledged messages
+// past the stream's end: the stream lost them under it (NATS state lost,
+// or restored from an older backup than the consumer's), and nothing else
+// would notice.
+func warnIfWentBack(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, cons jetstream.Consumer, log *slog.Logger) {
+	ci := cons.CachedInfo()
+	str, err := js.Stream(ctx, cfg.Stream)
+	if ci == nil || err != nil {
+		return
+	}
+	if last := str.CachedInfo().State.LastSeq; ci.AckFloor.Stream > last {
+		log.Error("the stream went back under this consumer: it had acknowledged messages past the stream's end; what the stream held after its end is gone "+
+			"(NATS state lost, or restored from an older backup?)", "consumer", cfg.Durable, "stream", cfg.Stream, "acknowledged_up_to", ci.AckFloor.Stream, "stream_ends_at", last)
+	}
 }
 
 // settle acknowledges, dead-letters or parks (schedules the redelivery

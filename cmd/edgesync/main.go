@@ -18,7 +18,9 @@ import (
 	_ "time/tzdata" // --edge-time-zone on an image FROM scratch and on Windows, which have no zone database
 
 	"github.com/alecthomas/kong"
+	"github.com/nats-io/nats.go"
 
+	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/connectors/clientbook"
 )
 
@@ -70,6 +72,9 @@ type Globals struct {
 
 	// fail ends the role with a cause; nil in tests that parse only.
 	fail context.CancelCauseFunc
+	// conns are the NATS connections the command made, for explaining
+	// its failure (a refused permission only shows as a timeout).
+	conns []*nats.Conn
 }
 
 func (g *Globals) logger() *slog.Logger {
@@ -135,9 +140,21 @@ func main() {
 		err = cause
 	}
 	if err != nil {
-		log.Error("edgesync failed", "command", kctx.Command(), "err", err)
+		log.Error("edgesync failed", "command", kctx.Command(), "err", explainRefusal(err, &c.Globals))
 		os.Exit(1)
 	}
+}
+
+// explainRefusal adds to err, when NATS refused one of the command's
+// connections a permission, who was refused what: the request behind it
+// only timed out ("context deadline exceeded").
+func explainRefusal(err error, g *Globals) error {
+	for _, nc := range g.conns {
+		if last := nc.LastError(); errors.Is(last, nats.ErrPermissionViolation) {
+			return fmt.Errorf("%w; %s", err, broker.Refusal(g.NATSUser, last))
+		}
+	}
+	return err
 }
 
 // newParser is the command line of c.

@@ -391,3 +391,31 @@ func TestProfilesOnTheMetricsAddress(t *testing.T) {
 	assert.NotEmpty(t, body, "a CPU profile")
 	assert.Contains(t, out.String(), "/debug/pprof/", "the log says where")
 }
+
+// A wrong user says which user was refused what and which user the
+// command needs, not a bare "context deadline exceeded"; a wrong password
+// says the login was refused.
+func TestARefusedUserIsToldWhatItMayDo(t *testing.T) {
+	bin := buildBinary(t)
+	url := natstest.StartProcessConf(t, func(port int, dir string) string {
+		return fmt.Sprintf(`listen: 127.0.0.1:%d
+jetstream { store_dir: %q }
+accounts { E { jetstream: enabled, users: [
+  { user: admin, password: adminpw }
+  { user: capture, password: capturepw, permissions: { publish: ["edge.>"], subscribe: ["_INBOX_capture.>"] } }
+] } }
+`, port, dir)
+	}, nil)
+	_, stderr, code := run(bin, []string{"EDGESYNC_NATS_URL=" + url, "EDGESYNC_NATS_USER=capture", "EDGESYNC_NATS_PASSWORD=capturepw"}, "streams", "status")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `user \"capture\" may not do this`)
+	assert.Contains(t, stderr, "need the admin user")
+	assert.Contains(t, stderr, "$JS.API.STREAM.INFO", "what was refused")
+	assert.NotContains(t, stderr, "capturepw")
+	t.Log(stderr)
+
+	_, stderr, code = run(bin, []string{"EDGESYNC_NATS_URL=" + url, "EDGESYNC_NATS_USER=admin", "EDGESYNC_NATS_PASSWORD=wrongpw"}, "streams", "status")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `the server refused the login of user \"admin\": a wrong user or password`)
+	assert.NotContains(t, stderr, "wrongpw")
+}

@@ -15,8 +15,85 @@ import (
 )
 
 type streamsCmd struct {
-	Init   streamsInitCmd   `cmd:"" help:"Create or update the EDGE, PARTNER and DLQ streams and the KV buckets. Safe to run again."`
-	Status streamsStatusCmd `cmd:"" help:"Show messages per stream and each consumer's backlog."`
+	Init       streamsInitCmd       `cmd:"" help:"Create or update the EDGE, PARTNER and DLQ streams and the KV buckets. Safe to run again."`
+	Status     streamsStatusCmd     `cmd:"" help:"Show messages per stream and each consumer's backlog."`
+	Backup     streamsBackupCmd     `cmd:"" help:"Write every edgesync stream and bucket (messages, consumers and their positions) to a directory; stop the roles first."`
+	Restore    streamsRestoreCmd    `cmd:"" help:"Put a backup into a NATS that holds no edgesync stream yet (a new cluster), consumers and positions included."`
+	CheckStore streamsCheckStoreCmd `cmd:"" name:"check-store" help:"Before NATS starts on a volume: refuse a switch between one server and a cluster that would lose the state there."`
+}
+
+type streamsBackupCmd struct {
+	Dir string `required:"" help:"Directory to write the backup to (one directory per stream)." type:"path"`
+}
+
+func (c *streamsBackupCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	nc, _, err := connect(ctx, g, log, "edgesync-backup")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	backed, err := streams.Backup(ctx, nc, c.Dir)
+	for _, b := range backed {
+		fmt.Printf("%-26s %8d messages %3d consumers %10d bytes\n", b.Stream, b.Messages, b.Consumers, b.Bytes)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("backed up %d streams and buckets to %s\n", len(backed), c.Dir)
+	return nil
+}
+
+type streamsRestoreCmd struct {
+	Dir      string        `required:"" help:"Directory a backup was written to." type:"existingdir"`
+	Replicas int           `min:"1" help:"Replicas per stream and bucket: 1 on one server, 3 on a cluster." default:"1"`
+	Wait     time.Duration `min:"0s" help:"Wait this long for JetStream to answer first (a cluster electing its leader)." default:"0"`
+}
+
+func (c *streamsRestoreCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
+	nc, js, err := connect(ctx, g, log, "edgesync-restore")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	// Nothing is restored until JetStream answers: a cluster that has
+	// not elected its leader yet would refuse the first stream.
+	for deadline := time.Now().Add(c.Wait); ; {
+		_, err := js.AccountInfo(ctx)
+		if err == nil || !time.Now().Before(deadline) {
+			if err != nil {
+				return fmt.Errorf("restore: JetStream does not answer: %w", err)
+			}
+			break
+		}
+		log.Info("waiting for JetStream to answer", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+	restored, err := streams.Restore(ctx, nc, c.Dir, c.Replicas)
+	for _, b := range restored {
+		fmt.Printf("%-26s %8d messages %3d consumers, %d replica(s)\n", b.Stream, b.Messages, b.Consumers, c.Replicas)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("restored %d streams and buckets from %s\n", len(restored), c.Dir)
+	return nil
+}
+
+type streamsCheckStoreCmd struct {
+	Dir      string `required:"" help:"The NATS server's store_dir." type:"path"`
+	Replicas int    `min:"1" help:"The replicas the deployment runs with: more than 1 means the server starts as a cluster member." default:"1"`
+}
+
+func (c *streamsCheckStoreCmd) Run(log *slog.Logger) error {
+	if err := streams.CheckStore(c.Dir, c.Replicas > 1); err != nil {
+		return err
+	}
+	log.Info("the NATS volume can be used as configured", "dir", c.Dir, "cluster_member", c.Replicas > 1)
+	return nil
 }
 
 type streamsInitCmd struct {
@@ -107,6 +184,7 @@ func connectWith(ctx context.Context, g *Globals, log *slog.Logger, name string,
 	if err != nil {
 		return nil, nil, err
 	}
+	g.conns = append(g.conns, nc)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()

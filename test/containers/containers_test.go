@@ -181,14 +181,18 @@ func TestComposeFile(t *testing.T) {
 	assert.Error(t, err, "the NATS passwords are required")
 }
 
-// The compose file's demo and cluster profiles, as an installer runs them:
-// every role in its own container against the simulator and the
-// emulators (each a container too), three NATS servers with R3 streams.
-// One server is stopped mid-run and stays down; once the live changes
+// The compose demo as an operator runs it: every role in its own container
+// against the simulator and the emulators (each a container too), first on
+// one NATS server. Adding the cluster env to the running demo is refused
+// (nats-guard: a cluster member would delete one server's state), and the
+// documented move (stop, back up, a fresh volume, three servers, restore,
+// start) carries every stream, bucket and consumer position over. One of
+// the three servers is then stopped and stays down; once the live changes
 // stop, the partners must hold exactly what Edge holds, record by record,
-// with no dead letter, and the status page must say every consumer is in
-// sync.
-func TestComposeDemoOnACluster(t *testing.T) {
+// with no dead letter, nothing gone back, and the status page must say
+// every consumer is in sync. The operator's commands run in the tools
+// container.
+func TestComposeDemoMovesToAClusterAndLosesNothing(t *testing.T) {
 	requireEngine(t)
 	compose, err := exec.LookPath("docker-compose")
 	if err != nil {
@@ -201,57 +205,106 @@ func TestComposeDemoOnACluster(t *testing.T) {
 	edgesyncImage, natsImage := buildImages(t, suffix)
 	project := "edgesync-test-" + suffix
 	statusPort := natstest.FreePort(t)
-
-	var env bytes.Buffer
-	for _, f := range []string{"../../deploy/demo.env", "../../deploy/cluster.env"} {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		env.Write(b)
-		env.WriteString("\n")
-	}
-	fmt.Fprintf(&env, "EDGESYNC_IMAGE=%s\nEDGESYNC_NATS_IMAGE=%s\nEDGESYNC_STATUS_PORT=%d\nEDGESYNC_PODIUM_WEBHOOK_PORT=%d\nEDGESYNC_CLIENTBOOK_WEBHOOK_PORT=%d\n",
+	images := fmt.Sprintf("EDGESYNC_IMAGE=%s\nEDGESYNC_NATS_IMAGE=%s\nEDGESYNC_STATUS_PORT=%d\nEDGESYNC_PODIUM_WEBHOOK_PORT=%d\nEDGESYNC_CLIENTBOOK_WEBHOOK_PORT=%d\n",
 		edgesyncImage, natsImage, statusPort, natstest.FreePort(t), natstest.FreePort(t))
-	envFile := filepath.Join(t.TempDir(), "test.env")
-	require.NoError(t, os.WriteFile(envFile, env.Bytes(), 0o600))
-
-	dc := func(extraEnv []string, args ...string) (string, error) {
-		cmd := exec.Command(compose, append([]string{"-p", project, "-f", "../../deploy/compose.yaml", "--env-file", envFile,
-			"--profile", "demo", "--profile", "cluster"}, args...)...)
+	// Compose takes one env file: the demo's, and the demo's with the
+	// cluster's, concatenated as the README says.
+	envFile := func(name string, files ...string) string {
+		var env bytes.Buffer
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			env.Write(b)
+			env.WriteString("\n")
+		}
+		env.WriteString(images)
+		path := filepath.Join(t.TempDir(), name)
+		require.NoError(t, os.WriteFile(path, env.Bytes(), 0o600))
+		return path
+	}
+	single := envFile("demo.env", "../../deploy/demo.env")
+	cluster := envFile("cluster-demo.env", "../../deploy/demo.env", "../../deploy/cluster.env")
+	dc := func(env string, extraEnv []string, args ...string) (string, error) {
+		profiles := []string{"--profile", "demo"}
+		if env == cluster {
+			profiles = append(profiles, "--profile", "cluster")
+		}
+		cmd := exec.Command(compose, append(append([]string{"-p", project, "-f", "../../deploy/compose.yaml", "--env-file", env}, profiles...), args...)...)
 		cmd.Env = append(os.Environ(), extraEnv...)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			logs, _ := dc(nil, "logs", "--no-color", "--tail", "30")
+			logs, _ := dc(cluster, nil, "logs", "--no-color", "--tail", "30")
 			t.Logf("containers' logs:\n%s", logs)
 		}
-		out, err := dc(nil, "down", "-v", "--remove-orphans", "-t", "5")
+		out, err := dc(cluster, nil, "down", "-v", "--remove-orphans", "-t", "5")
 		if err != nil {
 			t.Logf("compose down: %v: %s", err, out)
 		}
+		_, _ = docker("volume", "rm", project+"_edgesync-backup")
 	})
 	live := []string{"EDGESYNC_SIM_EVERY=100ms", "EDGESYNC_SIM_APP_EVERY=1s"}
-	out, err := dc(live, "up", "-d")
-	require.NoError(t, err, out)
-
 	page := fmt.Sprintf("http://127.0.0.1:%d", statusPort)
 	var snap statusJSON
-	require.Eventually(t, func() bool {
-		snap, err = readStatus(page)
-		return err == nil && len(snap.Consumers) >= 3 && len(snap.Checkpoints) > 0
-	}, 3*time.Minute, time.Second, "the status page shows the connectors, the writer and capture's checkpoints: %v %+v", err, snap)
+	flowing := func(what string) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			snap, err = readStatus(page)
+			return err == nil && len(snap.Consumers) >= 3 && len(snap.Checkpoints) > 0
+		}, 3*time.Minute, time.Second, "%s: the status page shows the connectors, the writer and capture's checkpoints: %v %+v", what, err, snap)
+	}
+
+	// On one server, with Edge and both partners' users making changes.
+	out, err := dc(single, live, "up", "-d")
+	require.NoError(t, err, out)
+	flowing("one server")
+	time.Sleep(10 * time.Second)
+
+	// Adding the cluster env to the running demo is refused before NATS
+	// restarts on the volume: the single server's state is untouched.
+	out, err = dc(cluster, live, "up", "-d")
+	require.Error(t, err, "the switch is refused: %s", out)
+	guard, _ := dc(cluster, nil, "logs", "--no-color", "nats-guard")
+	assert.Contains(t, guard, "would delete it as orphans", "nats-guard says why")
+	assert.Contains(t, guard, "edgesync streams backup", "and how to move the state")
+
+	// The move, as README "Moving to a cluster" has it.
+	out, err = dc(cluster, nil, "stop", "-t", "5")
+	require.NoError(t, err, out)
+	out, err = dc(single, nil, "up", "-d", "--no-deps", "nats")
+	require.NoError(t, err, out)
+	out, err = dc(single, nil, "run", "--rm", "tools", "streams", "backup", "--dir", "/data/backup")
+	require.NoError(t, err, out)
+	t.Logf("backup: %s", out)
+	assert.Contains(t, out, "backed up 7 streams and buckets")
+	out, err = dc(cluster, nil, "down")
+	require.NoError(t, err, out)
+	_, err = docker("volume", "rm", project+"_nats-data")
+	require.NoError(t, err)
+	out, err = dc(cluster, nil, "up", "-d", "nats", "nats-2", "nats-3")
+	require.NoError(t, err, out)
+	out, err = dc(cluster, nil, "run", "--rm", "tools", "streams", "restore", "--dir", "/data/backup", "--replicas", "3", "--wait", "1m")
+	require.NoError(t, err, out)
+	t.Logf("restore: %s", out)
+	out, err = dc(cluster, live, "up", "-d")
+	require.NoError(t, err, out)
+	flowing("the cluster")
+	status, err := dc(cluster, nil, "run", "--rm", "tools", "streams", "status")
+	require.NoError(t, err, status)
+	assert.Regexp(t, `EDGE\s+\d+\s+\d+\s+\d+\s+\d+\.\.\d+\s+3`, status, "EDGE has three replicas")
 
 	// Mid-run, with Edge and both partners' users still making changes.
 	time.Sleep(10 * time.Second)
-	out, err = dc(nil, "stop", "-t", "0", "nats-2")
+	out, err = dc(cluster, nil, "stop", "-t", "0", "nats-2")
 	require.NoError(t, err, out)
 	t.Log("nats-2 stopped; it stays down")
 	time.Sleep(15 * time.Second)
 
 	// The live changes stop: the simulators start again on their volumes
 	// without them.
-	out, err = dc([]string{"EDGESYNC_SIM_EVERY=0", "EDGESYNC_SIM_APP_EVERY=0"}, "up", "-d", "--no-deps", "sim-edge", "sim-podium", "sim-clientbook")
+	out, err = dc(cluster, []string{"EDGESYNC_SIM_EVERY=0", "EDGESYNC_SIM_APP_EVERY=0"}, "up", "-d", "--no-deps", "sim-edge", "sim-podium", "sim-clientbook")
 	require.NoError(t, err, out)
 
 	network := project + "_default"
@@ -266,7 +319,7 @@ func TestComposeDemoOnACluster(t *testing.T) {
 			t.Logf("status.json: %s", b)
 		}
 	}
-	require.NoError(t, err, "the partners hold what Edge holds, with one NATS server of three down")
+	require.NoError(t, err, "the partners hold what Edge holds, after the move and with one NATS server of three down")
 	assert.Contains(t, check, "0 lost, 0 duplicated, 0 unmatched")
 
 	// The check above reads customers; the sales, items and texts behind them
@@ -285,6 +338,9 @@ func TestComposeDemoOnACluster(t *testing.T) {
 		return true
 	}, 5*time.Minute, time.Second, "every consumer in sync on the status page: %v %+v", err, snap)
 	assert.Empty(t, snap.DeadLetters, "no dead letter")
+	for _, p := range snap.Verdict.Problems {
+		assert.NotContains(t, p, "went back", "no stream went back under a consumer")
+	}
 	resp, err := http.Get(page + "/")
 	require.NoError(t, err)
 	html, _ := io.ReadAll(resp.Body)
@@ -296,6 +352,10 @@ func TestComposeDemoOnACluster(t *testing.T) {
 }
 
 type statusJSON struct {
+	Verdict struct {
+		Level    string   `json:"level"`
+		Problems []string `json:"problems"`
+	} `json:"verdict"`
 	Consumers []struct {
 		Name    string `json:"name"`
 		Backlog uint64 `json:"backlog"`
