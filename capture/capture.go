@@ -35,6 +35,9 @@ type Config struct {
 	// ReportEvery is how often Run reports to the status page
 	// (streams.ReportEvery when zero; never when negative).
 	ReportEvery time.Duration
+	// Reports is where the reports go: the JetStream holding the status
+	// bucket (a chain store's are the hub's); the capture's own when nil.
+	Reports jetstream.JetStream
 }
 
 // Checkpoint is what capture stores per site and entity in KV.

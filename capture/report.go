@@ -39,13 +39,16 @@ type SnapshotProgress struct {
 	Reason  string         `json:"reason"`
 }
 
-// runReports reports until ctx ends; a negative ReportEvery turns reports
-// off (a chain store's leaf node holds no status bucket).
+// runReports reports until ctx ends; a negative ReportEvery turns them off.
 func (c *Capture) runReports(ctx context.Context) {
 	if c.cfg.ReportEvery < 0 {
 		return
 	}
-	streams.RunReports(ctx, c.js, streams.ReportCapture+c.cfg.Site, c.cfg.ReportEvery, c.report, c.log)
+	js := c.cfg.Reports
+	if js == nil {
+		js = c.js
+	}
+	streams.RunReports(ctx, js, streams.ReportCapture+c.cfg.Site, c.cfg.ReportEvery, c.report, c.log)
 }
 
 func (c *Capture) report(at streams.Reported) Report {

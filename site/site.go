@@ -50,13 +50,15 @@ const HubDomain = "hub"
 
 // Site is a running store site.
 type Site struct {
-	cfg  Config
-	srv  *broker.Embedded
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	cpt  *capture.Capture
-	edge writer.EdgeStore
-	log  *slog.Logger
+	cfg Config
+	srv *broker.Embedded
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	cpt *capture.Capture
+	// reportNC carries capture's reports to the hub.
+	reportNC *nats.Conn
+	edge     writer.EdgeStore
+	log      *slog.Logger
 }
 
 // Start starts the leaf node, provisions the store's stream and prepares
@@ -91,6 +93,15 @@ func Start(ctx context.Context, cfg Config, edge Edge, log *slog.Logger) (*Site,
 	s.js, err = jetstream.New(s.nc)
 	if err == nil {
 		err = streams.ProvisionSite(ctx, s.js, cfg.Streams)
+	}
+	if err == nil && cfg.Capture.Reports == nil {
+		// Capture reports to the hub's status page, through the link, on
+		// a connection whose replies come back on the store's own inbox.
+		s.reportNC, err = nats.Connect(srv.URL(), nats.Name("edgesync-store-reports-"+cfg.Store), nats.MaxReconnects(-1),
+			nats.CustomInboxPrefix(broker.InboxPrefix("store"+cfg.Store)))
+		if err == nil {
+			cfg.Capture.Reports, err = jetstream.NewWithDomain(s.reportNC, HubDomain)
+		}
 	}
 	if err == nil {
 		s.cpt, err = capture.New(ctx, edge, s.js, cfg.Capture, log)
@@ -207,6 +218,9 @@ func (s *Site) JetStream() jetstream.JetStream { return s.js }
 func (s *Site) Close() {
 	if s.nc != nil {
 		s.nc.Close()
+	}
+	if s.reportNC != nil {
+		s.reportNC.Close()
 	}
 	s.srv.Shutdown()
 }

@@ -148,9 +148,18 @@ func judge(s *Snapshot) {
 	// without reporting (stopped before the page first read it).
 	capturing := false
 	reported := map[string]bool{}
+	cutOff := map[string]bool{} // a chain store's capture site, when its link is down
+	for _, st := range s.Stores {
+		if !st.Connected {
+			cutOff["store"+st.Store] = true
+		}
+	}
 	for _, c := range s.Captures {
 		reported[c.Site] = true
 		switch {
+		case c.Stale(at) && cutOff[c.Site]:
+			// Said once, below, with the store's link: it captures into
+			// its own stream meanwhile and reports again once back.
 		case c.Stale(at):
 			down("capture of site %s stopped: no report for %s; changes made in Edge are not captured", c.Site, duration(at.Sub(c.At)))
 		case c.FailingCycles >= 3:

@@ -55,6 +55,9 @@ func TestTheVerdictNamesWhatStops(t *testing.T) {
 			"down", "store 002 is cut off from the hub since 1 min 0 s ago", ""},
 		{"a stream that went back", Snapshot{Captures: running, Consumers: []Consumer{{Name: "edge-writer", Stream: streams.StreamPartner, WentBack: true, AckedUpTo: 4200, StreamLast: 1}}},
 			"down", "edge-writer had acknowledged PARTNER up to sequence 4200, but the stream now ends at 1", ""},
+		{"a cut-off store's capture is said once, with its link", Snapshot{Captures: []capture.Report{{Reported: old, Site: "store002"}},
+			Stores: []streams.StoreStatus{{Store: "002", LastContact: time.Minute}}},
+			"down", "store 002 is cut off from the hub", ""},
 		{"dead letters", Snapshot{Captures: running, DeadLetters: []DeadGroup{{Count: 2}, {Count: 1}}}, "warn", "3 dead letter(s)", ""},
 	}
 	for _, tt := range tests {

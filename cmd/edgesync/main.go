@@ -32,6 +32,7 @@ type cli struct {
 
 	Demo      demoCmd      `cmd:"" help:"Run every role in one process on an embedded JetStream, with the Edge simulator and the Podium emulator."`
 	Streams   streamsCmd   `cmd:"" help:"Provision and inspect edgesync's streams and buckets."`
+	Chain     chainCmd     `cmd:"" help:"Set up a chain of stores around one hub: certificates, each store's credential, the hub's NATS configuration."`
 	Store     storeCmd     `cmd:"" help:"Run a chain store's part: a NATS leaf node of the hub holding the store's own stream, and capture into it (durable through an internet outage)."`
 	Capture   captureCmd   `cmd:"" help:"Publish every change in the Edge database (SQL Server Change Tracking) to the EDGE stream."`
 	Edge      edgeCmd      `cmd:"" help:"Inspect the Edge database."`
@@ -123,9 +124,11 @@ func main() {
 	// Every line says which role and which build wrote it: one log
 	// collector gathers every container's.
 	log = log.With("role", kctx.Command(), "version", version)
-	context.AfterFunc(sigCtx, func() {
+	// Deferred after stop, so run before it: a command that ends on its
+	// own says nothing of a signal.
+	defer context.AfterFunc(sigCtx, func() {
 		log.Info("stopping on a signal: finishing what is in hand (at most 10 s), then exiting")
-	})
+	})()
 	for _, key := range secretsReadFromFile {
 		log.Warn("a secret is read from the configuration file; set it in the environment instead (`edgesync config check` names the variable)", "key", key)
 	}

@@ -55,17 +55,21 @@ func (f emulatorFlags) sim(ctx context.Context, g *Globals, addr string, log *sl
 
 type simEdgeCmd struct {
 	simFlags
-	Addr              string  `help:"Address to serve on." default:":7070"`
-	Stores            int     `min:"1" help:"Stores in the generated chain (first run only)." default:"2"`
-	CustomersPerStore int     `min:"0" help:"Customers per store in the generated chain (first run only)." default:"300"`
-	SalesPerCustomer  float64 `min:"0" help:"Sales per customer, on average, in the generated chain (first run only)." default:"1.5"`
-	ItemsPerStore     int     `min:"0" help:"Items on hand per store in the generated chain, besides one per sold line (first run only)." default:"200"`
-	Seed              uint64  `help:"Seed of the live changes; 0 picks one."`
+	Addr              string   `help:"Address to serve on." default:":7070"`
+	Stores            int      `min:"1" help:"Stores in the generated chain, 001 to this (first run only)." default:"2"`
+	Store             []string `help:"Generate these stores instead, e.g. --store 003 for a chain's third store with an Edge of its own (first run only); repeatable."`
+	CustomersPerStore int      `min:"0" help:"Customers per store in the generated chain (first run only)." default:"300"`
+	SalesPerCustomer  float64  `min:"0" help:"Sales per customer, on average, in the generated chain (first run only)." default:"1.5"`
+	ItemsPerStore     int      `min:"0" help:"Items on hand per store in the generated chain, besides one per sold line (first run only)." default:"200"`
+	Seed              uint64   `help:"Seed of the live changes; 0 picks one."`
 }
 
 func (c *simEdgeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
 	if c.Stores < 1 || c.CustomersPerStore < 0 || c.SalesPerCustomer < 0 || c.ItemsPerStore < 0 {
 		return errors.New("--stores must be at least 1; --customers-per-store, --sales-per-customer and --items-per-store at least 0")
+	}
+	if err := checkStores("--store", c.Store); err != nil {
+		return err
 	}
 	s, err := c.sim(ctx, g, c.Addr, log)
 	if err != nil {
@@ -73,6 +77,7 @@ func (c *simEdgeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 	}
 	spec := edgesim.DemoSpec()
 	spec.Stores, spec.CustomersPerStore, spec.SalesPerCustomer, spec.ItemsPerStore = c.Stores, c.CustomersPerStore, c.SalesPerCustomer, c.ItemsPerStore
+	spec.StoreCodes = c.Store
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())
 	}

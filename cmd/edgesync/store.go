@@ -69,10 +69,8 @@ func (c *storeCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error 
 	}})
 	s, err := site.Start(ctx, site.Config{
 		Store: c.Store, Dir: c.Dir, Port: c.Port,
-		Hub: broker.Leaf{URLs: c.HubURLs, User: c.HubUser, Password: c.HubPassword, CAFile: c.HubCA},
-		// The store's leaf node holds no status bucket: the hub's page
-		// reads the store's link, not its capture's reports.
-		Capture: capture.Config{Site: "store" + c.Store, PollInterval: c.Poll, Metrics: capture.NewMetrics(reg), ReportEvery: -1},
+		Hub:     broker.Leaf{URLs: c.HubURLs, User: c.HubUser, Password: c.HubPassword, CAFile: c.HubCA},
+		Capture: capture.Config{Site: "store" + c.Store, PollInterval: c.Poll, Metrics: capture.NewMetrics(reg)},
 		Writer:  storeWriter,
 	}, db, log)
 	if err != nil {

@@ -3,6 +3,7 @@ package edgesim
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 // contact methods, sales, appointment and service job status transitions,
 // notes and text notifications. Each Step is one transaction.
 type Churn struct {
-	db *DB
-	r  *rand.Rand
+	db     *DB
+	r      *rand.Rand
+	stores []string // the stores the database holds customers of
 }
 
 // NewChurn returns a Churn drawing from seed.
@@ -48,7 +50,24 @@ func (c *Churn) Step() (string, error) {
 	return what, err
 }
 
-func (c *Churn) store() string { return fmt.Sprintf("%03d", 1+c.r.IntN(2)) }
+// store picks one of the database's stores (001 and 002 while it holds
+// none); the caller holds the DB lock via tx.
+func (c *Churn) store(tx *Tx) string {
+	if c.stores == nil {
+		seen := map[string]bool{}
+		for _, k := range tx.db.customers.keys {
+			if s, _, ok := strings.Cut(k, "-"); ok && !seen[s] {
+				seen[s] = true
+				c.stores = append(c.stores, s)
+			}
+		}
+		if len(c.stores) == 0 {
+			c.stores = []string{"001", "002"}
+		}
+		sort.Strings(c.stores)
+	}
+	return c.stores[c.r.IntN(len(c.stores))]
+}
 
 // randomCustomer picks a live customer; the caller holds the DB lock via tx.
 func (c *Churn) randomCustomer(tx *Tx) *schemas.Customer {
@@ -61,7 +80,7 @@ func (c *Churn) randomCustomer(tx *Tx) *schemas.Customer {
 
 func (c *Churn) newCustomer(tx *Tx) (string, error) {
 	n := len(tx.db.customers.keys) + len(tx.staged[schemas.EntityCustomer]) + 1
-	key, err := tx.NewCustomer(c.store(), NewCustomerData(c.r, n, tx.Now()))
+	key, err := tx.NewCustomer(c.store(tx), NewCustomerData(c.r, n, tx.Now()))
 	return "new customer " + key, err
 }
 

@@ -12,8 +12,11 @@ import (
 // Spec sizes a generated store chain. The same Spec always yields the same
 // data, version for version.
 type Spec struct {
-	Seed              uint64
-	Stores            int // "001", "002", ...
+	Seed   uint64
+	Stores int // "001", "002", ...
+	// StoreCodes, when set, are the stores instead ("003" for a chain's
+	// third store, with an Edge of its own).
+	StoreCodes        []string
 	CustomersPerStore int
 	// Per customer, on average: sales, appointments, service jobs, wishes,
 	// notes. Items: ItemsPerStore on hand plus one per sold line.
@@ -21,6 +24,17 @@ type Spec struct {
 	ItemsPerStore    int
 	// SyncDisabledEvery leaves one customer in N not set to synchronize (0: all synchronize).
 	SyncDisabledEvery int
+}
+
+func (s Spec) codes() []string {
+	if len(s.StoreCodes) > 0 {
+		return s.StoreCodes
+	}
+	out := make([]string, s.Stores)
+	for i := range out {
+		out[i] = fmt.Sprintf("%03d", i+1)
+	}
+	return out
 }
 
 // DemoSpec is the realistic two-store chain of `edgesync demo`.
@@ -55,8 +69,7 @@ var (
 func Generate(db *DB, spec Spec) error {
 	r := rand.New(rand.NewPCG(spec.Seed, spec.Seed^0x9e3779b97f4a7c15))
 	n := 0
-	for s := 1; s <= spec.Stores; s++ {
-		store := fmt.Sprintf("%03d", s)
+	for _, store := range spec.codes() {
 		if _, err := db.Update("", func(tx *Tx) error {
 			for i := 0; i < spec.ItemsPerStore; i++ {
 				tx.PutItem(genItem(r, store, Base.Add(-time.Duration(r.IntN(400))*24*time.Hour)))
