@@ -110,7 +110,7 @@ func AddStore(dir, store string) ([]string, error) {
 	if slices.Contains(st.Stores, store) {
 		return nil, fmt.Errorf("store %s is in the chain already (%s)", store, filepath.Join(dir, StoreEnv(store)))
 	}
-	passwords, err := readEnv(filepath.Join(dir, HubEnv))
+	passwords, err := ReadEnv(filepath.Join(dir, HubEnv))
 	if err != nil {
 		return nil, err
 	}
@@ -172,8 +172,9 @@ func save(dir string, st State, passwords map[string]string) error {
 	return os.WriteFile(filepath.Join(dir, StateFile), append(b, '\n'), 0o644)
 }
 
-// readEnv reads KEY=VALUE lines; a missing file is empty.
-func readEnv(path string) (map[string]string, error) {
+// ReadEnv reads a KEY=VALUE file as the chain writes them; a missing file
+// is empty.
+func ReadEnv(path string) (map[string]string, error) {
 	out := map[string]string{}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {

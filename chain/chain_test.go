@@ -45,9 +45,9 @@ func TestAddStore(t *testing.T) {
 	for _, want := range []string{"user: store001,", "user: store003,", `"deliver.store003.>"`, `"$JS.store003.API.>"`, "edge-writer-003", "$EDGESYNC_LEAF_STORE003_PASSWORD"} {
 		assert.Contains(t, string(conf), want)
 	}
-	hubEnv, err := readEnv(filepath.Join(dir, HubEnv))
+	hubEnv, err := ReadEnv(filepath.Join(dir, HubEnv))
 	require.NoError(t, err)
-	store, err := readEnv(filepath.Join(dir, StoreEnv("003")))
+	store, err := ReadEnv(filepath.Join(dir, StoreEnv("003")))
 	require.NoError(t, err)
 	assert.Len(t, hubEnv[PasswordVar("003")], 48)
 	assert.Equal(t, hubEnv[PasswordVar("003")], store["EDGESYNC_HUB_PASSWORD"], "the store logs in with the password the hub knows")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -49,7 +48,7 @@ func TestAChainFromItsDocs(t *testing.T) {
 
 	// The hub: its configuration and environment as add-store wrote them,
 	// on one server (no routes, ports and paths of the test's own).
-	env := readEnvFile(t, filepath.Join(dir, chain.HubEnv))
+	env := envList(t, filepath.Join(dir, chain.HubEnv))
 	const adminPassword = "chain-admin"
 	for _, u := range []string{"ADMIN", "CAPTURE", "CONNECTOR_PODIUM", "CONNECTOR_CLIENTBOOK", "GATEWAY_PODIUM", "GATEWAY_CLIENTBOOK", "WRITER"} {
 		env = append(env, "EDGESYNC_NATS_"+u+"_PASSWORD=chain-"+strings.ToLower(u))
@@ -83,7 +82,7 @@ func TestAChainFromItsDocs(t *testing.T) {
 	for _, store := range []string{"001", "002"} {
 		simAddr := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
 		start(t, bin, nil, "", "sim", "edge", "--store", store, "--customers-per-store", "12", "--dir", t.TempDir(), "--addr", simAddr)
-		start(t, bin, readEnvFile(t, filepath.Join(dir, chain.StoreEnv(store))), dir, // the CA beside the settings file
+		start(t, bin, envList(t, filepath.Join(dir, chain.StoreEnv(store))), dir, // the CA beside the settings file
 			"store", "--dir", t.TempDir(), "--edge-simulator", "http://"+simAddr, "--poll", "50ms")
 	}
 
@@ -136,18 +135,14 @@ func start(t *testing.T, bin string, env []string, dir string, args ...string) {
 	})
 }
 
-// readEnvFile reads a KEY=VALUE file as add-store writes them.
-func readEnvFile(t *testing.T, path string) []string {
+// envList is a chain's KEY=VALUE file as a process environment.
+func envList(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
+	m, err := chain.ReadEnv(path)
 	require.NoError(t, err)
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
-			out = append(out, line)
-		}
+	for k, v := range m {
+		out = append(out, k+"="+v)
 	}
 	return out
 }
