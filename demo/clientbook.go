@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/edgesync/edgesync/connectors/clientbook"
+	"github.com/edgesync/edgesync/connectors/partnerapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/clientbookemu"
@@ -55,7 +56,7 @@ func openClientbook(dir string, rate int, apiKey string, persist bool) (*clientb
 // Every store has a Clientbook store; associates 1 to 3 have users, the
 // others show the unmapped-associate warning.
 func clientbookRoles(ctx context.Context, cfg Config, js jetstream.JetStream, emu *clientbookemu.Emulator, hookURL, secret string,
-	metrics *streams.ConsumerMetrics, log *slog.Logger) (*clientbook.Connector, projectors.MergeOptions, error) {
+	metrics *streams.ConsumerMetrics, calls *partnerapi.CallMetrics, log *slog.Logger) (*clientbook.Connector, projectors.MergeOptions, error) {
 	opts := projectors.ClientbookOptions{
 		Stores: map[string]string{}, Preferences: map[string]string{"Key1": "Ring Size", "Key2": "Metal"},
 		Associates: map[int]string{1: "us_1", 2: "us_2", 3: "us_3"}, SMS: true,
@@ -66,7 +67,7 @@ func clientbookRoles(ctx context.Context, cfg Config, js jetstream.JetStream, em
 		opts.Stores[store] = cbStore + store
 		merge.Stores[cbStore+store] = store
 	}
-	client, err := clientbook.NewClient(clientbook.ClientConfig{BaseURL: emu.URL(), APIKey: cbAPIKey, RatePerMinute: cfg.CBRate}, log)
+	client, err := clientbook.NewClient(clientbook.ClientConfig{BaseURL: emu.URL(), APIKey: cbAPIKey, RatePerMinute: cfg.CBRate, CallMetrics: calls}, log)
 	if err != nil {
 		return nil, merge, err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/connectors/clientbook"
+	"github.com/edgesync/edgesync/connectors/partnerapi"
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/durable"
 	"github.com/edgesync/edgesync/projectors"
@@ -209,9 +210,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 	capCfg := capture.Config{Site: "demo", PollInterval: cfg.PollInterval}
 	var consumerMetrics *streams.ConsumerMetrics
+	var callMetrics *partnerapi.CallMetrics
 	if cfg.Metrics != nil {
 		capCfg.Metrics = capture.NewMetrics(cfg.Metrics)
 		consumerMetrics = streams.NewConsumerMetrics(cfg.Metrics)
+		callMetrics = partnerapi.NewCallMetrics()
+		cfg.Metrics.MustRegister(callMetrics)
 	}
 	cpt, err := capture.New(ctx, db, js, capCfg, log)
 	if err != nil {
@@ -219,7 +223,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	client, err := podium.NewClient(podium.ClientConfig{
 		BaseURL: emu.URL(), TokenURL: emu.URL() + "/oauth/token", ClientID: PodiumClientID, ClientSecret: PodiumClientSecret,
-		RefreshToken: PodiumRefreshToken, RatePerMinute: cfg.PodiumRate,
+		RefreshToken: PodiumRefreshToken, RatePerMinute: cfg.PodiumRate, CallMetrics: callMetrics,
 	}, log)
 	if err != nil {
 		return Summary{}, err
@@ -264,7 +268,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			return Summary{}, fmt.Errorf("demo: subscribe podium webhook: %w", err)
 		}
 	}
-	cbConn, cbWriter, err := clientbookRoles(ctx, cfg, js, cbEmu, gwSrv.URL+"/webhooks/clientbook", webhookSecret, consumerMetrics, log)
+	cbConn, cbWriter, err := clientbookRoles(ctx, cfg, js, cbEmu, gwSrv.URL+"/webhooks/clientbook", webhookSecret, consumerMetrics, callMetrics, log)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -56,6 +56,9 @@ func TestDemoSyncsCustomersAndResumesAfterRestart(t *testing.T) {
 	done, err := testutil.GatherAndCount(reg, "edgesync_consumer_messages_total", "edgesync_webhook_deliveries_total")
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, done, 3, "the connector, the writer and the gateway report")
+	latency, err := testutil.GatherAndCount(reg, "edgesync_consumer_latency_seconds", "edgesync_partner_calls_total")
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, latency, 5, "each consumer's change-to-done latency, and both partners' calls by answer")
 
 	out.Reset()
 	cfg = testConfig(dir, &out)

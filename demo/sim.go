@@ -34,7 +34,6 @@ type Sim struct {
 	Listener net.Listener // where to serve
 	Every    time.Duration
 	Log      *slog.Logger
-	Out      io.Writer // where the role says it is listening
 	// NoPersist keeps an emulator's state in memory only: each change is
 	// no longer written whole to disk before the answer, for benchmarks
 	// whose state would make that the bottleneck.
@@ -133,9 +132,8 @@ func (s Sim) serve(ctx context.Context, what string, h http.Handler) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(s.Listener) }()
-	if s.Out != nil {
-		fmt.Fprintf(s.Out, "%s listening on %s\n", what, s.Listener.Addr())
-	}
+	// A log line, in the role's log format (--log-format json too).
+	s.log().Info(what+" listening", "addr", s.Listener.Addr().String())
 	select {
 	case err := <-done:
 		return fmt.Errorf("%s: %w", what, err)

@@ -91,6 +91,37 @@ type Link struct {
 	EdgeKey   string // empty: the customer CreateCustomer makes
 }
 
+// EdgeRecord names, for the log, the Edge record commands write: the
+// customer most of them name, a note or a text, or "new customer in store
+// NNN" for one they create.
+func EdgeRecord(cmds []Command) string {
+	for _, c := range cmds {
+		switch c := c.(type) {
+		case CreateCustomer:
+			return "new customer in store " + c.Store
+		case AddContactMethod:
+			return c.CustomerKey
+		case SetSyncEnabled:
+			return c.CustomerKey
+		case SetCustomField:
+			return c.CustomerKey
+		case AddWish:
+			return c.CustomerKey
+		case RemoveWish:
+			return c.CustomerKey
+		case AddActivity:
+			return c.CustomerKey
+		case PutNote:
+			if c.Note.CustomerKey != "" {
+				return c.Note.CustomerKey
+			}
+		case SetNotificationStatus:
+			return c.NotificationKey
+		}
+	}
+	return ""
+}
+
 func (CreateCustomer) command()        {}
 func (AddContactMethod) command()      {}
 func (SetSyncEnabled) command()        {}

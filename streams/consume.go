@@ -12,6 +12,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgesync/edgesync/logctx"
+	"github.com/edgesync/edgesync/schemas"
 )
 
 // Handler processes one message. It returns nil when the message's effects
@@ -43,6 +46,28 @@ var ErrLater = errors.New("deferred to the next flush")
 func IsPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
+}
+
+type notYetError struct{ err error }
+
+func (e notYetError) Error() string { return e.err.Error() }
+func (e notYetError) Unwrap() error { return e.err }
+
+// NotYet marks err as a wait for another event that comes first in the
+// normal order of things (a sale for its customer's first upload): the
+// message is delivered again later, without a warning, without being
+// parked as a failing call.
+func NotYet(err error) error {
+	if err == nil {
+		return nil
+	}
+	return notYetError{err}
+}
+
+// IsNotYet reports whether err was marked by NotYet.
+func IsNotYet(err error) bool {
+	var e notYetError
+	return errors.As(err, &e)
 }
 
 // ConsumerConfig describes a durable consumer.
@@ -252,7 +277,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	}
 	pctx, stopProgress := context.WithCancel(ctx)
 	progressDone := make(chan struct{})
-	go func() { logProgress(pctx, cons, cfg.Durable, park, log); close(progressDone) }()
+	go func() { logProgress(pctx, cons, cfg.Durable, park, cfg.Metrics, log); close(progressDone) }()
 	defer func() { stopProgress(); <-progressDone }()
 	if cfg.Report != nil {
 		report := func(at Reported) ConnectorReport {
@@ -306,6 +331,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		start := time.Now()
 		hctx, cancel := handlerContext(ctx)
 		defer cancel()
+		// Every line logged while handling it names the record, however
+		// deep (a partner call's retry).
+		hctx = logctx.With(hctx, recordAttrs(cfg.Durable, msg)...)
 		stopBeat := inProgress(cfg.ackWait()/3, msg)
 		err := h(hctx, msg)
 		stopBeat()
@@ -495,11 +523,11 @@ func settle(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, ret
 	durable := cfg.Durable
 	outcome := "done"
 	defer func() { cfg.Metrics.observe(durable, outcome, time.Since(start).Seconds()) }()
-	n := 1
+	n, stored := 1, time.Time{}
 	if md, merr := msg.Metadata(); merr == nil {
-		n = int(md.NumDelivered)
+		n, stored = int(md.NumDelivered), md.Timestamp
 	}
-	if err != nil && !IsPermanent(err) {
+	if err != nil && !IsPermanent(err) && !IsNotYet(err) {
 		if giveUp, since := park.failed(msg.Subject(), n, cfg.GiveUpAfter, cfg.PartnerOK, err); giveUp {
 			err = Permanent(gaveUp(n, time.Since(since), err))
 		}
@@ -507,26 +535,47 @@ func settle(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, ret
 	switch {
 	case err == nil:
 		park.done(msg.Subject(), true)
+		cfg.Metrics.done(durable, stored)
 		if aerr := msg.Ack(); aerr != nil {
-			log.Warn("ack failed; the message will be redelivered and skipped as already applied", "consumer", durable, "subject", msg.Subject(), "err", aerr)
+			log.Warn("ack failed; the message will be redelivered and skipped as already applied", append(recordAttrs(durable, msg), "err", aerr)...)
 		}
 	case IsPermanent(err):
 		if derr := DeadLetter(ctx, js, durable, msg, err); derr != nil {
-			log.Error("dead-letter failed; will redeliver", "consumer", durable, "subject", msg.Subject(), "reason", err, "err", derr)
+			log.Error("dead-letter failed; will redeliver", append(recordAttrs(durable, msg), "reason", err, "err", derr)...)
 			outcome = "retry"
 			_ = msg.NakWithDelay(retry[0])
 			return
 		}
 		park.done(msg.Subject(), false)
 		outcome = "dead_lettered"
-		log.Warn("dead-lettered", "consumer", durable, "subject", msg.Subject(), "reason", err)
+		log.Warn("dead-lettered", append(recordAttrs(durable, msg), "reason", err)...)
 		_ = msg.Ack()
+	case IsNotYet(err):
+		// An event that waits for another (a sale for its customer's
+		// first upload) is the normal order of things, not a failure.
+		delay := retry[min(n-1, len(retry)-1)]
+		outcome = "waiting"
+		log.Debug("waits for an earlier event; delivered again", append(recordAttrs(durable, msg), "attempt", n, "retry_in", delay, "why", err)...)
+		_ = msg.NakWithDelay(delay)
 	default:
 		delay := retry[min(n-1, len(retry)-1)]
 		outcome = "retry"
-		log.Warn("handler failed; parked, the others go on, and it is delivered again", "consumer", durable, "subject", msg.Subject(), "attempt", n, "retry_in", delay, "err", err)
+		log.Warn("handler failed; parked, the others go on, and it is delivered again", append(recordAttrs(durable, msg), "attempt", n, "retry_in", delay, "err", err)...)
 		_ = msg.NakWithDelay(delay)
 	}
+}
+
+// recordAttrs name a message for the log: its consumer, its subject, and
+// the Edge key or partner id the subject holds.
+func recordAttrs(durable string, msg jetstream.Msg) []any {
+	attrs := []any{"consumer", durable, "subject", msg.Subject()}
+	if s, err := schemas.ParseEdgeSubject(msg.Subject()); err == nil {
+		return append(attrs, "edge_key", s.Key())
+	}
+	if p, err := schemas.ParsePartnerSubject(msg.Subject()); err == nil {
+		return append(attrs, "partner_id", p.ID)
+	}
+	return attrs
 }
 
 // DLQ headers.

@@ -221,7 +221,8 @@ func (w *Writer) apply(ctx context.Context, pe schemas.PartnerEnvelope, cmds []p
 		return nil
 	}
 	w.applied.Add(1)
-	w.log.Info("partner change written to Edge", "partner", pe.Partner, "type", pe.Type, "id", pe.ID, "commands", len(cmds))
+	w.log.InfoContext(ctx, "partner change written to Edge", "edge", projectors.EdgeRecord(cmds), "partner", pe.Partner, "type", pe.Type,
+		"partner_id", pe.PartnerID, "event", pe.ID, "commands", len(cmds))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgesync/edgesync/connectors/clientbook"
+	"github.com/edgesync/edgesync/connectors/partnerapi"
 	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/streams"
@@ -41,7 +42,8 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 	if err := opts.Check(); err != nil {
 		return err
 	}
-	client, err := clientbook.NewClient(clientbook.ClientConfig{BaseURL: c.BaseURL, APIKey: c.APIKey, RatePerMinute: c.Rate, Timeout: c.Timeout}, log)
+	calls := partnerapi.NewCallMetrics()
+	client, err := clientbook.NewClient(clientbook.ClientConfig{BaseURL: c.BaseURL, APIKey: c.APIKey, RatePerMinute: c.Rate, Timeout: c.Timeout, CallMetrics: calls}, log)
 	if err != nil {
 		return err
 	}
@@ -53,8 +55,10 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 	if err := client.Check(ctx); err != nil {
 		return err
 	}
+	reg := metricsRegistry(ctx, g, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, clientbook.Durable))
+	reg.MustRegister(calls)
 	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts, AckWait: c.AckWait, Workers: c.Workers,
-		Metrics: streams.NewConsumerMetrics(metricsRegistry(ctx, g, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, clientbook.Durable)))}, log)
+		Metrics: streams.NewConsumerMetrics(reg)}, log)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/edgesync/edgesync/connectors/partnerapi"
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/projectors"
@@ -54,9 +55,10 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 	if err := checkStores("--podium-location", slices.Collect(maps.Keys(c.Locations))); err != nil {
 		return err
 	}
+	calls := partnerapi.NewCallMetrics()
 	client, err := podium.NewClient(podium.ClientConfig{
 		BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
-		RefreshToken: c.RefreshToken, RatePerMinute: c.Rate, Timeout: c.Timeout,
+		RefreshToken: c.RefreshToken, RatePerMinute: c.Rate, Timeout: c.Timeout, CallMetrics: calls,
 	}, log)
 	if err != nil {
 		return err
@@ -71,6 +73,7 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		ExcludeStockTypes: c.ExcludeTypes, ReviewCooldown: c.Cooldown, ReviewWindow: c.ReviewWindow,
 	}
 	reg := metricsRegistry(ctx, g, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, c.Name))
+	reg.MustRegister(calls)
 	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Name: c.Name, AckWait: c.AckWait, Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel,
 		Metrics: streams.NewConsumerMetrics(reg)}, log)
 	if err != nil {

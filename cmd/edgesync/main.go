@@ -22,6 +22,7 @@ import (
 
 	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/connectors/clientbook"
+	"github.com/edgesync/edgesync/logctx"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -80,10 +81,11 @@ type Globals struct {
 
 func (g *Globals) logger() *slog.Logger {
 	opts := &slog.HandlerOptions{Level: g.LogLevel}
+	// Lines logged while a record is handled name it (logctx).
 	if g.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(logctx.Handler(slog.NewJSONHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(logctx.Handler(slog.NewTextHandler(os.Stderr, opts)))
 }
 
 type versionCmd struct{}

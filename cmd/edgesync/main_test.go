@@ -239,8 +239,12 @@ func TestClientbookRole(t *testing.T) {
 	require.Eventually(t, func() bool { code, body = get(t, "http://"+ops+"/readyz"); return code == http.StatusOK }, 10*time.Second, 50*time.Millisecond, body)
 	assert.Contains(t, body, "nats: ok")
 	assert.Contains(t, body, "consumer EDGE/clientbook: ok")
-	code, _ = get(t, "http://"+ops+"/metrics")
-	assert.Equal(t, http.StatusOK, code)
+	// What an operator graphs: partner calls by answer, the backlog.
+	require.Eventually(t, func() bool {
+		code, body = get(t, "http://"+ops+"/metrics")
+		return code == http.StatusOK && strings.Contains(body, `edgesync_consumer_backlog{consumer="clientbook"} 0`)
+	}, 10*time.Second, 100*time.Millisecond, body)
+	assert.Regexp(t, `edgesync_partner_calls_total\{outcome="2xx",partner="clientbook"\} [1-9]`, body)
 	code, _ = get(t, "http://"+ops+"/debug/pprof/")
 	assert.Equal(t, http.StatusNotFound, code, "profiles only with --pprof")
 	srv.Stop()

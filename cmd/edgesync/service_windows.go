@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
+
+	"github.com/edgesync/edgesync/logctx"
 )
 
 // installService registers the running executable as service name, started
@@ -176,5 +178,5 @@ func serviceLogger(name string, level slog.Leveler) (*slog.Logger, func(), error
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the event log as %s: %w", name, err)
 	}
-	return slog.New(newEventLogHandler(el, level)), func() { _ = el.Close() }, nil
+	return slog.New(logctx.Handler(newEventLogHandler(el, level))), func() { _ = el.Close() }, nil
 }

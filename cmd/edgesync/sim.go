@@ -38,7 +38,7 @@ func (f simFlags) sim(ctx context.Context, g *Globals, addr string, log *slog.Lo
 	// The test bed's processes serve metrics and profiles like the roles,
 	// so that a benchmark can tell whether the pipeline or its bed is slow.
 	metricsRegistry(ctx, g, log)
-	return demo.Sim{Dir: f.Dir, Listener: l, Every: f.Every, Log: log, Out: os.Stdout}, nil
+	return demo.Sim{Dir: f.Dir, Listener: l, Every: f.Every, Log: log}, nil
 }
 
 // emulatorFlags are the flags of a partner emulator's role.

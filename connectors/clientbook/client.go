@@ -36,6 +36,8 @@ type ClientConfig struct {
 	Timeout       time.Duration // one HTTP attempt; 15s by default
 	RetryFor      time.Duration // all attempts of one call; partnerapi.DefaultRetryFor by default
 	HTTPClient    *http.Client
+	// CallMetrics, when set, counts the client's calls by answer.
+	CallMetrics *partnerapi.CallMetrics
 }
 
 // APIError is an error answer from Clientbook.
@@ -72,7 +74,9 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	return &Client{cfg: cfg, hc: hc, limiter: partnerapi.NewLimiter(cfg.RatePerMinute, cfg.RateWindow), log: log}, nil
+	c := &Client{cfg: cfg, hc: hc, limiter: partnerapi.NewLimiter(cfg.RatePerMinute, cfg.RateWindow), log: log}
+	c.calls.Partner, c.calls.Log, c.calls.Metrics = "clientbook", log, cfg.CallMetrics
+	return c, nil
 }
 
 // Calls reads how many calls the client made in the last minute and when

@@ -297,6 +297,7 @@ func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
 	if out.ID == "" {
 		return false, fmt.Errorf("write client of %s: Clientbook answered without an id", ev.env.Key)
 	}
+	c.log.DebugContext(ctx, "clientbook client written", "client", out.ID)
 	if out.ID != ev.prior.ClientID {
 		if err := streams.PutLink(ctx, c.links, partner, "customer", ev.env.Key, out.ID); err != nil {
 			return false, err
@@ -332,7 +333,7 @@ func (c *Connector) clientOf(ctx context.Context, ev *event, customerKey string)
 	if md, merr := ev.msg.Metadata(); merr == nil && md.NumDelivered >= customerWaitDeliveries {
 		return "", streams.Permanent(fmt.Errorf("%w after %d deliveries", err, md.NumDelivered))
 	}
-	return "", err
+	return "", streams.NotYet(err)
 }
 
 func (c *Connector) wishList(ctx context.Context, ev *event) (bool, error) {

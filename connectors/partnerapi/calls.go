@@ -1,6 +1,7 @@
 package partnerapi
 
 import (
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -11,6 +12,12 @@ import (
 // failed. A Client shares one with every request it sends; the zero value
 // is an empty record.
 type Calls struct {
+	// Partner and Log, when set, say in the log when the partner answers
+	// again after failing every call: the end of an outage is news too.
+	Partner string
+	Log     *slog.Logger
+	Metrics *CallMetrics // when set, counts the calls by answer
+
 	mu       sync.Mutex
 	recent   []time.Time // calls of the last minute, oldest first
 	lastOK   time.Time
@@ -40,12 +47,16 @@ func (c *Calls) record(status int, failure string) {
 	if c == nil {
 		return
 	}
+	c.Metrics.observe(c.Partner, status)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
 	c.recent = append(c.trim(now), now)
 	switch {
 	case status >= 200 && status < 300:
+		if !c.since.IsZero() && c.Log != nil {
+			c.Log.Info("partner answers again", "partner", c.Partner, "failed_for", now.Sub(c.since).Round(time.Second), "last_failure", c.failure)
+		}
 		c.lastOK, c.since = now, time.Time{}
 		return
 	case partnerWide(status) && c.since.IsZero():

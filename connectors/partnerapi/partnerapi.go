@@ -127,7 +127,7 @@ func Retry(ctx context.Context, log *slog.Logger, what string, retryFor time.Dur
 		return err
 	}
 	notify := func(err error, d time.Duration) {
-		log.Warn("partner call failed; retrying", "call", what, "attempt", attempts, "retry_in", d.Round(time.Millisecond), "err", err)
+		log.WarnContext(ctx, "partner call failed; retrying", "call", what, "attempt", attempts, "retry_in", d.Round(time.Millisecond), "err", err)
 	}
 	if err := backoff.RetryNotify(op, b, notify); err != nil {
 		if ctx.Err() != nil {

@@ -47,6 +47,8 @@ type ClientConfig struct {
 	// by default.
 	RetryFor   time.Duration
 	HTTPClient *http.Client
+	// CallMetrics, when set, counts the client's calls by answer.
+	CallMetrics *partnerapi.CallMetrics
 }
 
 // APIError is an error answer from Podium.
@@ -102,7 +104,9 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	}
 	cfg.RatePerMinute = perMin
 	lim := partnerapi.NewLimiter(perMin, cfg.RateWindow)
-	return &Client{cfg: cfg, hc: hc, limiter: lim, log: log, refreshToken: cfg.RefreshToken}, nil
+	c := &Client{cfg: cfg, hc: hc, limiter: lim, log: log, refreshToken: cfg.RefreshToken}
+	c.calls.Partner, c.calls.Log, c.calls.Metrics = "podium", log, cfg.CallMetrics
+	return c, nil
 }
 
 // token returns a valid access token, refreshing it a minute before expiry.

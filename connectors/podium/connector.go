@@ -267,7 +267,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 			// Downloaded from Podium moments ago; the writer stores the
 			// contact's link right after the Edge commit.
 			if md, err := msg.Metadata(); err == nil && md.NumDelivered < linkWaitDeliveries {
-				return fmt.Errorf("customer %s came from Podium and its link is not stored yet", env.Key)
+				return streams.NotYet(fmt.Errorf("customer %s came from Podium and its link is not stored yet", env.Key))
 			}
 		}
 	}
@@ -309,6 +309,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 			}
 			linkThenForget = intents
 			next.Identifier, sent = id, true
+			c.log.DebugContext(ctx, "podium contact created", "contact", id)
 			for _, a := range op.Contact.Attributes {
 				if a.UID == c.cfg.Options.AcquisitionAttribute {
 					next.Acquisition = a.Value
@@ -319,13 +320,14 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 			var apiErr *APIError
 			if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
 				// Deleted in Podium since we linked it: Edge still has the customer, so create it again.
-				c.log.Info("podium contact was deleted in Podium; creating it again", "customer", env.Key)
+				c.log.InfoContext(ctx, "podium contact was deleted in Podium; creating it again", "customer", env.Key, "contact", op.Identifier)
 				id, err = c.client.CreateContact(ctx, op.Contact)
 			}
 			if err != nil {
 				return classify(fmt.Errorf("update contact for %s: %w", env.Key, err))
 			}
 			next.Identifier, sent = id, true
+			c.log.DebugContext(ctx, "podium contact updated", "contact", id)
 		case projectors.PodiumSetAttribute:
 			if err := c.client.SetAttribute(ctx, op.Identifier, op.Attribute); err != nil {
 				return classify(fmt.Errorf("set acquisition of %s: %w", env.Key, err))
@@ -414,7 +416,7 @@ func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env s
 		if md, merr := msg.Metadata(); merr == nil && md.NumDelivered >= customerWaitDeliveries {
 			return streams.Permanent(fmt.Errorf("%w after %d deliveries", err, md.NumDelivered))
 		}
-		return err
+		return streams.NotYet(err)
 	}
 	// The operations wait for the next flush, which sends the data-feed
 	// events of many activities in one call.
@@ -538,7 +540,7 @@ func (c *Connector) invite(ctx context.Context, d deferredActivity, inv projecto
 		}
 		return false, classify(fmt.Errorf("review invitation for %s: %w", d.env.Key, err))
 	}
-	c.log.Info("review invitation sent", "key", d.env.Key, "customer", d.customerKey, "location", inv.LocationUID)
+	c.log.DebugContext(ctx, "review invitation sent", "key", d.env.Key, "customer", d.customerKey, "location", inv.LocationUID)
 	return true, nil
 }
 

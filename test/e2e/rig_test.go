@@ -52,6 +52,7 @@ type rigSetup struct {
 	client  *podium.ClientConfig
 	emu     *podiumemu.Emulator
 	capture *capture.Config
+	log     **slog.Logger
 }
 
 type rigOption func(*rigSetup)
@@ -75,11 +76,11 @@ func newPodiumRigB(t testing.TB, opts ...rigOption) *podiumRig {
 		RatePerMinute: -1, Timeout: 2 * time.Second, RetryFor: 30 * time.Second}
 	capCfg := capture.Config{Site: "e2e", PollInterval: 20 * time.Millisecond}
 	var connCfg podium.Config
+	log := logger()
 	for _, o := range opts {
-		o(&rigSetup{podium: &po, conn: &connCfg, client: &cc, emu: r.emu, capture: &capCfg})
+		o(&rigSetup{podium: &po, conn: &connCfg, client: &cc, emu: r.emu, capture: &capCfg, log: &log})
 	}
 	r.opts = po
-	log := logger()
 	client, err := podium.NewClient(cc, log)
 	require.NoError(t, err)
 	r.cpt, err = capture.New(ctx, r.db, r.srv.JS, capCfg, log)
