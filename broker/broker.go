@@ -312,7 +312,7 @@ func Connect(ctx context.Context, cfg ConnectConfig, log *slog.Logger) (*nats.Co
 			// The parse error of a malformed URL quotes it whole.
 			err := fmt.Errorf("connect to nats %s: %w", redactURL(cfg.URL), RedactError(r.err, cfg.URL, cfg.Password))
 			if errors.Is(r.err, nats.ErrAuthorization) {
-				err = fmt.Errorf("%w: the server refused the login of user %q: a wrong user or password (--nats-user and EDGESYNC_NATS_PASSWORD; deploy/nats-server.conf names the users)", err, cfg.User)
+				err = fmt.Errorf("%w: the server refused the login of user %q: check the user (--nats-user) and its password (EDGESYNC_NATS_PASSWORD) against deploy/nats-server.conf", err, cfg.User)
 			}
 			return nil, err
 		}

@@ -304,7 +304,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if ctx.Err() == nil {
 		fmt.Fprintf(out, "%s  live changes stopped; waiting up to %s for every partner to catch up\n", time.Now().Format("15:04:05"), cfg.DrainTimeout)
 		for range 2 { // outbound, inbound, then outbound again
-			stuck = drain(drainCtx, db, cpt, js, emu, cbEmu)
+			stuck = drain(drainCtx, out, db, cpt, js, emu, cbEmu)
 		}
 	}
 	stopRoles()
@@ -542,16 +542,26 @@ func podiumUser(emu *podiumemu.Emulator, n int, locations map[string]string) boo
 	})
 }
 
+// drainSayEvery is how often a drain says what it waits for.
+const drainSayEvery = 5 * time.Second
+
 // drain waits until capture has reached the database's current version,
 // both partners have delivered their webhooks and no consumer has anything
 // pending. It returns what it was still waiting for when ctx ended, or "".
-func drain(ctx context.Context, db *edgesim.DB, cpt *capture.Capture, js jetstream.JetStream, emu *podiumemu.Emulator, cbEmu *clientbookemu.Emulator) string {
+// Every few seconds it says on out what it still waits for: a drain is
+// never silent.
+func drain(ctx context.Context, out io.Writer, db *edgesim.DB, cpt *capture.Capture, js jetstream.JetStream, emu *podiumemu.Emulator, cbEmu *clientbookemu.Emulator) string {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	said := time.Now()
 	for {
 		waiting := drained(ctx, db, cpt, js, emu, cbEmu)
 		if waiting == "" {
 			return ""
+		}
+		if time.Since(said) >= drainSayEvery {
+			said = time.Now()
+			fmt.Fprintf(out, "%s  still catching up: %s\n", said.Format("15:04:05"), waiting)
 		}
 		select {
 		case <-ctx.Done():

@@ -181,6 +181,17 @@ type pushed struct {
 	Email       string    `json:"email,omitempty"`
 	Address     string    `json:"address,omitempty"` // fingerprint of the address Podium was last shown
 	LastInvite  time.Time `json:"lastInvite,omitzero"`
+	// Outcome is a notification's outcome saved before it is published:
+	// the text went out (Podium's messages API has no idempotency key,
+	// so it must not go out again), and the outcome must still reach the
+	// Edge writer when publishing it fails.
+	Outcome *pendingOutcome `json:"outcome,omitempty"`
+}
+
+// pendingOutcome is a notification outcome not yet known to be published.
+type pendingOutcome struct {
+	EventID string                      `json:"eventId"`
+	Outcome schemas.NotificationOutcome `json:"outcome"`
 }
 
 func (c *Connector) stateKey(entity schemas.Entity, key string) string {
@@ -212,6 +223,14 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 	prior, _, err := c.load(ctx, key)
 	if err != nil {
 		return err
+	}
+	if prior.Outcome != nil {
+		// A text went out and its outcome was not published: publish it
+		// now, before this event (often that very one, redelivered) is
+		// judged.
+		if err := c.publishOutcome(ctx, key, &prior); err != nil {
+			return err
+		}
 	}
 	if !env.Supersedes(prior.Epoch, prior.Version) {
 		c.stale.Add(1)
@@ -570,7 +589,8 @@ func (c *Connector) recordInvite(ctx context.Context, customerKey string, at tim
 // on partner.podium.notification.<key>, where the Edge writer records it.
 // A crash between Podium accepting the text and the state being saved
 // sends it again on redelivery: Podium's messages API has no idempotency
-// key, and a repeated text is the lesser harm than a lost one.
+// key, and a repeated text is the lesser harm than a lost one. Once saved,
+// the outcome is published even if the first try fails (pushed.Outcome).
 func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key string, prior pushed) error {
 	n, err := schemas.Aggregate[schemas.Notification](env)
 	if err != nil {
@@ -588,7 +608,7 @@ func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key 
 		msg, err := c.client.SendMessage(ctx, *op.Message)
 		var apiErr *APIError
 		switch {
-		case errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 && apiErr.Status != http.StatusTooManyRequests:
+		case errors.As(err, &apiErr) && apiErr.Refused():
 			outcome.Status, outcome.Reason = "FAILED", apiErr.Message
 		case err != nil:
 			return fmt.Errorf("send notification %s: %w", env.Key, err)
@@ -601,15 +621,28 @@ func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key 
 		c.skipped.Add(1)
 		return c.save(ctx, key, next)
 	}
+	// Saved with the outcome before it is published: a failed publish
+	// never sends the text again, and the redelivery publishes it.
 	next.Hash = "sent"
+	next.Outcome = &pendingOutcome{EventID: env.ID, Outcome: outcome}
 	if err := c.save(ctx, key, next); err != nil {
 		return err
 	}
-	if err := streams.PublishOutcome(ctx, c.js, projectors.PartnerPodium, env.ID, outcome); err != nil {
+	if err := c.publishOutcome(ctx, key, &next); err != nil {
 		return err
 	}
 	c.count(outcome.Status == "SENT")
 	return nil
+}
+
+// publishOutcome publishes p's pending outcome (once: its message id is the
+// event's) and saves p without it.
+func (c *Connector) publishOutcome(ctx context.Context, key string, p *pushed) error {
+	if err := streams.PublishOutcome(ctx, c.js, projectors.PartnerPodium, p.Outcome.EventID, p.Outcome.Outcome); err != nil {
+		return err
+	}
+	p.Outcome = nil
+	return c.save(ctx, key, *p)
 }
 
 // CustomerLinkKey is the links-bucket key that maps an Edge customer to its

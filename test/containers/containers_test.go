@@ -73,6 +73,7 @@ func buildImages(t *testing.T, suffix string) (edgesync, nats string) {
 // status page as a long-running role reached from the host.
 func TestRolesRunInContainers(t *testing.T) {
 	requireEngine(t)
+	t.Parallel() // each test has containers, networks and ports of its own
 	suffix := randomSuffix()
 	edgesyncImage, natsImage := buildImages(t, suffix)
 	user, err := docker("image", "inspect", "-f", "{{.Config.User}}", edgesyncImage)
@@ -194,6 +195,7 @@ func TestComposeFile(t *testing.T) {
 // container.
 func TestComposeDemoMovesToAClusterAndLosesNothing(t *testing.T) {
 	requireEngine(t)
+	t.Parallel()
 	compose, err := exec.LookPath("docker-compose")
 	if err != nil {
 		t.Skip("*** SKIPPED: docker-compose is not installed: the compose demo and cluster profiles are not tested")
@@ -260,7 +262,7 @@ func TestComposeDemoMovesToAClusterAndLosesNothing(t *testing.T) {
 	out, err := dc(single, live, "up", "-d")
 	require.NoError(t, err, out)
 	flowing("one server")
-	time.Sleep(10 * time.Second)
+	time.Sleep(5 * time.Second)
 
 	// Adding the cluster env to the running demo is refused before NATS
 	// restarts on the volume: the single server's state is untouched.
@@ -296,11 +298,11 @@ func TestComposeDemoMovesToAClusterAndLosesNothing(t *testing.T) {
 	assert.Regexp(t, `EDGE\s+\d+\s+\d+\s+\d+\s+\d+\.\.\d+\s+3`, status, "EDGE has three replicas")
 
 	// Mid-run, with Edge and both partners' users still making changes.
-	time.Sleep(10 * time.Second)
+	time.Sleep(5 * time.Second)
 	out, err = dc(cluster, nil, "stop", "-t", "0", "nats-2")
 	require.NoError(t, err, out)
 	t.Log("nats-2 stopped; it stays down")
-	time.Sleep(15 * time.Second)
+	time.Sleep(10 * time.Second)
 
 	// The live changes stop: the simulators start again on their volumes
 	// without them.

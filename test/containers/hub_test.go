@@ -26,6 +26,7 @@ import (
 // tools container shows both connected and their customers at the hub.
 func TestComposeHubTakesTwoStores(t *testing.T) {
 	requireEngine(t)
+	t.Parallel()
 	compose, err := exec.LookPath("docker-compose")
 	if err != nil {
 		t.Skip("*** SKIPPED: docker-compose is not installed: the compose hub is not tested")

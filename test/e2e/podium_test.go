@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -299,4 +300,39 @@ func TestPodiumFaults(t *testing.T) {
 			assert.Zero(t, r.emu.Counter("contacts.upserted"), "no call repeated")
 		})
 	}
+}
+
+// A text Podium sent whose outcome cannot be published at once (the
+// PARTNER stream away) is neither sent again nor left without an outcome:
+// the outcome is saved with the connector's state before it is published,
+// and the redelivery publishes it, so the Edge writer records SENT.
+func TestAPodiumTextsOutcomeSurvivesAFailedPublish(t *testing.T) {
+	ctx := context.Background()
+	r := newPodiumRig(t, func(s *rigSetup) { s.conn.Retry = []time.Duration{200 * time.Millisecond} })
+	require.NoError(t, r.srv.JS.DeleteStream(ctx, streams.StreamPartner))
+	var key string
+	r.edge("", func(tx *edgesim.Tx) error {
+		key = tx.PutNotification(schemas.Notification{Store: "001", Channel: "SMS", Provider: "PODIUM", To: "(512) 555-0101", Body: "Your repair is ready", Status: "QUEUED"})
+		return nil
+	})
+	require.Eventually(t, func() bool { return len(r.emu.Messages()) == 1 }, 20*time.Second, 20*time.Millisecond, "the text goes out")
+	time.Sleep(12 * time.Second) // past PublishMsg's 10 s of tries: the first publish fails
+	require.NoError(t, streams.Provision(ctx, r.srv.JS, streams.DefaultConfig()))
+	var outcome schemas.NotificationOutcome
+	require.Eventually(t, func() bool {
+		str, err := r.srv.JS.Stream(ctx, streams.StreamPartner)
+		if err != nil {
+			return false
+		}
+		m, err := str.GetLastMsgForSubject(ctx, "partner.podium.notification.>")
+		if err != nil {
+			return false
+		}
+		pe, err := schemas.DecodePartnerEnvelope(m.Data)
+		return err == nil && json.Unmarshal(pe.Data, &outcome) == nil
+	}, 20*time.Second, 50*time.Millisecond, "the outcome reaches PARTNER once it is back")
+	assert.Equal(t, key, outcome.NotificationKey)
+	assert.Equal(t, "SENT", outcome.Status)
+	r.settle()
+	assert.Len(t, r.emu.Messages(), 1, "the text was not sent again")
 }
