@@ -75,8 +75,6 @@ func TestAChainFromItsDocs(t *testing.T) {
 		return conf
 	}, env)
 	admin := []string{"EDGESYNC_NATS_URL=" + hubURL, "EDGESYNC_NATS_USER=admin", "EDGESYNC_NATS_PASSWORD=chain-admin"}
-	_, stderr, code = run(bin, admin, "streams", "init", "--store", "001", "--store", "002")
-	require.Zero(t, code, stderr)
 
 	// Each store: its own Edge, and the store role with its settings file.
 	for _, store := range []string{"001", "002"} {
@@ -85,6 +83,12 @@ func TestAChainFromItsDocs(t *testing.T) {
 		start(t, bin, envList(t, filepath.Join(dir, chain.StoreEnv(store))), dir, // the CA beside the settings file
 			"store", "--dir", t.TempDir(), "--edge-simulator", "http://"+simAddr, "--poll", "50ms")
 	}
+	// The hub sources both stores. (Stores that come up after this are
+	// taken once nats-server tries their source again, which it does less
+	// often the longer a source failed: here they are up first.)
+	time.Sleep(3 * time.Second)
+	_, stderr, code = run(bin, admin, "streams", "init", "--store", "001", "--store", "002")
+	require.Zero(t, code, stderr)
 
 	ctx := context.Background()
 	nc, err := broker.Connect(ctx, broker.ConnectConfig{URL: hubURL, User: "admin", Password: adminPassword}, slog.New(slog.DiscardHandler))

@@ -85,7 +85,7 @@ func TestComposeHubTakesTwoStores(t *testing.T) {
 			t.Logf("compose down: %v: %s", err, out)
 		}
 	})
-	out2, err := dc("up", "-d", "nats", "nats-2", "nats-3", "streams-init")
+	out2, err := dc("up", "-d", "nats", "nats-2", "nats-3")
 	require.NoError(t, err, out2)
 
 	for _, store := range []string{"001", "002"} {
@@ -99,6 +99,11 @@ func TestComposeHubTakesTwoStores(t *testing.T) {
 		}
 		startProcess(t, bin, storeEnv, dir, "store", "--dir", t.TempDir(), "--edge-simulator", "http://"+simAddr, "--poll", "50ms")
 	}
+	// The stores first: a store that comes up after streams-init is taken
+	// on nats-server's next try of its source, up to half a minute later.
+	time.Sleep(3 * time.Second)
+	out2, err = dc("up", "-d", "streams-init")
+	require.NoError(t, err, out2)
 
 	var status string
 	require.Eventually(t, func() bool {
