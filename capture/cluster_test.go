@@ -12,8 +12,8 @@ import (
 
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/connectors/partnerapi"
 	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/sim/clientbookemu"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/clientbookemu"
 )
 
 func startClientbook(cfg Config) (*clientbookemu.Emulator, error) {

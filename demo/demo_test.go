@@ -13,7 +13,7 @@ import (
 
 	"github.com/edgesync/edgesync/demo"
 	"github.com/edgesync/edgesync/schemas"
-	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/sim/edgesim"
 )
 
 func testConfig(dir string, out *bytes.Buffer) demo.Config {

@@ -10,9 +10,9 @@ import (
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
-	"github.com/edgesync/edgesync/test/clientbookemu"
-	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/test/podiumemu"
+	"github.com/edgesync/edgesync/sim/clientbookemu"
+	"github.com/edgesync/edgesync/sim/edgesim"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 )
 
 // Effects compares what a partner holds with what Edge holds, computed from

@@ -11,8 +11,8 @@ import (
 	"github.com/edgesync/edgesync/demo"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
-	"github.com/edgesync/edgesync/test/clientbookemu"
-	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/sim/clientbookemu"
+	"github.com/edgesync/edgesync/sim/edgesim"
 )
 
 // Each Edge sale of a customer must be a purchase of that customer's

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/edgesync/edgesync/health"
-	"github.com/edgesync/edgesync/test/clientbookemu"
-	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/test/emulator"
-	"github.com/edgesync/edgesync/test/podiumemu"
+	"github.com/edgesync/edgesync/sim/clientbookemu"
+	"github.com/edgesync/edgesync/sim/edgesim"
+	"github.com/edgesync/edgesync/sim/emulator"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 )
 
 // The simulator and the emulators as roles of their own (edgesync sim

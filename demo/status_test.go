@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/demo"
+	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/test/browser"
-	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/test/syncbuf"
 )

@@ -17,10 +17,10 @@ import (
 
 	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/site"
 	"github.com/edgesync/edgesync/status"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/writer"
 )

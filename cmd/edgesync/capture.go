@@ -14,9 +14,9 @@ import (
 	"github.com/edgesync/edgesync/edgesql"
 	"github.com/edgesync/edgesync/health"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/site"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/edgesim"
 )
 
 // edgeDB holds the flags that reach The Edge's database.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/edgesync/edgesync/demo"
-	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/sim/edgesim"
 )
 
 type demoCmd struct {

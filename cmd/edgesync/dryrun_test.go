@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/schemas"
-	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/sim/edgesim"
 )
 
 // An installer's first look at a store's database: `capture --dry-run`

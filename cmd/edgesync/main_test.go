@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/sim/clientbookemu"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/clientbookemu"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/test/syncbuf"
 )
@@ -422,4 +422,14 @@ accounts { E { jetstream: enabled, users: [
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, `the server refused the login of user \"admin\": check the user`)
 	assert.NotContains(t, stderr, "wrongpw")
+}
+
+// The shipped binary links what it runs (the simulators and emulators of
+// `edgesync demo` and `edgesync sim` live in sim/), never a test package.
+func TestTheBinaryLinksNoTestPackage(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	require.NoError(t, err)
+	for _, p := range strings.Fields(string(out)) {
+		assert.NotContains(t, p, "github.com/edgesync/edgesync/test/", "the binary links %s", p)
+	}
 }

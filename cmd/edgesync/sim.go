@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/edgesync/edgesync/demo"
-	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/sim/edgesim"
 )
 
 // simCmd runs the Edge simulator and the partners' emulators as roles of

@@ -14,8 +14,8 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
-	"github.com/edgesync/edgesync/test/emulator"
-	"github.com/edgesync/edgesync/test/podiumemu"
+	"github.com/edgesync/edgesync/sim/emulator"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -12,9 +12,9 @@ import (
 
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/natstest"
-	"github.com/edgesync/edgesync/test/podiumemu"
 )
 
 // One flush sends many activities' data-feed events in one call; when

@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/demo"
-	"github.com/edgesync/edgesync/test/clientbookemu"
-	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/test/podiumemu"
+	"github.com/edgesync/edgesync/sim/clientbookemu"
+	"github.com/edgesync/edgesync/sim/edgesim"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 )
 
 // kills is how many times the demo dies; EDGESYNC_CRASH_KILLS raises it for

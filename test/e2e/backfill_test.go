@@ -15,9 +15,9 @@ import (
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/demo"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/edgesim"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/test/podiumemu"
 )
 
 // podiumView is what a Podium account holds, in terms that do not depend on

@@ -11,8 +11,8 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/projectors"
-	"github.com/edgesync/edgesync/test/clientbookemu"
-	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/sim/clientbookemu"
+	"github.com/edgesync/edgesync/sim/edgesim"
 )
 
 func envInt(b *testing.B, name string, def int) int {

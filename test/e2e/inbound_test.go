@@ -16,10 +16,10 @@ import (
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/edgesim"
+	"github.com/edgesync/edgesync/sim/emulator"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/test/emulator"
-	"github.com/edgesync/edgesync/test/podiumemu"
 	"github.com/edgesync/edgesync/webhooks"
 	"github.com/edgesync/edgesync/writer"
 )

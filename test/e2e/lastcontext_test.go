@@ -10,8 +10,8 @@ import (
 
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
-	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/test/podiumemu"
+	"github.com/edgesync/edgesync/sim/edgesim"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 )
 
 // Change Tracking keeps the context of a row's last change only. An Edge

@@ -14,8 +14,8 @@ import (
 
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/edgesim"
 )
 
 // BenchmarkChangeToPartner measures the time from an Edge commit in the

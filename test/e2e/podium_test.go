@@ -12,11 +12,11 @@ import (
 
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/edgesim"
+	"github.com/edgesync/edgesync/sim/emulator"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/test/emulator"
 	"github.com/edgesync/edgesync/test/natstest"
-	"github.com/edgesync/edgesync/test/podiumemu"
 )
 
 func attribute(c podiumemu.Contact, label string) any {

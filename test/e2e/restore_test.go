@@ -11,8 +11,8 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/edgesim"
 )
 
 // No lost change (invariant 1) across a restore of the Edge database from a

@@ -17,10 +17,10 @@ import (
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/edgesim"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/test/natstest"
-	"github.com/edgesync/edgesync/test/podiumemu"
 )
 
 func logger() *slog.Logger {

@@ -11,10 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/sim/edgesim"
+	"github.com/edgesync/edgesync/sim/emulator"
 	"github.com/edgesync/edgesync/status"
 	"github.com/edgesync/edgesync/test/browser"
-	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/test/emulator"
 	"github.com/edgesync/edgesync/webhooks"
 )
 

@@ -34,9 +34,9 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/demo"
+	"github.com/edgesync/edgesync/sim/edgesim"
+	"github.com/edgesync/edgesync/sim/emulator"
 	"github.com/edgesync/edgesync/status"
-	"github.com/edgesync/edgesync/test/edgesim"
-	"github.com/edgesync/edgesync/test/emulator"
 	"github.com/edgesync/edgesync/test/natstest"
 )
 

@@ -26,8 +26,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/emulator"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/test/emulator"
 	"github.com/edgesync/edgesync/test/fleet"
 )
 

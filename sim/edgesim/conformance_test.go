@@ -13,8 +13,8 @@ import (
 
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/test/edgeconformance"
-	"github.com/edgesync/edgesync/test/edgesim"
 	"github.com/edgesync/edgesync/writer"
 )
 

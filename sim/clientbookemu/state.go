@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/edgesync/edgesync/test/emulator"
+	"github.com/edgesync/edgesync/sim/emulator"
 )
 
 // state is what MarshalState keeps: the data, the webhooks with the events

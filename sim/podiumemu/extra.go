@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/edgesync/edgesync/test/emulator"
+	"github.com/edgesync/edgesync/sim/emulator"
 )
 
 // AttributeDef is a contact attribute definition.

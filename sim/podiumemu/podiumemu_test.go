@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/test/podiumemu"
+	"github.com/edgesync/edgesync/sim/podiumemu"
 )
 
 // The vector computed in podium-api.md from the docs' example timestamp and

@@ -12,7 +12,7 @@ import (
 
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/schemas"
-	"github.com/edgesync/edgesync/test/edgesim"
+	"github.com/edgesync/edgesync/sim/edgesim"
 )
 
 func TestRetentionAdvancesMinValidVersion(t *testing.T) {

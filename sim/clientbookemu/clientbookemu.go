@@ -1,6 +1,6 @@
 // Package clientbookemu emulates the Clientbook interface of
 // docs/clientbook-api.md on the machinery every emulator shares
-// (test/emulator): API-key auth, the 120 requests per minute limit, fault
+// (sim/emulator): API-key auth, the 120 requests per minute limit, fault
 // injection, cursor pagination and signed, ordered webhook deliveries with
 // retries. Methods named ...InApp act as a person using Clientbook and emit
 // webhooks; writes through the API do not (the integration's own changes
@@ -20,7 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/edgesync/edgesync/projectors"
-	"github.com/edgesync/edgesync/test/emulator"
+	"github.com/edgesync/edgesync/sim/emulator"
 )
 
 // RateLimit is the documented requests per minute of one API key.
