@@ -115,7 +115,7 @@ func counts(ctx context.Context, js jetstream.JetStream, consumers []Consumer) (
 			}
 			atEdge = n
 		}
-		n, err := subjectCount(ctx, js, "KV_"+streams.BucketLinks, "$KV."+streams.BucketLinks+"."+streams.LinkKey(c.Name, "customer", "*"))
+		n, err := subjectCount(ctx, js, "KV_"+streams.BucketLinks, streams.LinkFilter(c.Name, "customer"))
 		if err != nil {
 			return out, fmt.Errorf("customers in %s: %w", c.Report.Partner, err)
 		}

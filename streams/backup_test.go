@@ -32,7 +32,7 @@ func TestABackupMovesTheStateToACluster(t *testing.T) {
 	stop()
 	links, err := one.JS.KeyValue(ctx, streams.BucketLinks)
 	require.NoError(t, err)
-	require.NoError(t, streams.PutLink(ctx, links, "podium", "customer", "001-000001", "contact-1"))
+	require.NoError(t, streams.NewLinks(links, "podium").Put(ctx, "customer", "001-000001", "contact-1"))
 	_, err = streams.NewPublisher(one.JS, 10).Publish(ctx, testMsgs(5, 20)) // after the connector stopped
 	require.NoError(t, err)
 
@@ -64,7 +64,7 @@ func TestABackupMovesTheStateToACluster(t *testing.T) {
 	assert.EqualValues(t, 25, info.State.LastSeq, "the sequences carried over")
 	links, err = js.KeyValue(ctx, streams.BucketLinks)
 	require.NoError(t, err)
-	id, err := streams.GetLink(ctx, links, streams.LinkKey("podium", "customer", "001-000001"))
+	id, err := streams.NewLinks(links, "podium").PartnerID(ctx, "customer", "001-000001")
 	require.NoError(t, err)
 	assert.Equal(t, "contact-1", id)
 

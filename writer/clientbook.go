@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
@@ -53,7 +52,7 @@ func (w *Writer) cbClient(ctx context.Context, pe schemas.PartnerEnvelope) error
 		if ev.ExternalID != "" {
 			return ev.ExternalID, nil
 		}
-		return streams.GetLink(ctx, w.links, streams.ReverseLinkKey(cbPartner, "customer", ev.Person.PartnerID))
+		return w.linksOf(cbPartner).EdgeKey(ctx, "customer", ev.Person.PartnerID)
 	})
 	if err != nil {
 		return err
@@ -97,7 +96,7 @@ func (w *Writer) cbLinkedCustomer(ctx context.Context, clientID, externalID stri
 		return "", fmt.Errorf("read edge link: %w", err)
 	}
 	if key == "" {
-		return streams.GetLink(ctx, w.links, streams.ReverseLinkKey(cbPartner, "customer", clientID))
+		return w.linksOf(cbPartner).EdgeKey(ctx, "customer", clientID)
 	}
 	return key, nil
 }
@@ -131,7 +130,7 @@ func (w *Writer) cbCollection(ctx context.Context, pe schemas.PartnerEnvelope) e
 // item only: once an item of the event represents it, older ids of the
 // same wish are not read as removed.
 func (w *Writer) collectionLinks(ctx context.Context, cust string, ev projectors.ClientbookCollectionEvent) (map[string]int, error) {
-	pushed, err := clientbook.CollectionLinks(ctx, w.links, cust)
+	pushed, err := w.linksOf(cbPartner).Collection(ctx, cust)
 	if err != nil {
 		return nil, err
 	}

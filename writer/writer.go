@@ -15,7 +15,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
@@ -88,7 +87,7 @@ type Stats struct {
 type Writer struct {
 	store EdgeStore
 	js    jetstream.JetStream
-	links jetstream.KeyValue
+	links jetstream.KeyValue // read through linksOf
 	cfg   Config
 	log   *slog.Logger
 
@@ -246,15 +245,14 @@ func (w *Writer) podium(ctx context.Context, pe schemas.PartnerEnvelope) error {
 		// while the push is in flight, by the connector's intent. The
 		// connector sets the intent, then the link, then drops the intent:
 		// reading intents first means one of the two is always seen.
-		keys := make([]string, 0, 2*len(ev.Identifiers))
+		links := w.linksOf(projectors.PartnerPodium)
 		for _, v := range append(append([]string{}, ev.Person.Phones...), ev.Person.Emails...) {
-			keys = append(keys, podium.IntentKey(v))
+			if key, err := links.Intended(ctx, v); err != nil || key != "" {
+				return key, err
+			}
 		}
 		for _, id := range ev.Identifiers {
-			keys = append(keys, podium.ReverseLinkKey(id))
-		}
-		for _, k := range keys {
-			if key, err := streams.GetLink(ctx, w.links, k); err != nil || key != "" {
+			if key, err := links.EdgeKey(ctx, "customer", id); err != nil || key != "" {
 				return key, err
 			}
 		}
@@ -294,19 +292,25 @@ func (w *Writer) mirrorLink(ctx context.Context, partner, entity, partnerID, lin
 	if err != nil || key == "" {
 		return err
 	}
-	fwd, err := streams.GetLink(ctx, w.links, streams.LinkKey(partner, entity, key))
+	links := w.linksOf(partner)
+	fwd, err := links.PartnerID(ctx, entity, key)
 	if err != nil {
 		return err
 	}
-	rev, err := streams.GetLink(ctx, w.links, streams.ReverseLinkKey(partner, entity, linkTo))
+	rev, err := links.EdgeKey(ctx, entity, linkTo)
 	if err != nil {
 		return err
 	}
 	if fwd == linkTo && rev == key {
 		return nil
 	}
-	return streams.PutLink(ctx, w.links, partner, entity, key, linkTo)
+	return links.Put(ctx, entity, key, linkTo)
 }
+
+// linksOf are the links of the connector named for partner: the writer
+// downloads for the Podium connector named podium (a second account's
+// connector, named otherwise, is upload-only) and for clientbook.
+func (w *Writer) linksOf(partner string) streams.Links { return streams.NewLinks(w.links, partner) }
 
 // match finds the Edge customer of a partner person: a link recorded in
 // Edge when edgesync created or matched it, a link the connector recorded

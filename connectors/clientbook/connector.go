@@ -63,7 +63,7 @@ type Stats struct {
 type Connector struct {
 	client *Client
 	js     jetstream.JetStream
-	links  jetstream.KeyValue
+	links  streams.Links
 	state  jetstream.KeyValue
 	cfg    Config
 	log    *slog.Logger
@@ -81,7 +81,7 @@ func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, c
 	if err := cfg.Options.Check(); err != nil {
 		return nil, fmt.Errorf("clientbook connector: %w", err)
 	}
-	return &Connector{client: client, js: js, links: links, state: state, cfg: cfg, log: log}, nil
+	return &Connector{client: client, js: js, links: streams.NewLinks(links, partner), state: state, cfg: cfg, log: log}, nil
 }
 
 // Subjects are the Edge subjects the connector consumes.
@@ -299,7 +299,7 @@ func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
 	}
 	c.log.DebugContext(ctx, "clientbook client written", "client", out.ID)
 	if out.ID != ev.prior.ClientID {
-		if err := streams.PutLink(ctx, c.links, partner, "customer", ev.env.Key, out.ID); err != nil {
+		if err := c.links.Put(ctx, "customer", ev.env.Key, out.ID); err != nil {
 			return false, err
 		}
 	}
@@ -310,7 +310,7 @@ func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
 // linkedClient reads the client the links bucket holds for a customer:
 // the one the connector wrote, or the one the Edge writer downloaded.
 func (c *Connector) linkedClient(ctx context.Context, customerKey string) (string, error) {
-	return streams.GetLink(ctx, c.links, streams.LinkKey(partner, "customer", customerKey))
+	return c.links.PartnerID(ctx, "customer", customerKey)
 }
 
 // clientOf returns the Clientbook client of an Edge customer, or an error
@@ -369,7 +369,7 @@ func (c *Connector) wishList(ctx context.Context, ev *event) (bool, error) {
 			pushedItems[it.ID] = id
 		}
 	}
-	if err := PutCollectionLinks(ctx, c.links, wl.CustomerKey, pushedItems); err != nil {
+	if err := c.links.PutCollection(ctx, wl.CustomerKey, pushedItems); err != nil {
 		return false, err
 	}
 	ev.next.Wishes = ev.next.Wishes[:0:0]
@@ -377,23 +377,6 @@ func (c *Connector) wishList(ctx context.Context, ev *event) (bool, error) {
 		ev.next.Wishes = append(ev.next.Wishes, w.ID)
 	}
 	return true, nil
-}
-
-// CollectionLinksKey is the links-bucket key holding, for one customer, the
-// "Edge" collection items edgesync wrote and the wish each stands for.
-func CollectionLinksKey(customerKey string) string {
-	return streams.LinkKey(partner, "collection", customerKey)
-}
-
-// PutCollectionLinks records the collection items edgesync wrote.
-func PutCollectionLinks(ctx context.Context, links jetstream.KeyValue, customerKey string, items map[string]int) error {
-	return streams.PutJSON(ctx, links, CollectionLinksKey(customerKey), items)
-}
-
-// CollectionLinks reads the collection items edgesync wrote for a customer.
-func CollectionLinks(ctx context.Context, links jetstream.KeyValue, customerKey string) (map[string]int, error) {
-	items, _, err := streams.GetJSON[map[string]int](ctx, links, CollectionLinksKey(customerKey))
-	return items, err
 }
 
 func (c *Connector) note(ctx context.Context, ev *event) (bool, error) {
@@ -415,7 +398,7 @@ func (c *Connector) note(ctx context.Context, ev *event) (bool, error) {
 		return false, err
 	}
 	// A note downloaded from Clientbook is edited in place.
-	activityID, err := streams.GetLink(ctx, c.links, streams.LinkKey(partner, "note", ev.env.Key))
+	activityID, err := c.links.PartnerID(ctx, "note", ev.env.Key)
 	if err != nil {
 		return false, err
 	}
@@ -429,7 +412,7 @@ func (c *Connector) note(ctx context.Context, ev *event) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("activity of note %s: %w", ev.env.Key, err)
 	}
-	return true, streams.PutLink(ctx, c.links, partner, "note", ev.env.Key, id)
+	return true, c.links.Put(ctx, "note", ev.env.Key, id)
 }
 
 func (c *Connector) sale(ctx context.Context, ev *event) (bool, error) {

@@ -2,12 +2,10 @@ package podium
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -65,7 +63,7 @@ type Connector struct {
 	name   string
 	client *Client
 	js     jetstream.JetStream
-	links  jetstream.KeyValue
+	links  streams.Links
 	state  jetstream.KeyValue
 	cfg    Config
 	log    *slog.Logger
@@ -128,7 +126,7 @@ func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, c
 	if err := schemas.CheckToken("connector name", name); err != nil {
 		return nil, fmt.Errorf("podium connector: %w", err)
 	}
-	return &Connector{name: name, client: client, js: js, links: links, state: state, cfg: cfg, log: log,
+	return &Connector{name: name, client: client, js: js, links: streams.NewLinks(links, name), state: state, cfg: cfg, log: log,
 		pending: map[string]pushed{}, invited: map[string]time.Time{}}, nil
 }
 
@@ -276,12 +274,12 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 	if prior.Identifier == "" {
 		// A customer downloaded from Podium by the Edge writer is already a
 		// contact: the writer left its identifier in the links bucket.
-		e, err := c.links.Get(ctx, streams.LinkKey(c.name, "customer", env.Key))
+		id, err := c.links.PartnerID(ctx, "customer", env.Key)
 		switch {
-		case err == nil:
-			prior.Identifier = string(e.Value())
-		case !errors.Is(err, jetstream.ErrKeyNotFound):
-			return fmt.Errorf("read link of %s: %w", env.Key, err)
+		case err != nil:
+			return err
+		case id != "":
+			prior.Identifier = id
 		case cust != nil && fromPodium(cust) && env.Origin != projectors.PartnerPodium:
 			// Downloaded from Podium moments ago; the writer stores the
 			// contact's link right after the Edge commit.
@@ -360,7 +358,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 		next.Address = res.Seen.Address
 	}
 	if next.Identifier != "" && next.Identifier != prior.Identifier {
-		if err := streams.PutLink(ctx, c.links, c.name, "customer", env.Key, next.Identifier); err != nil {
+		if err := c.links.Put(ctx, "customer", env.Key, next.Identifier); err != nil {
 			return err
 		}
 	}
@@ -645,32 +643,15 @@ func (c *Connector) publishOutcome(ctx context.Context, key string, p *pushed) e
 	return c.save(ctx, key, *p)
 }
 
-// CustomerLinkKey is the links-bucket key that maps an Edge customer to its
-// Podium contact identifier.
-func CustomerLinkKey(edgeKey string) string {
-	return streams.LinkKey(projectors.PartnerPodium, "customer", edgeKey)
-}
-
-// IntentKey is the links-bucket key recording that edgesync is creating a
-// Podium contact with this phone or email for an Edge customer. Podium's
-// contact.created webhook can reach the Edge writer before the connector
-// has stored the contact's link; the intent lets the writer recognise
-// edgesync's own push instead of downloading it as a new customer.
-func IntentKey(phoneOrEmail string) string { return intentKey(Durable, phoneOrEmail) }
-
-func intentKey(connector, phoneOrEmail string) string {
-	return connector + ".intent." + base64.RawURLEncoding.EncodeToString([]byte(strings.ToLower(strings.TrimSpace(phoneOrEmail))))
-}
-
 func (c *Connector) intend(ctx context.Context, edgeKey string, body projectors.PodiumContact) ([]string, error) {
 	var keys []string
 	for _, v := range []string{body.PhoneNumber, body.Email} {
 		if v == "" {
 			continue
 		}
-		k := intentKey(c.name, v)
-		if _, err := c.links.PutString(ctx, k, edgeKey); err != nil {
-			return nil, fmt.Errorf("record intent for %s: %w", edgeKey, err)
+		k, err := c.links.Intend(ctx, v, edgeKey)
+		if err != nil {
+			return nil, err
 		}
 		keys = append(keys, k)
 	}
@@ -678,19 +659,8 @@ func (c *Connector) intend(ctx context.Context, edgeKey string, body projectors.
 }
 
 // forget drops intents once the link is stored, or once Podium refused the
-// create; a leftover intent only makes a later contact with that value
-// match this customer, which the link then confirms.
-func (c *Connector) forget(ctx context.Context, keys []string) {
-	for _, k := range keys {
-		_ = c.links.Delete(ctx, k)
-	}
-}
-
-// ReverseLinkKey is the links-bucket key that maps a Podium contact
-// identifier to its Edge customer key.
-func ReverseLinkKey(identifier string) string {
-	return streams.ReverseLinkKey(projectors.PartnerPodium, "customer", identifier)
-}
+// create.
+func (c *Connector) forget(ctx context.Context, keys []string) { c.links.Forget(ctx, keys) }
 
 // classify marks Podium's refusals of the request itself as permanent: no
 // retry will make Podium accept an invalid body.

@@ -231,7 +231,7 @@ func TestCrashBeforeTheLinkIsStoredLeavesTheLink(t *testing.T) {
 	key := in.db.CustomerKeys()[0]
 	kv, err := in.srv.JS.KeyValue(context.Background(), streams.BucketLinks)
 	require.NoError(t, err)
-	link, err := streams.GetLink(context.Background(), kv, streams.LinkKey("podium", "customer", key))
+	link, err := streams.NewLinks(kv, "podium").PartnerID(context.Background(), "customer", key)
 	require.NoError(t, err)
 	assert.NotEmpty(t, link, "the redelivery stored the link")
 	assert.Equal(t, 1, in.emu.ContactCount(), "no second contact")
@@ -336,7 +336,7 @@ func TestALostCreateAnswerIsNotDownloadedAgain(t *testing.T) {
 				kv, err := in.srv.JS.KeyValue(ctx, streams.BucketLinks)
 				require.NoError(t, err)
 				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-					if _, err := kv.Get(ctx, podium.IntentKey("(512) 555-0199")); errors.Is(err, jetstream.ErrKeyNotFound) && in.emu.Counter("faults.drop") > 0 {
+					if key, err := streams.NewLinks(kv, podium.Durable).Intended(ctx, "(512) 555-0199"); err == nil && key == "" && in.emu.Counter("faults.drop") > 0 {
 						break
 					}
 				}
