@@ -42,10 +42,18 @@ func Permanent(err error) error {
 // when the flush reports its outcome.
 var ErrLater = errors.New("deferred to the next flush")
 
-// IsPermanent reports whether err was marked by Permanent.
+// IsPermanent reports whether no retry can fix err: it was marked by
+// Permanent, or an error in its chain says so of itself with a
+// Permanent() bool method (a partner's refusal of the request, partnerapi;
+// an Edge database's refusal of a write, edgesql). This is the one way to
+// say "do not retry".
 func IsPermanent(err error) bool {
 	var p permanentError
-	return errors.As(err, &p)
+	if errors.As(err, &p) {
+		return true
+	}
+	var self interface{ Permanent() bool }
+	return errors.As(err, &self) && self.Permanent()
 }
 
 type notYetError struct{ err error }

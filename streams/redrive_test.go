@@ -3,6 +3,7 @@ package streams_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -121,3 +122,28 @@ func TestDropAndWhatARedriveKeeps(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left)
 }
+
+// "Do not retry" is said one way: Permanent, or an error that says so of
+// itself (a partner's refusal, an Edge database's), however wrapped.
+func TestIsPermanent(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"plain", errors.New("timeout"), false},
+		{"marked", streams.Permanent(errors.New("bad body")), true},
+		{"marked, wrapped", fmt.Errorf("push: %w", streams.Permanent(errors.New("bad body"))), true},
+		{"says so itself, wrapped", fmt.Errorf("apply: %w", selfPermanent(true)), true},
+		{"says it is not", fmt.Errorf("apply: %w", selfPermanent(false)), false},
+		{"not yet", streams.NotYet(errors.New("customer first")), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, streams.IsPermanent(tt.err)) })
+	}
+}
+
+type selfPermanent bool
+
+func (s selfPermanent) Error() string   { return "refused" }
+func (s selfPermanent) Permanent() bool { return bool(s) }

@@ -209,10 +209,7 @@ func (w *Writer) apply(ctx context.Context, pe schemas.PartnerEnvelope, cmds []p
 	}
 	applied, err := w.store.Apply(ctx, pe.Partner, pe.ID, cmds)
 	if err != nil {
-		var p interface{ Permanent() bool }
-		if errors.As(err, &p) && p.Permanent() {
-			return streams.Permanent(fmt.Errorf("apply %s %s: %w", pe.Partner, pe.Type, err))
-		}
+		// An Edge refusal says so of itself (streams.IsPermanent).
 		return fmt.Errorf("apply %s %s: %w", pe.Partner, pe.Type, err)
 	}
 	if !applied {

@@ -201,7 +201,7 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 		return streams.Permanent(fmt.Errorf("clientbook connector does not handle %s events", subj.Entity))
 	}
 	if err != nil {
-		return classify(err)
+		return err
 	}
 	return c.done(ctx, ev, sent)
 }
@@ -518,14 +518,4 @@ func (c *Connector) notification(ctx context.Context, ev *event) (bool, error) {
 		return false, err
 	}
 	return outcome.Status == "SENT", nil
-}
-
-// classify marks Clientbook's refusals of the request itself as permanent:
-// no retry will make it accept an invalid body.
-func classify(err error) error {
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.Refused() {
-		return streams.Permanent(err)
-	}
-	return err
 }

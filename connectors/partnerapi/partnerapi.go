@@ -40,6 +40,10 @@ func (e *Error) Error() string {
 // Refused reports whether the partner refused the request itself: a 4xx
 // other than 401 (a token to refresh), 408 and 429 (try later). Retrying a
 // refused request cannot succeed.
+// Permanent is Refused, for streams.IsPermanent: a refusal is never
+// retried, by the client or by the consumer.
+func (e *Error) Permanent() bool { return e.Refused() }
+
 func (e *Error) Refused() bool {
 	switch e.Status {
 	case http.StatusUnauthorized, http.StatusRequestTimeout, http.StatusTooManyRequests:

@@ -310,7 +310,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 			}
 			id, err := c.client.CreateContact(ctx, op.Contact)
 			if err != nil {
-				err = classify(fmt.Errorf("create contact for %s: %w", env.Key, err))
+				err = fmt.Errorf("create contact for %s: %w", env.Key, err)
 				if streams.IsPermanent(err) {
 					// Refused: no contact was made.
 					c.forget(ctx, intents)
@@ -341,13 +341,13 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 				id, err = c.client.CreateContact(ctx, op.Contact)
 			}
 			if err != nil {
-				return classify(fmt.Errorf("update contact for %s: %w", env.Key, err))
+				return fmt.Errorf("update contact for %s: %w", env.Key, err)
 			}
 			next.Identifier, sent = id, true
 			c.log.DebugContext(ctx, "podium contact updated", "contact", id)
 		case projectors.PodiumSetAttribute:
 			if err := c.client.SetAttribute(ctx, op.Identifier, op.Attribute); err != nil {
-				return classify(fmt.Errorf("set acquisition of %s: %w", env.Key, err))
+				return fmt.Errorf("set acquisition of %s: %w", env.Key, err)
 			}
 			next.Acquisition, sent = op.Attribute.Value, true
 		}
@@ -555,7 +555,7 @@ func (c *Connector) invite(ctx context.Context, d deferredActivity, inv projecto
 		if !errors.Is(err, partnerapi.ErrOutcomeUnknown) {
 			_ = c.state.Delete(ctx, key)
 		}
-		return false, classify(fmt.Errorf("review invitation for %s: %w", d.env.Key, err))
+		return false, fmt.Errorf("review invitation for %s: %w", d.env.Key, err)
 	}
 	c.log.DebugContext(ctx, "review invitation sent", "key", d.env.Key, "customer", d.customerKey, "location", inv.LocationUID)
 	return true, nil
@@ -564,7 +564,7 @@ func (c *Connector) invite(ctx context.Context, d deferredActivity, inv projecto
 func (c *Connector) feedOutcome(batch []deferredActivity, errs []error, sent []bool, owner int, ev projectors.PodiumFeedEvent, err error) {
 	if err != nil {
 		if errs[owner] == nil {
-			errs[owner] = classify(fmt.Errorf("%s event for %s: %w", ev.Type, batch[owner].env.Key, err))
+			errs[owner] = fmt.Errorf("%s event for %s: %w", ev.Type, batch[owner].env.Key, err)
 		}
 		return
 	}
@@ -661,13 +661,3 @@ func (c *Connector) intend(ctx context.Context, edgeKey string, body projectors.
 // forget drops intents once the link is stored, or once Podium refused the
 // create.
 func (c *Connector) forget(ctx context.Context, keys []string) { c.links.Forget(ctx, keys) }
-
-// classify marks Podium's refusals of the request itself as permanent: no
-// retry will make Podium accept an invalid body.
-func classify(err error) error {
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.Refused() {
-		return streams.Permanent(err)
-	}
-	return err
-}
