@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
@@ -64,12 +64,10 @@ type Connector struct {
 	client *Client
 	js     jetstream.JetStream
 	links  streams.Links
-	state  jetstream.KeyValue
+	states *kit.States[pushed, *pushed]
 	cfg    Config
 	log    *slog.Logger
 	warned sync.Map // associate ids already warned about
-
-	applied, skipped, stale atomic.Int64
 }
 
 // NewConnector returns a connector; the streams and buckets must exist.
@@ -81,7 +79,7 @@ func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, c
 	if err := cfg.Options.Check(); err != nil {
 		return nil, fmt.Errorf("clientbook connector: %w", err)
 	}
-	return &Connector{client: client, js: js, links: streams.NewLinks(links, partner), state: state, cfg: cfg, log: log}, nil
+	return &Connector{client: client, js: js, links: streams.NewLinks(links, partner), states: kit.NewStates[pushed](state, partner), cfg: cfg, log: log}, nil
 }
 
 // Subjects are the Edge subjects the connector consumes.
@@ -109,22 +107,18 @@ func byCustomer(msg jetstream.Msg) string { return schemas.CustomerOf(msg.Subjec
 
 // report is what the status page shows of the connector beyond its stream.
 func (c *Connector) report() streams.ConnectorReport {
-	calls := c.client.Calls()
-	return streams.ConnectorReport{
-		Connector: Durable, Partner: projectors.PartnerClientbook, CallsLastMinute: calls.LastMinute, LimitPerMinute: c.client.LimitPerMinute(),
-		LastCallOK: calls.LastOK, LastFailure: calls.LastFailure, Failure: calls.Failure, FailingSince: calls.FailingSince, Applied: c.applied.Load(), Skipped: c.skipped.Load(),
-	}
+	return kit.Report(Durable, projectors.PartnerClientbook, c.client.Calls(), c.client.LimitPerMinute(), c.states.Counts())
 }
 
 // Stats returns the running totals.
 func (c *Connector) Stats() Stats {
-	return Stats{Applied: c.applied.Load(), Skipped: c.skipped.Load(), Stale: c.stale.Load()}
+	n := c.states.Counts()
+	return Stats{Applied: n.Applied, Skipped: n.Skipped, Stale: n.Stale}
 }
 
 // pushed is what the connector remembers per aggregate, in the projection bucket.
 type pushed struct {
-	Version  int64  `json:"version"`
-	Epoch    int64  `json:"epoch,omitempty"` // capture epoch of Version
+	kit.Position
 	Hash     string `json:"hash,omitempty"`
 	ClientID string `json:"clientId,omitempty"` // customers
 	Wishes   []int  `json:"wishes,omitempty"`   // wish lists: the wishes in the collection
@@ -133,53 +127,20 @@ type pushed struct {
 	UserHash string `json:"userHash,omitempty"`
 }
 
-func stateKey(entity schemas.Entity, key string) string {
-	return partner + "." + string(entity) + "." + key
-}
-
-func (c *Connector) load(ctx context.Context, key string) (pushed, error) {
-	p, _, err := streams.GetJSON[pushed](ctx, c.state, key)
-	return p, err
-}
-
-func (c *Connector) save(ctx context.Context, key string, p pushed) error {
-	return streams.PutJSON(ctx, c.state, key, p)
-}
-
 // event is one Edge event being applied.
-type event struct {
-	msg   jetstream.Msg
-	env   schemas.Envelope
-	key   string // state key
-	prior pushed
-	next  pushed
-}
+type event = kit.Event[pushed]
 
 // Handle applies one Edge event to Clientbook.
 func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
-	subj, err := schemas.ParseEdgeSubject(msg.Subject())
-	if err != nil {
-		return streams.Permanent(err)
-	}
-	env, err := schemas.DecodeEnvelope(msg.Data())
-	if err != nil {
-		return streams.Permanent(err)
-	}
-	ev := &event{msg: msg, env: env, key: stateKey(subj.Entity, env.Key)}
-	if ev.prior, err = c.load(ctx, ev.key); err != nil {
+	ev, fresh, err := c.states.Begin(ctx, msg)
+	if err != nil || !fresh {
 		return err
 	}
-	if !env.Supersedes(ev.prior.Epoch, ev.prior.Version) {
-		c.stale.Add(1)
-		return nil
-	}
-	ev.next = ev.prior
-	ev.next.Version = env.Version
-	ev.next.Epoch = env.Epoch
+	subj, env := ev.Subject, ev.Env
 	if env.Origin == partner && subj.Entity != schemas.EntityCustomer {
 		// Written into Edge from Clientbook: Clientbook already has it.
 		c.log.Debug("clientbook: not echoing a change that came from Clientbook", "subject", msg.Subject())
-		return c.done(ctx, ev, false)
+		return c.states.Done(ctx, ev.Key, ev.Next, false)
 	}
 	var sent bool
 	switch subj.Entity {
@@ -203,19 +164,7 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	return c.done(ctx, ev, sent)
-}
-
-func (c *Connector) done(ctx context.Context, ev *event, sent bool) error {
-	if err := c.save(ctx, ev.key, ev.next); err != nil {
-		return err
-	}
-	if sent {
-		c.applied.Add(1)
-	} else {
-		c.skipped.Add(1)
-	}
-	return nil
+	return c.states.Done(ctx, ev.Key, ev.Next, sent)
 }
 
 // decode reads the event's aggregate; nil for a delete. An aggregate that
@@ -227,9 +176,9 @@ func decode[T any](env schemas.Envelope) (*T, error) {
 
 // unchanged reports whether hash was already pushed, and records it as
 // what the state will hold after this event.
-func (ev *event) unchanged(hash string) bool {
-	ev.next.Hash = hash
-	return hash == ev.prior.Hash
+func unchanged(ev *event, hash string) bool {
+	ev.Next.Hash = hash
+	return hash == ev.Prior.Hash
 }
 
 // warnAssociate logs an unmapped associate once.
@@ -244,16 +193,16 @@ func (c *Connector) warnAssociate(id int, what string) {
 }
 
 func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
-	cust, err := decode[schemas.Customer](ev.env)
+	cust, err := decode[schemas.Customer](ev.Env)
 	if err != nil {
 		return false, err
 	}
 	if cust == nil {
-		c.log.Info("customer deleted in Edge; its Clientbook client is kept", "customer", ev.env.Key)
+		c.log.Info("customer deleted in Edge; its Clientbook client is kept", "customer", ev.Env.Key)
 		return false, nil
 	}
 	body, unmapped := projectors.ClientbookClientFor(cust, c.cfg.Options)
-	c.warnAssociate(unmapped, ev.env.Key)
+	c.warnAssociate(unmapped, ev.Env.Key)
 	// Change Tracking keeps the context of the last change only: an event
 	// that came from Clientbook may also hold an Edge user's edit made just
 	// before. What Clientbook writes into Edge is contact methods of its
@@ -264,19 +213,19 @@ func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
 	// from Clientbook's; it goes out with the next edit.)
 	own, _ := projectors.ClientbookClientFor(projectors.WithoutSource(cust, projectors.SourceOf(partner)), c.cfg.Options)
 	own.Preferences = nil
-	ev.next.UserHash = projectors.Fingerprint(own)
-	if ev.env.Origin == partner && (ev.prior.UserHash == "" || ev.next.UserHash == ev.prior.UserHash) {
-		c.log.Debug("clientbook: not echoing a change that came from Clientbook", "customer", ev.env.Key)
+	ev.Next.UserHash = projectors.Fingerprint(own)
+	if ev.Env.Origin == partner && (ev.Prior.UserHash == "" || ev.Next.UserHash == ev.Prior.UserHash) {
+		c.log.Debug("clientbook: not echoing a change that came from Clientbook", "customer", ev.Env.Key)
 		return false, nil
 	}
-	if ev.unchanged(projectors.Fingerprint(body)) {
+	if unchanged(ev, projectors.Fingerprint(body)) {
 		return false, nil
 	}
-	clientID := ev.prior.ClientID
+	clientID := ev.Prior.ClientID
 	if clientID == "" {
 		// A client made in Clientbook and downloaded (or matched) by the
 		// Edge writer: update that client instead of making a second one.
-		if clientID, err = c.linkedClient(ctx, ev.env.Key); err != nil {
+		if clientID, err = c.linkedClient(ctx, ev.Env.Key); err != nil {
 			return false, err
 		}
 	}
@@ -285,25 +234,25 @@ func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
 		out, err = c.client.UpdateClient(ctx, clientID, body)
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
-			c.log.Info("clientbook client was deleted in Clientbook; creating it again", "customer", ev.env.Key)
+			c.log.Info("clientbook client was deleted in Clientbook; creating it again", "customer", ev.Env.Key)
 			out, err = c.client.UpsertClient(ctx, body)
 		}
 	} else {
 		out, err = c.client.UpsertClient(ctx, body)
 	}
 	if err != nil {
-		return false, fmt.Errorf("write client of %s: %w", ev.env.Key, err)
+		return false, fmt.Errorf("write client of %s: %w", ev.Env.Key, err)
 	}
 	if out.ID == "" {
-		return false, fmt.Errorf("write client of %s: Clientbook answered without an id", ev.env.Key)
+		return false, fmt.Errorf("write client of %s: Clientbook answered without an id", ev.Env.Key)
 	}
 	c.log.DebugContext(ctx, "clientbook client written", "client", out.ID)
-	if out.ID != ev.prior.ClientID {
-		if err := c.links.Put(ctx, "customer", ev.env.Key, out.ID); err != nil {
+	if out.ID != ev.Prior.ClientID {
+		if err := c.links.Put(ctx, "customer", ev.Env.Key, out.ID); err != nil {
 			return false, err
 		}
 	}
-	ev.next.ClientID = out.ID
+	ev.Next.ClientID = out.ID
 	return true, nil
 }
 
@@ -316,7 +265,7 @@ func (c *Connector) linkedClient(ctx context.Context, customerKey string) (strin
 // clientOf returns the Clientbook client of an Edge customer, or an error
 // to retry while the customer's own event has not been applied yet.
 func (c *Connector) clientOf(ctx context.Context, ev *event, customerKey string) (string, error) {
-	p, err := c.load(ctx, stateKey(schemas.EntityCustomer, customerKey))
+	p, _, err := c.states.Load(ctx, c.states.Key(schemas.EntityCustomer, customerKey))
 	if err != nil {
 		return "", err
 	}
@@ -329,23 +278,23 @@ func (c *Connector) clientOf(ctx context.Context, ev *event, customerKey string)
 	if id != "" {
 		return id, nil
 	}
-	err = fmt.Errorf("%s: customer %s has no Clientbook client yet", ev.env.Key, customerKey)
-	if md, merr := ev.msg.Metadata(); merr == nil && md.NumDelivered >= customerWaitDeliveries {
+	err = fmt.Errorf("%s: customer %s has no Clientbook client yet", ev.Env.Key, customerKey)
+	if md, merr := ev.Msg.Metadata(); merr == nil && md.NumDelivered >= customerWaitDeliveries {
 		return "", streams.Permanent(fmt.Errorf("%w after %d deliveries", err, md.NumDelivered))
 	}
 	return "", streams.NotYet(err)
 }
 
 func (c *Connector) wishList(ctx context.Context, ev *event) (bool, error) {
-	wl, err := decode[schemas.WishList](ev.env)
+	wl, err := decode[schemas.WishList](ev.Env)
 	if err != nil {
 		return false, err
 	}
 	if wl == nil {
-		wl = &schemas.WishList{CustomerKey: ev.env.Key}
+		wl = &schemas.WishList{CustomerKey: ev.Env.Key}
 	}
-	items, products := projectors.ClientbookWishes(wl, ev.prior.Wishes)
-	if ev.unchanged(projectors.Fingerprint([]any{items, products})) {
+	items, products := projectors.ClientbookWishes(wl, ev.Prior.Wishes)
+	if unchanged(ev, projectors.Fingerprint([]any{items, products})) {
 		return false, nil
 	}
 	clientID, err := c.clientOf(ctx, ev, wl.CustomerKey)
@@ -372,25 +321,25 @@ func (c *Connector) wishList(ctx context.Context, ev *event) (bool, error) {
 	if err := c.links.PutCollection(ctx, wl.CustomerKey, pushedItems); err != nil {
 		return false, err
 	}
-	ev.next.Wishes = ev.next.Wishes[:0:0]
+	ev.Next.Wishes = ev.Next.Wishes[:0:0]
 	for _, w := range wl.Wishes {
-		ev.next.Wishes = append(ev.next.Wishes, w.ID)
+		ev.Next.Wishes = append(ev.Next.Wishes, w.ID)
 	}
 	return true, nil
 }
 
 func (c *Connector) note(ctx context.Context, ev *event) (bool, error) {
-	n, err := decode[schemas.Note](ev.env)
+	n, err := decode[schemas.Note](ev.Env)
 	if err != nil {
 		return false, err
 	}
 	if n == nil {
-		c.log.Info("note deleted in Edge; its Clientbook activity is kept", "note", ev.env.Key)
+		c.log.Info("note deleted in Edge; its Clientbook activity is kept", "note", ev.Env.Key)
 		return false, nil
 	}
 	a, unmapped := projectors.ClientbookNote(n, c.cfg.Options)
-	c.warnAssociate(unmapped, ev.env.Key)
-	if ev.unchanged(projectors.Fingerprint(a)) {
+	c.warnAssociate(unmapped, ev.Env.Key)
+	if unchanged(ev, projectors.Fingerprint(a)) {
 		return false, nil
 	}
 	clientID, err := c.clientOf(ctx, ev, n.CustomerKey)
@@ -398,25 +347,25 @@ func (c *Connector) note(ctx context.Context, ev *event) (bool, error) {
 		return false, err
 	}
 	// A note downloaded from Clientbook is edited in place.
-	activityID, err := c.links.PartnerID(ctx, "note", ev.env.Key)
+	activityID, err := c.links.PartnerID(ctx, "note", ev.Env.Key)
 	if err != nil {
 		return false, err
 	}
 	if activityID != "" {
 		if err := c.client.UpdateActivity(ctx, activityID, a); err != nil {
-			return false, fmt.Errorf("activity of note %s: %w", ev.env.Key, err)
+			return false, fmt.Errorf("activity of note %s: %w", ev.Env.Key, err)
 		}
 		return true, nil
 	}
-	id, err := c.client.UpsertActivity(ctx, clientID, ev.env.Key, a)
+	id, err := c.client.UpsertActivity(ctx, clientID, ev.Env.Key, a)
 	if err != nil {
-		return false, fmt.Errorf("activity of note %s: %w", ev.env.Key, err)
+		return false, fmt.Errorf("activity of note %s: %w", ev.Env.Key, err)
 	}
-	return true, c.links.Put(ctx, "note", ev.env.Key, id)
+	return true, c.links.Put(ctx, "note", ev.Env.Key, id)
 }
 
 func (c *Connector) sale(ctx context.Context, ev *event) (bool, error) {
-	s, err := decode[schemas.Sale](ev.env)
+	s, err := decode[schemas.Sale](ev.Env)
 	if err != nil {
 		return false, err
 	}
@@ -428,8 +377,8 @@ func (c *Connector) sale(ctx context.Context, ev *event) (bool, error) {
 		return false, err
 	}
 	p, unmapped := projectors.ClientbookSale(s, c.cfg.Options)
-	c.warnAssociate(unmapped, ev.env.Key)
-	if ev.unchanged(projectors.Fingerprint([]any{p, clientID})) {
+	c.warnAssociate(unmapped, ev.Env.Key)
+	if unchanged(ev, projectors.Fingerprint([]any{p, clientID})) {
 		return false, nil
 	}
 	if err := c.client.UpsertPurchase(ctx, clientID, s.Key, p); err != nil {
@@ -439,7 +388,7 @@ func (c *Connector) sale(ctx context.Context, ev *event) (bool, error) {
 }
 
 func (c *Connector) serviceJob(ctx context.Context, ev *event) (bool, error) {
-	j, err := decode[schemas.ServiceJob](ev.env)
+	j, err := decode[schemas.ServiceJob](ev.Env)
 	if err != nil || j == nil {
 		return false, err
 	}
@@ -454,7 +403,7 @@ func (c *Connector) serviceJob(ctx context.Context, ev *event) (bool, error) {
 		c.log.Debug("clientbook: no product for service job", "job", j.Key, "reason", skip)
 		return false, nil
 	}
-	if ev.unchanged(projectors.Fingerprint(p)) {
+	if unchanged(ev, projectors.Fingerprint(p)) {
 		return false, nil
 	}
 	if err := c.client.UpsertProduct(ctx, p); err != nil {
@@ -464,16 +413,16 @@ func (c *Connector) serviceJob(ctx context.Context, ev *event) (bool, error) {
 }
 
 func (c *Connector) item(ctx context.Context, ev *event) (bool, error) {
-	it, err := decode[schemas.Item](ev.env)
+	it, err := decode[schemas.Item](ev.Env)
 	if err != nil {
 		return false, err
 	}
-	p := projectors.ClientbookItem(ev.env.Key, it)
+	p := projectors.ClientbookItem(ev.Env.Key, it)
 	if it != nil && it.SoldToCustomerKey != "" {
 		// Best effort: the sale names the client too, and must not wait here.
 		p.ClientID, _ = c.linkedClient(ctx, it.SoldToCustomerKey)
 	}
-	if ev.unchanged(projectors.Fingerprint(p)) {
+	if unchanged(ev, projectors.Fingerprint(p)) {
 		return false, nil
 	}
 	if err := c.client.UpsertProduct(ctx, p); err != nil {
@@ -487,16 +436,16 @@ func (c *Connector) item(ctx context.Context, ev *event) (bool, error) {
 // records it. The notification key is the message's external id, so a
 // redelivery after a crash does not text the customer twice.
 func (c *Connector) notification(ctx context.Context, ev *event) (bool, error) {
-	n, err := decode[schemas.Notification](ev.env)
+	n, err := decode[schemas.Notification](ev.Env)
 	if err != nil {
 		return false, err
 	}
-	sms, skip, failed := projectors.ClientbookNotification(ev.env.Key, n, ev.prior.Hash != "", c.cfg.Options)
+	sms, skip, failed := projectors.ClientbookNotification(ev.Env.Key, n, ev.Prior.Hash != "", c.cfg.Options)
 	if skip != "" {
-		c.log.Debug("clientbook: notification not sent", "notification", ev.env.Key, "reason", skip)
+		c.log.Debug("clientbook: notification not sent", "notification", ev.Env.Key, "reason", skip)
 		return false, nil
 	}
-	outcome := schemas.NotificationOutcome{NotificationKey: ev.env.Key, At: ev.env.Time}
+	outcome := schemas.NotificationOutcome{NotificationKey: ev.Env.Key, At: ev.Env.Time}
 	if failed != "" {
 		outcome.Status, outcome.Reason = "FAILED", failed
 	} else {
@@ -506,15 +455,15 @@ func (c *Connector) notification(ctx context.Context, ev *event) (bool, error) {
 		case errors.As(err, &apiErr) && apiErr.Refused():
 			outcome.Status, outcome.Reason = "FAILED", apiErr.Message
 		case err != nil:
-			return false, fmt.Errorf("send notification %s: %w", ev.env.Key, err)
+			return false, fmt.Errorf("send notification %s: %w", ev.Env.Key, err)
 		case msg.Status == "failed":
 			outcome.Status, outcome.Reason, outcome.ProviderID = "FAILED", msg.FailureReason, msg.ID
 		default:
 			outcome.Status, outcome.ProviderID = "SENT", msg.ID
 		}
 	}
-	ev.next.Hash = "sent"
-	if err := streams.PublishOutcome(ctx, c.js, partner, ev.env.ID, outcome); err != nil {
+	ev.Next.Hash = "sent"
+	if err := streams.PublishOutcome(ctx, c.js, partner, ev.Env.ID, outcome); err != nil {
 		return false, err
 	}
 	return outcome.Status == "SENT", nil

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/partnerapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
@@ -64,18 +64,16 @@ type Connector struct {
 	client *Client
 	js     jetstream.JetStream
 	links  streams.Links
-	state  jetstream.KeyValue
+	states *kit.States[pushed, *pushed]
+	state  jetstream.KeyValue // the projection bucket: invitation intents beside the states
 	cfg    Config
 	log    *slog.Logger
 
-	applied, skipped, stale atomic.Int64
-
-	// The activity events waiting for the next flush (see flush): their
-	// state as it will be saved, and the customers they invite, so later
-	// events of the same batch see both. Only the consumer's goroutine
-	// touches them.
+	// The activity events waiting for the next flush (see flush), and the
+	// customers they invite; their states as they will be saved are held
+	// in states, so later events of the same batch see both. Only the
+	// consumer's goroutine touches them.
 	batch   []deferredActivity
-	pending map[string]pushed
 	invited map[string]time.Time
 }
 
@@ -126,8 +124,8 @@ func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, c
 	if err := schemas.CheckToken("connector name", name); err != nil {
 		return nil, fmt.Errorf("podium connector: %w", err)
 	}
-	return &Connector{name: name, client: client, js: js, links: streams.NewLinks(links, name), state: state, cfg: cfg, log: log,
-		pending: map[string]pushed{}, invited: map[string]time.Time{}}, nil
+	return &Connector{name: name, client: client, js: js, links: streams.NewLinks(links, name), states: kit.NewStates[pushed](state, name), state: state,
+		cfg: cfg, log: log, invited: map[string]time.Time{}}, nil
 }
 
 // Subjects are the Edge subjects the connector consumes for an account.
@@ -154,22 +152,18 @@ func (c *Connector) Run(ctx context.Context) error {
 
 // report is what the status page shows of the connector beyond its stream.
 func (c *Connector) report() streams.ConnectorReport {
-	calls := c.client.Calls()
-	return streams.ConnectorReport{
-		Connector: c.name, Partner: projectors.PartnerPodium, CallsLastMinute: calls.LastMinute, LimitPerMinute: c.client.LimitPerMinute(),
-		LastCallOK: calls.LastOK, LastFailure: calls.LastFailure, Failure: calls.Failure, FailingSince: calls.FailingSince, Applied: c.applied.Load(), Skipped: c.skipped.Load(),
-	}
+	return kit.Report(c.name, projectors.PartnerPodium, c.client.Calls(), c.client.LimitPerMinute(), c.states.Counts())
 }
 
 // Stats returns the running totals.
 func (c *Connector) Stats() Stats {
-	return Stats{Applied: c.applied.Load(), Skipped: c.skipped.Load(), Stale: c.stale.Load()}
+	n := c.states.Counts()
+	return Stats{Applied: n.Applied, Skipped: n.Skipped, Stale: n.Stale}
 }
 
 // pushed is what the connector remembers per aggregate, in the projection bucket.
 type pushed struct {
-	Version     int64     `json:"version"`
-	Epoch       int64     `json:"epoch,omitempty"` // capture epoch of Version
+	kit.Position
 	Identifier  string    `json:"identifier,omitempty"`
 	Hash        string    `json:"hash,omitempty"`
 	Status      string    `json:"status,omitempty"`
@@ -193,35 +187,20 @@ type pendingOutcome struct {
 }
 
 func (c *Connector) stateKey(entity schemas.Entity, key string) string {
-	return c.name + "." + string(entity) + "." + key
-}
-
-func (c *Connector) load(ctx context.Context, key string) (pushed, bool, error) {
-	if p, ok := c.pending[key]; ok {
-		return p, true, nil
-	}
-	return streams.GetJSON[pushed](ctx, c.state, key)
+	return c.states.Key(entity, key)
 }
 
 func (c *Connector) save(ctx context.Context, key string, p pushed) error {
-	return streams.PutJSON(ctx, c.state, key, p)
+	return c.states.Save(ctx, key, p)
 }
 
 // Handle applies one Edge event to Podium.
 func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
-	subj, err := schemas.ParseEdgeSubject(msg.Subject())
-	if err != nil {
-		return streams.Permanent(err)
-	}
-	env, err := schemas.DecodeEnvelope(msg.Data())
-	if err != nil {
-		return streams.Permanent(err)
-	}
-	key := c.stateKey(subj.Entity, env.Key)
-	prior, _, err := c.load(ctx, key)
+	e, fresh, err := c.states.Begin(ctx, msg)
 	if err != nil {
 		return err
 	}
+	subj, env, key, prior := e.Subject, e.Env, e.Key, e.Prior
 	if prior.Outcome != nil {
 		// A text went out and its outcome was not published: publish it
 		// now, before this event (often that very one, redelivered) is
@@ -230,8 +209,7 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 			return err
 		}
 	}
-	if !env.Supersedes(prior.Epoch, prior.Version) {
-		c.stale.Add(1)
+	if !fresh {
 		return nil
 	}
 	ev := projectors.EventMeta{ID: env.ID, Origin: env.Origin, Time: env.Time}
@@ -366,7 +344,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 	if err := c.save(ctx, key, next); err != nil {
 		return err
 	}
-	c.count(sent)
+	c.states.Count(sent)
 	return nil
 }
 
@@ -380,20 +358,12 @@ func fromPodium(c *schemas.Customer) bool {
 	return false
 }
 
-func (c *Connector) count(sent bool) {
-	if sent {
-		c.applied.Add(1)
-	} else {
-		c.skipped.Add(1)
-	}
-}
-
 // person is what activities know of their customer's contact.
 func (c *Connector) person(ctx context.Context, customerKey string) (projectors.PodiumPerson, error) {
 	if customerKey == "" {
 		return projectors.PodiumPerson{Known: true}, nil
 	}
-	p, ok, err := c.load(ctx, c.stateKey(schemas.EntityCustomer, customerKey))
+	p, ok, err := c.states.Load(ctx, c.stateKey(schemas.EntityCustomer, customerKey))
 	if err != nil || !ok {
 		return projectors.PodiumPerson{}, err
 	}
@@ -424,7 +394,7 @@ func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env s
 	next.Version = env.Version
 	next.Epoch = env.Epoch
 	if env.Origin == projectors.PartnerPodium {
-		c.skipped.Add(1)
+		c.states.Count(false)
 		return c.save(ctx, key, next)
 	}
 	res, ready := rule(agg, person, projectors.PodiumActivityPrior{Hash: prior.Hash, Status: prior.Status})
@@ -444,7 +414,7 @@ func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env s
 		c.invited[customerKey] = env.Time
 	}
 	c.batch = append(c.batch, d)
-	c.pending[key] = next
+	c.states.Hold(key, next)
 	return streams.ErrLater
 }
 
@@ -454,7 +424,7 @@ func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env s
 // activity whose event is bad is dead-lettered.
 func (c *Connector) flush(ctx context.Context) []error {
 	batch := c.batch
-	defer func() { c.batch, c.pending, c.invited = nil, map[string]pushed{}, map[string]time.Time{} }()
+	defer func() { c.batch, c.invited = nil, map[string]time.Time{}; c.states.Release() }()
 	errs := make([]error, len(batch))
 	sent := make([]bool, len(batch))
 	var events []projectors.PodiumFeedEvent
@@ -522,7 +492,7 @@ func (c *Connector) flush(ctx context.Context) []error {
 			}
 			_ = c.state.Delete(ctx, inviteIntentKey(d.key)) // done with; a leftover only names an older event
 		}
-		c.count(sent[i])
+		c.states.Count(sent[i])
 	}
 	return errs
 }
@@ -573,7 +543,7 @@ func (c *Connector) feedOutcome(batch []deferredActivity, errs []error, sent []b
 
 func (c *Connector) recordInvite(ctx context.Context, customerKey string, at time.Time) error {
 	key := c.stateKey(schemas.EntityCustomer, customerKey)
-	p, _, err := streams.GetJSON[pushed](ctx, c.state, key)
+	p, _, err := c.states.Load(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -616,7 +586,7 @@ func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key 
 			outcome.Status, outcome.ProviderID = "SENT", msg.UID
 		}
 	default:
-		c.skipped.Add(1)
+		c.states.Count(false)
 		return c.save(ctx, key, next)
 	}
 	// Saved with the outcome before it is published: a failed publish
@@ -629,7 +599,7 @@ func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key 
 	if err := c.publishOutcome(ctx, key, &next); err != nil {
 		return err
 	}
-	c.count(outcome.Status == "SENT")
+	c.states.Count(outcome.Status == "SENT")
 	return nil
 }
 

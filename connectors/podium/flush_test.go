@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/podiumemu"
@@ -38,7 +39,7 @@ func TestFlushSendsListsAndIsolatesARefusedEvent(t *testing.T) {
 
 	event := func(key, typ string, version int64) deferredActivity {
 		ev := projectors.PodiumFeedEvent{EventID: key, Type: typ, OccurredAt: time.Now(), LocationUID: loc}
-		return deferredActivity{env: schemas.Envelope{Key: key, Version: version}, key: "podium.sale." + key, next: pushed{Version: version, Hash: "h"},
+		return deferredActivity{env: schemas.Envelope{Key: key, Version: version}, key: "podium.sale." + key, next: pushed{Position: kit.Position{Version: version}, Hash: "h"},
 			ops: []projectors.PodiumOp{{Kind: projectors.PodiumFeed, Feed: &ev}}}
 	}
 	c.batch = []deferredActivity{event("001-1", "purchase", 1), event("001-2", "", 1), event("001-2", "purchase", 2), event("001-3", "purchase", 1)}
@@ -53,11 +54,11 @@ func TestFlushSendsListsAndIsolatesARefusedEvent(t *testing.T) {
 	// carries the same eventId, which Podium's feed recognises.
 	assert.Len(t, emu.FeedEvents(""), 3)
 
-	p, ok, err := c.load(ctx, "podium.sale.001-1")
+	p, ok, err := c.states.Load(ctx, "podium.sale.001-1")
 	require.NoError(t, err)
 	assert.True(t, ok)
 	assert.EqualValues(t, 1, p.Version)
-	_, ok, err = c.load(ctx, "podium.sale.001-2")
+	_, ok, err = c.states.Load(ctx, "podium.sale.001-2")
 	require.NoError(t, err)
 	assert.False(t, ok, "a failed activity's state is not saved")
 
