@@ -202,6 +202,10 @@ func judge(s *Snapshot) {
 		case c.State == "catching up":
 			note("%s is working off %d event(s): %s", c.Name, c.Backlog, consumerProgress(*c))
 		}
+		if r != nil && r.Webhooks != nil && !r.Webhooks.RepairedAt.IsZero() && at.Sub(r.Webhooks.RepairedAt) < time.Hour {
+			warn("%s's webhook was found %s and repaired %s; the changes made in %s meanwhile were listed and caught up (%d at the last catch-up, %s)",
+				partnerName(r.Partner), r.Webhooks.LastRepair, age(r.Webhooks.RepairedAt, at), partnerName(r.Partner), r.Webhooks.CaughtUp, age(r.Webhooks.LastCatchUp, at))
+		}
 		if r != nil && r.Parked > 0 {
 			warn("%s has %d event(s) parked whose partner call keeps failing; the others go on", c.Name, r.Parked)
 		}

@@ -58,6 +58,9 @@ func TestTheVerdictNamesWhatStops(t *testing.T) {
 		{"a cut-off store's capture is said once, with its link", Snapshot{Captures: []capture.Report{{Reported: old, Site: "store002"}},
 			Stores: []streams.StoreStatus{{Store: "002", LastContact: time.Minute}}},
 			"down", "store 002 is cut off from the hub", ""},
+		{"a webhook repaired", Snapshot{Captures: running, Consumers: podium(streams.ConnectorReport{Reported: fresh, Webhooks: &streams.WebhookReport{
+			Repairs: 1, LastRepair: "missing", RepairedAt: at.Add(-time.Minute), LastCatchUp: at.Add(-time.Minute), CaughtUp: 3}})},
+			"warn", "Podium's webhook was found missing and repaired 1 min 0 s ago", "in sync"},
 		{"dead letters", Snapshot{Captures: running, DeadLetters: []DeadGroup{{Count: 2}, {Count: 1}}}, "warn", "3 dead letter(s)", ""},
 	}
 	for _, tt := range tests {

@@ -57,6 +57,20 @@ type ConnectorReport struct {
 	// while the others go on; ParkedSample is the longest parked of them.
 	Parked       int         `json:"parked,omitempty"`
 	ParkedSample []ParkedMsg `json:"parkedSample,omitempty"`
+	// Webhooks is what the connector's watch over its partner's webhooks
+	// did, when it has one.
+	Webhooks *WebhookReport `json:"webhooks,omitempty"`
+}
+
+// WebhookReport is a connector's watch over its partner's webhooks: how
+// often it found one stopped and repaired it, and its last catch-up of
+// what the webhooks missed.
+type WebhookReport struct {
+	Repairs     int       `json:"repairs,omitempty"`
+	LastRepair  string    `json:"lastRepair,omitempty"` // what was wrong
+	RepairedAt  time.Time `json:"repairedAt,omitzero"`
+	LastCatchUp time.Time `json:"lastCatchUp,omitzero"`
+	CaughtUp    int       `json:"caughtUp,omitempty"` // changes its last catch-up published
 }
 
 // The status bucket's key prefixes, one per kind of role.

@@ -49,6 +49,8 @@ type podiumCmd struct {
 	Timeout      time.Duration     `name:"podium-timeout" min:"1s" help:"Timeout of one HTTP call." default:"15s"`
 	WebhookURL   string            `name:"podium-webhook-url" help:"Public URL of the webhook gateway's Podium route; when set, Podium is subscribed to contact events for every mapped location."`
 	WebhookSec   string            `name:"podium-webhook-secret" secret:"" help:"Secret Podium signs deliveries with (the gateway's --podium-webhook-secret)."`
+	CheckEvery   time.Duration     `name:"podium-webhook-check-every" min:"10s" help:"How often Podium's webhooks are checked and repaired (present, enabled, right URL and events)." default:"5m"`
+	CatchUpEvery time.Duration     `name:"podium-catch-up-every" min:"1m" help:"How often the contacts Podium changed are listed and published even when every webhook looks right (the safety net); a repaired webhook is caught up at once." default:"1h"`
 }
 
 func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
@@ -83,13 +85,28 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		if c.WebhookSec == "" {
 			return errors.New("--podium-webhook-url needs --podium-webhook-secret")
 		}
+		events := []string{"contact.created", "contact.updated", "contact.deleted"}
+		var hooks []podium.Hook
 		for store, loc := range c.Locations {
-			uid, err := client.EnsureWebhook(ctx, c.WebhookURL, c.WebhookSec, loc, []string{"contact.created", "contact.updated", "contact.deleted"})
+			uid, err := client.EnsureWebhook(ctx, c.WebhookURL, c.WebhookSec, loc, events)
 			if err != nil {
 				return fmt.Errorf("subscribe podium webhook for store %s: %w", store, err)
 			}
 			log.Info("podium webhook subscribed", "store", store, "webhook", uid)
+			hooks = append(hooks, podium.Hook{URL: c.WebhookURL, Secret: c.WebhookSec, LocationUID: loc, EventTypes: events})
 		}
+		// Webhooks stop (disabled after hours of failed deliveries,
+		// deleted by hand): checked and repaired, and what they missed
+		// caught up, while the connector runs.
+		watch, err := podium.NewWatch(ctx, client, js, podium.WatchConfig{Hooks: hooks, CheckEvery: c.CheckEvery, CatchUpEvery: c.CatchUpEvery, Namespace: c.Name}, log)
+		if err != nil {
+			return err
+		}
+		conn.Watching(watch)
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() { watch.Run(watchCtx); close(watched) }()
+		defer func() { stopWatch(); <-watched }()
 	}
 	log.Info("podium connector running", "subjects", podium.Subjects(opts), "stores", len(c.Locations), "tier", c.Tier)
 	return conn.Run(ctx)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -75,6 +76,8 @@ type Connector struct {
 	// consumer's goroutine touches them.
 	batch   []deferredActivity
 	invited map[string]time.Time
+
+	watch atomic.Pointer[Watch]
 }
 
 // deferredActivity is one activity event whose operations wait for a flush.
@@ -152,8 +155,17 @@ func (c *Connector) Run(ctx context.Context) error {
 
 // report is what the status page shows of the connector beyond its stream.
 func (c *Connector) report() streams.ConnectorReport {
-	return kit.Report(c.name, projectors.PartnerPodium, c.client.Calls(), c.client.LimitPerMinute(), c.states.Counts())
+	r := kit.Report(c.name, projectors.PartnerPodium, c.client.Calls(), c.client.LimitPerMinute(), c.states.Counts())
+	if w := c.watch.Load(); w != nil {
+		wr := w.Report()
+		r.Webhooks = &streams.WebhookReport{Repairs: wr.Repairs, LastRepair: wr.LastRepair, RepairedAt: wr.RepairedAt, LastCatchUp: wr.LastCatchUp, CaughtUp: wr.CaughtUp}
+	}
+	return r
 }
+
+// Watching adds w's webhook repairs and catch-ups to the connector's
+// status report.
+func (c *Connector) Watching(w *Watch) { c.watch.Store(w) }
 
 // Stats returns the running totals.
 func (c *Connector) Stats() Stats {
