@@ -190,3 +190,18 @@ func ReadEnv(path string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// Environ is a settings file the chain wrote, as a process environment
+// (KEY=VALUE entries), for a program that starts a store's process.
+func Environ(path string) ([]string, error) {
+	m, err := ReadEnv(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out, nil
+}

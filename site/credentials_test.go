@@ -165,23 +165,7 @@ func startDeployedHub(t *testing.T) deployedHub {
 	leafPort := natstest.FreePort(t)
 	h.leafURL = fmt.Sprintf("tls://127.0.0.1:%d", leafPort)
 	h.url = natstest.StartProcessConf(t, func(port int, storeDir string) string {
-		conf := readDeploy(t, "nats-hub.conf")
-		cluster := conf[strings.Index(conf, "cluster {"):]
-		cluster = cluster[:strings.Index(cluster, "\n}\n")+3]
-		for old, repl := range map[string]string{
-			"server_name: $EDGESYNC_NATS_SERVER_NAME": "",
-			cluster:                     "", // one server
-			"port: 4222":                fmt.Sprintf("listen: 127.0.0.1:%d", port),
-			"http_port: 8222":           "",
-			"store_dir: /data":          fmt.Sprintf("store_dir: %q", storeDir),
-			"port: 7422":                fmt.Sprintf("host: 127.0.0.1\n  port: %d", leafPort),
-			"/etc/nats/tls/hub.pem":     filepath.Join(dir, "hub.pem"),
-			"/etc/nats/tls/hub-key.pem": filepath.Join(dir, "hub-key.pem"),
-		} {
-			require.Contains(t, conf, old, "deploy/nats-hub.conf changed shape")
-			conf = strings.Replace(conf, old, repl, 1)
-		}
-		return conf
+		return natstest.HubOnOneServer(t, readDeploy(t, "nats-hub.conf"), port, storeDir, leafPort, filepath.Join(dir, "hub.pem"), filepath.Join(dir, "hub-key.pem"))
 	}, env)
 	return h
 }

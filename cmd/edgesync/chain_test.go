@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ import (
 	"github.com/edgesync/edgesync/chain"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/natstest"
-	"github.com/edgesync/edgesync/test/syncbuf"
+	"github.com/edgesync/edgesync/test/proctest"
 )
 
 // A chain set up by docs/chain.md's steps, from the binary: `chain init`
@@ -48,7 +47,7 @@ func TestAChainFromItsDocs(t *testing.T) {
 
 	// The hub: its configuration and environment as add-store wrote them,
 	// on one server (no routes, ports and paths of the test's own).
-	env := envList(t, filepath.Join(dir, chain.HubEnv))
+	env := environ(t, filepath.Join(dir, chain.HubEnv))
 	const adminPassword = "chain-admin"
 	for _, u := range []string{"ADMIN", "CAPTURE", "CONNECTOR_PODIUM", "CONNECTOR_CLIENTBOOK", "GATEWAY_PODIUM", "GATEWAY_CLIENTBOOK", "WRITER"} {
 		env = append(env, "EDGESYNC_NATS_"+u+"_PASSWORD=chain-"+strings.ToLower(u))
@@ -56,31 +55,15 @@ func TestAChainFromItsDocs(t *testing.T) {
 	hubURL := natstest.StartProcessConf(t, func(port int, storeDir string) string {
 		b, err := os.ReadFile(filepath.Join(dir, chain.HubConf))
 		require.NoError(t, err)
-		conf := string(b)
-		cluster := conf[strings.Index(conf, "cluster {"):]
-		cluster = cluster[:strings.Index(cluster, "\n}\n")+3]
-		for old, repl := range map[string]string{
-			"server_name: $EDGESYNC_NATS_SERVER_NAME": "",
-			cluster:                     "",
-			"port: 4222":                fmt.Sprintf("listen: 127.0.0.1:%d", port),
-			"http_port: 8222":           "",
-			"store_dir: /data":          fmt.Sprintf("store_dir: %q", storeDir),
-			"port: 7422":                fmt.Sprintf("host: 127.0.0.1\n  port: %d", leafPort),
-			"/etc/nats/tls/hub.pem":     filepath.Join(dir, chain.HubCert),
-			"/etc/nats/tls/hub-key.pem": filepath.Join(dir, chain.HubKey),
-		} {
-			require.Contains(t, conf, old)
-			conf = strings.Replace(conf, old, repl, 1)
-		}
-		return conf
+		return natstest.HubOnOneServer(t, string(b), port, storeDir, leafPort, filepath.Join(dir, chain.HubCert), filepath.Join(dir, chain.HubKey))
 	}, env)
 	admin := []string{"EDGESYNC_NATS_URL=" + hubURL, "EDGESYNC_NATS_USER=admin", "EDGESYNC_NATS_PASSWORD=chain-admin"}
 
 	// Each store: its own Edge, and the store role with its settings file.
 	for _, store := range []string{"001", "002"} {
 		simAddr := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
-		start(t, bin, nil, "", "sim", "edge", "--store", store, "--customers-per-store", "12", "--dir", t.TempDir(), "--addr", simAddr)
-		start(t, bin, envList(t, filepath.Join(dir, chain.StoreEnv(store))), dir, // the CA beside the settings file
+		proctest.Start(t, bin, nil, "", "sim", "edge", "--store", store, "--customers-per-store", "12", "--dir", t.TempDir(), "--addr", simAddr)
+		proctest.Start(t, bin, environ(t, filepath.Join(dir, chain.StoreEnv(store))), dir, // the CA beside the settings file
 			"store", "--dir", t.TempDir(), "--edge-simulator", "http://"+simAddr, "--poll", "50ms")
 	}
 	// The hub sources both stores. (Stores that come up after this are
@@ -121,32 +104,9 @@ func TestAChainFromItsDocs(t *testing.T) {
 	}, time.Minute, 200*time.Millisecond, "each store's capture reports to the hub")
 }
 
-// start runs the binary until the test ends, in dir when it is set.
-func start(t *testing.T, bin string, env []string, dir string, args ...string) {
+func environ(t *testing.T, path string) []string {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Dir = dir
-	out := &syncbuf.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s:\n%s", strings.Join(args[:2], " "), out.String())
-		}
-	})
-}
-
-// envList is a chain's KEY=VALUE file as a process environment.
-func envList(t *testing.T, path string) []string {
-	t.Helper()
-	m, err := chain.ReadEnv(path)
+	env, err := chain.Environ(path)
 	require.NoError(t, err)
-	var out []string
-	for k, v := range m {
-		out = append(out, k+"="+v)
-	}
-	return out
+	return env
 }

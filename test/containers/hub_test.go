@@ -14,7 +14,7 @@ import (
 
 	"github.com/edgesync/edgesync/chain"
 	"github.com/edgesync/edgesync/test/natstest"
-	"github.com/edgesync/edgesync/test/syncbuf"
+	"github.com/edgesync/edgesync/test/proctest"
 )
 
 // A chain's hub as deploy/compose.hub.yaml runs it: three NATS servers in
@@ -90,14 +90,10 @@ func TestComposeHubTakesTwoStores(t *testing.T) {
 
 	for _, store := range []string{"001", "002"} {
 		simAddr := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
-		startProcess(t, bin, nil, "", "sim", "edge", "--store", store, "--customers-per-store", "12", "--dir", t.TempDir(), "--addr", simAddr)
-		m, err := chain.ReadEnv(filepath.Join(dir, chain.StoreEnv(store)))
+		proctest.Start(t, bin, nil, "", "sim", "edge", "--store", store, "--customers-per-store", "12", "--dir", t.TempDir(), "--addr", simAddr)
+		storeEnv, err := chain.Environ(filepath.Join(dir, chain.StoreEnv(store)))
 		require.NoError(t, err)
-		var storeEnv []string
-		for k, v := range m {
-			storeEnv = append(storeEnv, k+"="+v)
-		}
-		startProcess(t, bin, storeEnv, dir, "store", "--dir", t.TempDir(), "--edge-simulator", "http://"+simAddr, "--poll", "50ms")
+		proctest.Start(t, bin, storeEnv, dir, "store", "--dir", t.TempDir(), "--edge-simulator", "http://"+simAddr, "--poll", "50ms")
 	}
 	// The stores first: a store that comes up after streams-init is taken
 	// on nats-server's next try of its source, up to half a minute later.
@@ -112,22 +108,4 @@ func TestComposeHubTakesTwoStores(t *testing.T) {
 			regexp.MustCompile(`EDGE\s+\d+\s+\d+\s+(2[4-9]|[3-9]\d|\d{3,})\s`).MatchString(status)
 	}, 3*time.Minute, 3*time.Second, "both stores connected, their customers and more at the hub: %v\n%s", err, status)
 	t.Logf("streams status at the hub:\n%s", status)
-}
-
-// startProcess runs the binary until the test ends, in dir when it is set.
-func startProcess(t *testing.T, bin string, env []string, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Dir = dir
-	logs := &syncbuf.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s:\n%s", strings.Join(args[:2], " "), logs.String())
-		}
-	})
 }

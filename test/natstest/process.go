@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,4 +114,28 @@ func StartProcessConf(t testing.TB, conf func(port int, storeDir string) string,
 	default:
 	}
 	return "nats://" + addr
+}
+
+// HubOnOneServer turns a hub configuration as deploy/nats-hub.conf (or
+// `edgesync chain add-store`) writes it into one server's, for a test:
+// no routes and no server name, its client port, store and leaf node port
+// the test's own, and the hub's certificate and key at the given paths.
+func HubOnOneServer(t testing.TB, conf string, port int, storeDir string, leafPort int, cert, key string) string {
+	t.Helper()
+	cluster := conf[strings.Index(conf, "cluster {"):]
+	cluster = cluster[:strings.Index(cluster, "\n}\n")+3]
+	for old, repl := range map[string]string{
+		"server_name: $EDGESYNC_NATS_SERVER_NAME": "",
+		cluster:                     "", // one server
+		"port: 4222":                fmt.Sprintf("listen: 127.0.0.1:%d", port),
+		"http_port: 8222":           "",
+		"store_dir: /data":          fmt.Sprintf("store_dir: %q", storeDir),
+		"port: 7422":                fmt.Sprintf("host: 127.0.0.1\n  port: %d", leafPort),
+		"/etc/nats/tls/hub.pem":     cert,
+		"/etc/nats/tls/hub-key.pem": key,
+	} {
+		require.Contains(t, conf, old, "the hub configuration changed shape")
+		conf = strings.Replace(conf, old, repl, 1)
+	}
+	return conf
 }
