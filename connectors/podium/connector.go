@@ -158,7 +158,7 @@ func (c *Connector) report() streams.ConnectorReport {
 	r := kit.Report(c.name, projectors.PartnerPodium, c.client.Calls(), c.client.LimitPerMinute(), c.states.Counts())
 	if w := c.watch.Load(); w != nil {
 		wr := w.Report()
-		r.Webhooks = &streams.WebhookReport{Repairs: wr.Repairs, LastRepair: wr.LastRepair, RepairedAt: wr.RepairedAt, LastCatchUp: wr.LastCatchUp, CaughtUp: wr.CaughtUp}
+		r.Webhooks = &wr
 	}
 	return r
 }

@@ -59,17 +59,8 @@ type Watch struct {
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	report  WatchReport
+	report  streams.WebhookReport
 	trigger chan struct{}
-}
-
-// WatchReport is what the status page shows of a Watch.
-type WatchReport struct {
-	Repairs     int       `json:"repairs,omitempty"`
-	LastRepair  string    `json:"lastRepair,omitempty"` // what was wrong
-	RepairedAt  time.Time `json:"repairedAt,omitzero"`
-	LastCatchUp time.Time `json:"lastCatchUp,omitzero"`
-	CaughtUp    int       `json:"caughtUp,omitempty"` // changes the last catch-up published
 }
 
 // NewWatch returns a Watch; the streams and buckets must exist.
@@ -90,8 +81,8 @@ func NewWatch(ctx context.Context, client *Client, js jetstream.JetStream, cfg W
 	return &Watch{client: client, js: js, kv: kv, cfg: cfg, log: log, trigger: make(chan struct{}, 1)}, nil
 }
 
-// Report reads what the Watch did.
-func (w *Watch) Report() WatchReport {
+// Report reads what the Watch did, for the status page.
+func (w *Watch) Report() streams.WebhookReport {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.report
