@@ -1,0 +1,306 @@
+// Package trace follows one customer through the pipeline, for support
+// asked "why is Mrs. Smith not in Podium?": its events in EDGE, each
+// connector's state and link for it, its partner-side events in PARTNER,
+// and its dead letters. It reads NATS only, as the admin user.
+package trace
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/streams"
+)
+
+// Connectors are the connector namespaces a trace looks in.
+var Connectors = []Connector{{Name: "podium", Partner: "podium"}, {Name: "clientbook", Partner: "clientbook"}}
+
+// Connector is one connector's namespace and its partner.
+type Connector struct {
+	Name    string // its state and links namespace
+	Partner string
+}
+
+// Trace is one customer's path.
+type Trace struct {
+	Query       string           `json:"query"`
+	EdgeKey     string           `json:"edgeKey"`
+	FoundBy     string           `json:"foundBy"`
+	Events      []Event          `json:"events"` // in EDGE, oldest first
+	Connectors  []ConnectorTrace `json:"connectors"`
+	DeadLetters []Dead           `json:"deadLetters,omitempty"`
+}
+
+// Event is one message of a stream.
+type Event struct {
+	Stream  string    `json:"stream"`
+	Seq     uint64    `json:"seq"`
+	Subject string    `json:"subject"`
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	ID      string    `json:"id"`
+	Version int64     `json:"version,omitempty"`
+	Epoch   int64     `json:"epoch,omitempty"`
+	Origin  string    `json:"origin,omitempty"`
+}
+
+// ConnectorTrace is what one connector holds of the customer.
+type ConnectorTrace struct {
+	Connector string          `json:"connector"`
+	State     json.RawMessage `json:"state,omitempty"` // its projection state: version, epoch, what it last pushed
+	PartnerID string          `json:"partnerId,omitempty"`
+	Partner   []Event         `json:"partnerEvents,omitempty"` // the partner record's events in PARTNER
+}
+
+// Dead is a dead letter about the customer.
+type Dead struct {
+	Seq      uint64    `json:"seq"`
+	Consumer string    `json:"consumer"`
+	Subject  string    `json:"subject"`
+	Reason   string    `json:"reason"`
+	Time     time.Time `json:"time"`
+}
+
+// ErrNotFound: nothing in the pipeline matches the query.
+var ErrNotFound = errors.New("no customer matches")
+
+// Customer traces the customer query names: an Edge key (001-000042), a
+// partner id, an email or a phone (as Edge holds it).
+func Customer(ctx context.Context, js jetstream.JetStream, query string) (Trace, error) {
+	t := Trace{Query: query}
+	key, how, err := resolve(ctx, js, query)
+	if err != nil {
+		return t, err
+	}
+	t.EdgeKey, t.FoundBy = key, how
+	subj, err := schemas.EdgeSubjectFor(schemas.EntityCustomer, key)
+	if err != nil {
+		return t, err
+	}
+	if t.Events, err = events(ctx, js, streams.StreamEdge, subj.String()); err != nil {
+		return t, err
+	}
+	kv, err := js.KeyValue(ctx, streams.BucketLinks)
+	if err != nil {
+		return t, fmt.Errorf("open bucket %s: %w", streams.BucketLinks, err)
+	}
+	projection, err := js.KeyValue(ctx, streams.BucketProjection)
+	if err != nil {
+		return t, fmt.Errorf("open bucket %s: %w", streams.BucketProjection, err)
+	}
+	subjects := []string{subj.String()}
+	for _, c := range Connectors {
+		ct := ConnectorTrace{Connector: c.Name}
+		if e, err := projection.Get(ctx, c.Name+".customer."+key); err == nil {
+			ct.State = e.Value()
+		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return t, fmt.Errorf("read %s's state: %w", c.Name, err)
+		}
+		if ct.PartnerID, err = streams.NewLinks(kv, c.Name).PartnerID(ctx, "customer", key); err != nil {
+			return t, err
+		}
+		if ct.PartnerID != "" {
+			var subs []string
+			if ct.Partner, subs, err = partnerEvents(ctx, js, c.Partner, ct.PartnerID); err != nil {
+				return t, err
+			}
+			subjects = append(subjects, subs...)
+		}
+		t.Connectors = append(t.Connectors, ct)
+	}
+	dead, err := streams.DeadLetters(ctx, js, 0)
+	if err != nil {
+		return t, err
+	}
+	for _, d := range dead {
+		if slices.Contains(subjects, d.Subject) {
+			t.DeadLetters = append(t.DeadLetters, Dead{Seq: d.Seq, Consumer: d.Consumer, Subject: d.Subject, Reason: d.Reason, Time: d.Time})
+		}
+	}
+	return t, nil
+}
+
+// resolve finds the Edge key a query names, and says how.
+func resolve(ctx context.Context, js jetstream.JetStream, query string) (string, string, error) {
+	query = strings.TrimSpace(query)
+	if s, err := schemas.EdgeSubjectFor(schemas.EntityCustomer, query); err == nil && strings.Trim(s.Store, "0123456789") == "" {
+		return query, "Edge key", nil
+	}
+	kv, err := js.KeyValue(ctx, streams.BucketLinks)
+	if err != nil {
+		return "", "", fmt.Errorf("open bucket %s: %w", streams.BucketLinks, err)
+	}
+	for _, c := range Connectors {
+		if key, err := streams.NewLinks(kv, c.Name).EdgeKey(ctx, "customer", query); err != nil || key != "" {
+			return key, c.Name + " id", err
+		}
+	}
+	// An email or a phone: the customers' latest states, read one by one
+	// (seconds for ten thousand; a support tool, not a hot path).
+	want := normalize(query)
+	var found string
+	err = each(ctx, js, schemas.EdgeFilter(schemas.EntityCustomer), func(m jetstream.Msg) bool {
+		env, err := schemas.DecodeEnvelope(m.Data())
+		if err != nil {
+			return true
+		}
+		var c schemas.Customer
+		if env.DecodeData(&c) != nil {
+			return true
+		}
+		for _, cm := range c.ContactMethods {
+			if normalize(cm.Value) == want {
+				found = env.Key
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return "", "", err
+	}
+	if found == "" {
+		return "", "", fmt.Errorf("%w %q: not an Edge key (001-000042), a Podium or Clientbook id, nor an email or phone of a customer's latest state", ErrNotFound, query)
+	}
+	return found, "contact method", nil
+}
+
+// normalize compares emails by case and phones by digits.
+func normalize(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if strings.Contains(s, "@") {
+		return s
+	}
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+	return strings.TrimPrefix(digits, "1")
+}
+
+// each reads the latest message of every subject filter matches, until fn
+// says stop.
+func each(ctx context.Context, js jetstream.JetStream, filter string, fn func(jetstream.Msg) bool) error {
+	cons, err := js.OrderedConsumer(ctx, streams.StreamEdge, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", filter, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", filter, err)
+	}
+	for left := info.NumPending; left > 0; left-- {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filter, err)
+		}
+		if !fn(m) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// partnerEvents are the partner's events in PARTNER about the record id
+// names: on its subject, or naming it in their body (a Podium contact's
+// events are on its uid, and edgesync links it by one of its identifiers).
+// PARTNER keeps 30 days of a few events a minute: a scan is affordable
+// for a support tool.
+func partnerEvents(ctx context.Context, js jetstream.JetStream, partner, id string) ([]Event, []string, error) {
+	all, err := read(ctx, js, streams.StreamPartner, schemas.PartnerPrefix+"."+partner+".>", func(m jetstream.Msg) bool {
+		s, err := schemas.ParsePartnerSubject(m.Subject())
+		return (err == nil && s.ID == id) || bytes.Contains(m.Data(), []byte(`"`+id+`"`))
+	})
+	var subjects []string
+	for _, e := range all {
+		if !slices.Contains(subjects, e.Subject) {
+			subjects = append(subjects, e.Subject)
+		}
+	}
+	return all, subjects, err
+}
+
+// events lists what stream holds on subject, oldest first.
+func events(ctx context.Context, js jetstream.JetStream, stream, subject string) ([]Event, error) {
+	return read(ctx, js, stream, subject, func(jetstream.Msg) bool { return true })
+}
+
+// read lists the messages of stream on filter that keep says to keep,
+// oldest first.
+func read(ctx context.Context, js jetstream.JetStream, stream, filter string, keep func(jetstream.Msg) bool) ([]Event, error) {
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filter, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filter, err)
+	}
+	var out []Event
+	for left := info.NumPending; left > 0; left-- {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			return out, fmt.Errorf("read %s: %w", filter, err)
+		}
+		if !keep(m) {
+			continue
+		}
+		md, _ := m.Metadata()
+		e := Event{Stream: stream, Subject: m.Subject(), Type: m.Headers().Get(schemas.HeaderType), ID: m.Headers().Get(schemas.HeaderID)}
+		if md != nil {
+			e.Seq, e.Time = md.Sequence.Stream, md.Timestamp
+		}
+		if env, err := schemas.DecodeEnvelope(m.Data()); err == nil {
+			e.Version, e.Epoch, e.Origin = env.Version, env.Epoch, env.Origin
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Write prints t for a person.
+func (t Trace) Write(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "customer %s (found by %s)\n\nEDGE\tSEQ\tTIME\tTYPE\tVERSION\tEPOCH\tORIGIN\n", t.EdgeKey, t.FoundBy)
+	for _, e := range t.Events {
+		fmt.Fprintf(tw, "\t%d\t%s\t%s\t%d\t%d\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Type, e.Version, e.Epoch, e.Origin)
+	}
+	if len(t.Events) == 0 {
+		fmt.Fprintln(tw, "\tnone: capture has not published this customer (not in Edge, or not captured yet)")
+	}
+	for _, c := range t.Connectors {
+		fmt.Fprintf(tw, "\n%s\tlinked to: %s\n", strings.ToUpper(c.Connector), orNone(c.PartnerID))
+		fmt.Fprintf(tw, "\tstate: %s\n", orNone(string(c.State)))
+		for _, e := range c.Partner {
+			fmt.Fprintf(tw, "\tPARTNER %d\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Type, e.ID)
+		}
+	}
+	fmt.Fprintln(tw, "\nDEAD LETTERS")
+	for _, d := range t.DeadLetters {
+		fmt.Fprintf(tw, "\t%d\t%s\t%s\t%s\n", d.Seq, d.Consumer, d.Subject, d.Reason)
+	}
+	if len(t.DeadLetters) == 0 {
+		fmt.Fprintln(tw, "\tnone")
+	}
+	return tw.Flush()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
