@@ -8,11 +8,21 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/edgesync/edgesync/trace"
 )
 
-//go:embed page.html
+//go:embed page.html trace.html
 var pageFS embed.FS
+
+var tracePage = template.Must(template.New("trace.html").Funcs(template.FuncMap{"orNone": func(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}}).ParseFS(pageFS, "trace.html"))
 
 var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"age":      age,
@@ -47,6 +57,29 @@ func Handler(r *Reader, refresh time.Duration, log *slog.Logger) http.Handler {
 		}{s, int(refresh.Seconds())})
 		if err != nil {
 			log.Error("status page", "err", err)
+		}
+	})
+	// One customer's path, for support: the page's search box.
+	mux.HandleFunc("GET /trace", func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 30*time.Second)
+		defer cancel()
+		q := strings.TrimSpace(req.URL.Query().Get("q"))
+		view := struct {
+			Query string
+			Trace *trace.Trace
+			Error string
+		}{Query: q}
+		if q != "" {
+			t, err := trace.Customer(ctx, r.js, q)
+			if err != nil {
+				view.Error = err.Error()
+			} else {
+				view.Trace = &t
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := tracePage.Execute(w, view); err != nil {
+			log.Error("trace page", "err", err)
 		}
 	})
 	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, req *http.Request) {

@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -11,6 +14,8 @@ import (
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/podiumemu"
+	"github.com/edgesync/edgesync/status"
+	"github.com/edgesync/edgesync/test/browser"
 	"github.com/edgesync/edgesync/trace"
 )
 
@@ -64,4 +69,27 @@ func TestTraceFollowsOneCustomer(t *testing.T) {
 
 	_, err = trace.Customer(ctx, in.srv.JS, "nobody@example.com")
 	assert.ErrorIs(t, err, trace.ErrNotFound)
+}
+
+// The status page's search box shows the same path, as a browser renders
+// it.
+func TestTheStatusPageSearchesACustomer(t *testing.T) {
+	browser.Require(t)
+	in := newInbound(t, true, nil)
+	var ada string
+	in.edge("", func(tx *edgesim.Tx) error {
+		ada = newCustomer(tx, "001", "Ada", "ada@example.com", "(512) 555-0101")
+		return nil
+	})
+	in.settle()
+	page := httptest.NewServer(status.Handler(status.NewReader(in.srv.JS), time.Second, logger()))
+	t.Cleanup(page.Close)
+	home := browser.Text(t, page.URL)
+	assert.Contains(t, home, "Find a customer's path")
+	text := browser.Text(t, page.URL+"/trace?q="+url.QueryEscape("ada@example.com"))
+	assert.Contains(t, text, "Customer "+ada+" (found by contact method)")
+	assert.Regexp(t, `podium Linked to: [0-9a-f-]{36} State: \{"version":1`, text, "the Podium contact it is linked to and the connector's state")
+	assert.Contains(t, text, "contact.created", "the contact's event in PARTNER")
+	text = browser.Text(t, page.URL+"/trace?q=nobody%40example.com")
+	assert.Contains(t, text, "no customer matches")
 }
