@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/partnerapi"
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/health"
@@ -98,7 +99,7 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		// Webhooks stop (disabled after hours of failed deliveries,
 		// deleted by hand): checked and repaired, and what they missed
 		// caught up, while the connector runs.
-		watch, err := podium.NewWatch(ctx, client, js, podium.WatchConfig{Hooks: hooks, CheckEvery: c.CheckEvery, CatchUpEvery: c.CatchUpEvery, Namespace: c.Name}, log)
+		watch, err := podium.NewWatch(ctx, client, js, hooks, kit.WatchConfig{CheckEvery: c.CheckEvery, CatchUpEvery: c.CatchUpEvery, Namespace: c.Name}, log)
 		if err != nil {
 			return err
 		}

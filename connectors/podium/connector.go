@@ -77,7 +77,7 @@ type Connector struct {
 	batch   []deferredActivity
 	invited map[string]time.Time
 
-	watch atomic.Pointer[Watch]
+	watch atomic.Pointer[kit.Watch]
 }
 
 // deferredActivity is one activity event whose operations wait for a flush.
@@ -165,7 +165,7 @@ func (c *Connector) report() streams.ConnectorReport {
 
 // Watching adds w's webhook repairs and catch-ups to the connector's
 // status report.
-func (c *Connector) Watching(w *Watch) { c.watch.Store(w) }
+func (c *Connector) Watching(w *kit.Watch) { c.watch.Store(w) }
 
 // Stats returns the running totals.
 func (c *Connector) Stats() Stats {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/podium"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
@@ -15,14 +16,14 @@ import (
 )
 
 // newWatch is the Podium connector's watch over the inbound rig's webhook.
-func newWatch(t *testing.T, in *inbound, cfg podium.WatchConfig) *podium.Watch {
+func newWatch(t *testing.T, in *inbound, cfg kit.WatchConfig) *kit.Watch {
 	t.Helper()
 	client, err := podium.NewClient(podium.ClientConfig{BaseURL: in.emu.URL(), TokenURL: in.emu.URL() + "/oauth/token", ClientID: "cid",
 		ClientSecret: "secret", RefreshToken: mustRefresh(t, in.emu), RatePerMinute: -1}, logger())
 	require.NoError(t, err)
-	cfg.Hooks = []podium.Hook{{URL: in.gw.URL + "/webhooks/podium", Secret: webhookSecret, LocationUID: in.loc,
+	hooks := []podium.Hook{{URL: in.gw.URL + "/webhooks/podium", Secret: webhookSecret, LocationUID: in.loc,
 		EventTypes: []string{"contact.created", "contact.updated", "contact.deleted"}}}
-	w, err := podium.NewWatch(context.Background(), client, in.srv.JS, cfg, logger())
+	w, err := podium.NewWatch(context.Background(), client, in.srv.JS, hooks, cfg, logger())
 	require.NoError(t, err)
 	return w
 }
@@ -34,7 +35,7 @@ func newWatch(t *testing.T, in *inbound, cfg podium.WatchConfig) *podium.Watch {
 func TestAWebhookDeletedInPodiumIsRecreatedAndItsChangesCaughtUp(t *testing.T) {
 	ctx := context.Background()
 	in := newInbound(t, true, nil)
-	w := newWatch(t, in, podium.WatchConfig{})
+	w := newWatch(t, in, kit.WatchConfig{})
 	require.NoError(t, w.CatchUp(ctx)) // sets the watermark: nothing to catch up yet
 	var ada string
 	in.edge("", func(tx *edgesim.Tx) error {
@@ -83,7 +84,7 @@ func TestADisabledWebhookIsEnabledAgainByTheWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	in := newInbound(t, true, nil)
-	w := newWatch(t, in, podium.WatchConfig{CheckEvery: 100 * time.Millisecond})
+	w := newWatch(t, in, kit.WatchConfig{CheckEvery: 100 * time.Millisecond})
 	require.NoError(t, w.CatchUp(ctx))
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
