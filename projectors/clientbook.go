@@ -73,6 +73,7 @@ type ClientbookClient struct {
 	Addresses   []schemas.Address   `json:"addresses"`
 	Preferences map[string]string   `json:"preferences"`
 	AssociateID string              `json:"associateId,omitempty"`
+	UpdatedAt   time.Time           `json:"updatedAt,omitzero"` // Clientbook's; never sent
 }
 
 // ClientbookProduct is a product; the upsert merges the fields it sets.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -68,6 +69,7 @@ type Connector struct {
 	cfg    Config
 	log    *slog.Logger
 	warned sync.Map // associate ids already warned about
+	watch  atomic.Pointer[kit.Watch]
 }
 
 // NewConnector returns a connector; the streams and buckets must exist.
@@ -107,8 +109,14 @@ func byCustomer(msg jetstream.Msg) string { return schemas.CustomerOf(msg.Subjec
 
 // report is what the status page shows of the connector beyond its stream.
 func (c *Connector) report() streams.ConnectorReport {
-	return kit.Report(Durable, projectors.PartnerClientbook, c.client.Calls(), c.client.LimitPerMinute(), c.states.Counts())
+	r := kit.Report(Durable, projectors.PartnerClientbook, c.client.Calls(), c.client.LimitPerMinute(), c.states.Counts())
+	c.watch.Load().AddTo(&r)
+	return r
 }
+
+// Watching adds w's webhook repairs and catch-ups to the connector's
+// status report.
+func (c *Connector) Watching(w *kit.Watch) { c.watch.Store(w) }
 
 // Stats returns the running totals.
 func (c *Connector) Stats() Stats {

@@ -207,3 +207,13 @@ func (w *Watch) CatchUp(ctx context.Context) error {
 	}
 	return nil
 }
+
+// AddTo puts what w did in a connector's status report; a nil w adds
+// nothing.
+func (w *Watch) AddTo(r *streams.ConnectorReport) {
+	if w == nil {
+		return
+	}
+	wr := w.Report()
+	r.Webhooks = &wr
+}

@@ -156,10 +156,7 @@ func (c *Connector) Run(ctx context.Context) error {
 // report is what the status page shows of the connector beyond its stream.
 func (c *Connector) report() streams.ConnectorReport {
 	r := kit.Report(c.name, projectors.PartnerPodium, c.client.Calls(), c.client.LimitPerMinute(), c.states.Counts())
-	if w := c.watch.Load(); w != nil {
-		wr := w.Report()
-		r.Webhooks = &wr
-	}
+	c.watch.Load().AddTo(&r)
 	return r
 }
 

@@ -25,6 +25,7 @@ func (e *Emulator) CreateClientInApp(c Client) Client {
 	e.mu.Lock()
 	c.ID = "cl_" + uuid.NewString()
 	c.ExternalID = ""
+	c.UpdatedAt = e.now().UTC()
 	if c.Preferences == nil {
 		c.Preferences = map[string]string{}
 	}
@@ -45,6 +46,7 @@ func (e *Emulator) EditClientInApp(id string, edit func(*Client)) bool {
 		return false
 	}
 	edit(c)
+	c.UpdatedAt = e.now().UTC()
 	out := *c
 	e.mu.Unlock()
 	e.emit("client.updated", out)

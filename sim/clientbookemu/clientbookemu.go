@@ -186,6 +186,7 @@ func (e *Emulator) upsertClient(w http.ResponseWriter, r *http.Request, _ string
 		e.Count("clients.updated")
 	}
 	c.ID = id
+	c.UpdatedAt = e.now().UTC()
 	e.clients[id] = &c
 	e.byExternal[c.ExternalID] = id
 	out := c
@@ -221,6 +222,7 @@ func (e *Emulator) updateClient(w http.ResponseWriter, r *http.Request, _ string
 		}
 		e.byExternal[c.ExternalID] = id
 	}
+	c.UpdatedAt = e.now().UTC()
 	e.clients[id] = &c
 	e.Count("clients.updated")
 	emulator.WriteJSON(w, http.StatusOK, c)
@@ -243,6 +245,22 @@ func (e *Emulator) getClient(w http.ResponseWriter, r *http.Request, _ string) {
 
 func (e *Emulator) listClients(w http.ResponseWriter, r *http.Request, _ string) {
 	all := e.Clients()
+	// updatedSince is an assumption of docs/clientbook-api.md: Clientbook's
+	// API is not public.
+	if since := r.URL.Query().Get("updatedSince"); since != "" {
+		t, err := time.Parse(time.RFC3339, since)
+		if err != nil {
+			e.Error(w, http.StatusBadRequest, "invalid_request", "updatedSince must be RFC 3339")
+			return
+		}
+		kept := all[:0]
+		for _, c := range all {
+			if c.UpdatedAt.After(t) {
+				kept = append(kept, c)
+			}
+		}
+		all = kept
+	}
 	page, next, ok := emulator.Page(all, r.URL.Query().Get("cursor"), r.URL.Query().Get("limit"))
 	if !ok {
 		e.Error(w, http.StatusBadRequest, "invalid_request", "bad cursor or limit")

@@ -8,9 +8,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
+	"github.com/edgesync/edgesync/sim/clientbookemu"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/podiumemu"
 )
@@ -106,4 +109,31 @@ func TestADisabledWebhookIsEnabledAgainByTheWatch(t *testing.T) {
 	require.NotEmpty(t, k)
 	assert.Len(t, in.db.CustomerKeys(), 1, "once, though both the queue and the catch-up brought it")
 	assert.Contains(t, w.Report().LastRepair, "disabled")
+}
+
+// The same for Clientbook: a webhook deleted by hand is made again, and
+// the client an associate created meanwhile reaches Edge once.
+func TestAClientbookWebhookDeletedIsRecreatedAndItsChangesCaughtUp(t *testing.T) {
+	ctx := context.Background()
+	r := newClientbookRig(t)
+	w, err := clientbook.NewWatch(ctx, r.api, r.srv.JS, r.hook, webhookSecret, kit.WatchConfig{}, logger())
+	require.NoError(t, err)
+	require.NoError(t, w.CatchUp(ctx)) // the watermark
+	for _, h := range r.emu.Webhooks().List() {
+		_, ok := r.emu.Webhooks().Delete(h.UID)
+		require.True(t, ok)
+	}
+	r.emu.CreateClientInApp(clientbookemu.Client{StoreID: cbStore, FirstName: "Mary", LastName: "Jackson",
+		Emails: []projectors.ClientbookContact{{Value: "mary@example.com", Preferred: true}}})
+	r.settle()
+	assert.Empty(t, r.db.CustomerKeys(), "nothing came through: no webhook")
+
+	repaired, err := w.Check(ctx)
+	require.NoError(t, err)
+	assert.True(t, repaired)
+	require.NoError(t, w.CatchUp(ctx))
+	r.settle()
+	require.Len(t, r.db.CustomerKeys(), 1, "the client made in Clientbook meanwhile, once")
+	assert.Equal(t, "Mary", r.db.Customer(r.db.CustomerKeys()[0]).FirstName)
+	assert.Equal(t, 1, w.Report().Repairs)
 }

@@ -34,6 +34,8 @@ type cbRig struct {
 	conn   *clientbook.Connector
 	writer *writer.Writer
 	logs   *syncbuf.Buffer
+	api    *clientbook.Client
+	hook   string // the gateway's Clientbook route
 }
 
 const cbStore = "st_uptown"
@@ -83,7 +85,8 @@ func newClientbookRig(t testing.TB, opts ...func(*projectors.ClientbookOptions, 
 	go func() { _ = r.writer.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done; <-done })
 
-	_, err = client.EnsureWebhook(ctx, gw.URL+"/webhooks/clientbook", webhookSecret, clientbook.WebhookEvents)
+	r.api, r.hook = client, gw.URL+"/webhooks/clientbook"
+	_, err = client.EnsureWebhook(ctx, r.hook, webhookSecret, clientbook.WebhookEvents)
 	require.NoError(t, err)
 	return r
 }

@@ -1,0 +1,115 @@
+package clientbook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgesync/edgesync/connectors/kit"
+	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/schemas"
+)
+
+// Clientbook's side of a kit.Watch: GET /v1/webhooks to inspect the
+// webhook, and GET /v1/clients?updatedSince (an assumption of
+// docs/clientbook-api.md) for the clients changed meanwhile. A catch-up
+// brings clients back; collections and activities changed while the
+// webhook was down come with the next change of their client's.
+
+// Webhooks are Clientbook's side of a kit.Watch over one webhook.
+type Webhooks struct {
+	client      *Client
+	url, secret string
+}
+
+// NewWatch returns a watch over the webhook at url (kit.Watch).
+func NewWatch(ctx context.Context, client *Client, js jetstream.JetStream, url, secret string, cfg kit.WatchConfig, log *slog.Logger) (*kit.Watch, error) {
+	cfg.Partner, cfg.Namespace = projectors.PartnerClientbook, Durable
+	return kit.NewWatch(ctx, Webhooks{client: client, url: url, secret: secret}, js, cfg, log)
+}
+
+// Inspect compares Clientbook's webhooks with the one edgesync needs.
+func (wh Webhooks) Inspect(ctx context.Context) ([]kit.Problem, error) {
+	var hooks struct {
+		Data []struct {
+			URL      string   `json:"url"`
+			Events   []string `json:"events"`
+			Disabled bool     `json:"disabled"`
+		} `json:"data"`
+	}
+	if err := wh.client.Do(ctx, http.MethodGet, "/v1/webhooks", nil, &hooks); err != nil {
+		return nil, err
+	}
+	wrong := "missing"
+	for _, h := range hooks.Data {
+		if h.URL != wh.url {
+			continue
+		}
+		a, b := slices.Clone(h.Events), slices.Clone(WebhookEvents)
+		slices.Sort(a)
+		slices.Sort(b)
+		switch {
+		case h.Disabled:
+			wrong = "disabled (Clientbook disables a webhook after 15 failed deliveries)"
+		case !slices.Equal(a, b):
+			wrong = fmt.Sprintf("subscribed to %v instead of %v", h.Events, WebhookEvents)
+		default:
+			wrong = ""
+		}
+		break
+	}
+	if wrong == "" {
+		return nil, nil
+	}
+	return []kit.Problem{{Webhook: wh.url, What: wrong, Repair: func(ctx context.Context) error {
+		_, err := wh.client.EnsureWebhook(ctx, wh.url, wh.secret, WebhookEvents)
+		return err
+	}}}, nil
+}
+
+// Changed lists the clients Clientbook changed after since, each as the
+// gateway stores a client.updated delivery, with an event id of the client
+// and its updatedAt.
+func (wh Webhooks) Changed(ctx context.Context, since time.Time, each func(schemas.PartnerEnvelope) error) error {
+	cursor := ""
+	for {
+		q := url.Values{"limit": {"100"}, "updatedSince": {since.UTC().Format(time.RFC3339)}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var page struct {
+			Data       []json.RawMessage `json:"data"`
+			NextCursor string            `json:"nextCursor"`
+		}
+		if err := wh.client.Do(ctx, http.MethodGet, "/v1/clients?"+q.Encode(), nil, &page); err != nil {
+			return err
+		}
+		for _, raw := range page.Data {
+			var c struct {
+				ID        string    `json:"id"`
+				UpdatedAt time.Time `json:"updatedAt"`
+			}
+			if json.Unmarshal(raw, &c) != nil || c.ID == "" {
+				continue // nothing to key it by; the next listing or webhook brings it
+			}
+			if err := each(schemas.PartnerEnvelope{
+				ID:   projectors.PartnerClientbook + ":catchup:" + c.ID + ":" + c.UpdatedAt.UTC().Format(time.RFC3339Nano),
+				Type: "client.updated", Source: "edgesync/catchup/" + projectors.PartnerClientbook, Time: time.Now().UTC(),
+				Partner: projectors.PartnerClientbook, Entity: "client", PartnerID: c.ID, Data: raw,
+			}); err != nil {
+				return err
+			}
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		cursor = page.NextCursor
+	}
+}
