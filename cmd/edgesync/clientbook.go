@@ -76,10 +76,7 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 			return err
 		}
 		conn.Watching(watch)
-		watchCtx, stopWatch := context.WithCancel(ctx)
-		watched := make(chan struct{})
-		go func() { watch.Run(watchCtx); close(watched) }()
-		defer func() { stopWatch(); <-watched }()
+		defer watch.Start(ctx)()
 	}
 	log.Info("clientbook connector running", "subjects", clientbook.Subjects(), "stores", len(c.Stores),
 		"preferences", len(c.Preferences), "associates", len(c.Associates), "sms", c.SMS)

@@ -104,10 +104,7 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 			return err
 		}
 		conn.Watching(watch)
-		watchCtx, stopWatch := context.WithCancel(ctx)
-		watched := make(chan struct{})
-		go func() { watch.Run(watchCtx); close(watched) }()
-		defer func() { stopWatch(); <-watched }()
+		defer watch.Start(ctx)()
 	}
 	log.Info("podium connector running", "subjects", podium.Subjects(opts), "stores", len(c.Locations), "tier", c.Tier)
 	return conn.Run(ctx)

@@ -99,11 +99,7 @@ func (wh Webhooks) Changed(ctx context.Context, since time.Time, each func(schem
 			if json.Unmarshal(raw, &c) != nil || c.ID == "" {
 				continue // nothing to key it by; the next listing or webhook brings it
 			}
-			if err := each(schemas.PartnerEnvelope{
-				ID:   projectors.PartnerClientbook + ":catchup:" + c.ID + ":" + c.UpdatedAt.UTC().Format(time.RFC3339Nano),
-				Type: "client.updated", Source: "edgesync/catchup/" + projectors.PartnerClientbook, Time: time.Now().UTC(),
-				Partner: projectors.PartnerClientbook, Entity: "client", PartnerID: c.ID, Data: raw,
-			}); err != nil {
+			if err := each(kit.CaughtUp(projectors.PartnerClientbook, "client", "client.updated", c.ID, c.UpdatedAt, raw)); err != nil {
 				return err
 			}
 		}

@@ -217,3 +217,23 @@ func (w *Watch) AddTo(r *streams.ConnectorReport) {
 	wr := w.Report()
 	r.Webhooks = &wr
 }
+
+// CaughtUp is the partner event a catch-up publishes for one record the
+// partner changed: typ as its webhook names a change, an event id of the
+// record and its change time (a listing repeated within the dedupe window
+// stores nothing twice), data as the gateway would have stored it.
+func CaughtUp(partner, entity, typ, id string, changed time.Time, data []byte) schemas.PartnerEnvelope {
+	return schemas.PartnerEnvelope{
+		ID:   partner + ":catchup:" + id + ":" + changed.UTC().Format(time.RFC3339Nano),
+		Type: typ, Source: "edgesync/catchup/" + partner, Time: time.Now().UTC(),
+		Partner: partner, Entity: entity, PartnerID: id, Data: data,
+	}
+}
+
+// Start runs w until the returned stop is called (which waits for it).
+func (w *Watch) Start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}

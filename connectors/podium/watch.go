@@ -117,11 +117,7 @@ func (wh Webhooks) Changed(ctx context.Context, since time.Time, each func(schem
 				continue // nothing to key it by; the next listing or webhook brings it
 			}
 			data, _ := json.Marshal(map[string]json.RawMessage{"after": raw})
-			if err := each(schemas.PartnerEnvelope{
-				ID:   projectors.PartnerPodium + ":catchup:" + c.UID + ":" + c.UpdatedAt.UTC().Format(time.RFC3339Nano),
-				Type: "contact.updated", Source: "edgesync/catchup/" + projectors.PartnerPodium, Time: time.Now().UTC(),
-				Partner: projectors.PartnerPodium, Entity: "contact", PartnerID: c.UID, Data: data,
-			}); err != nil {
+			if err := each(kit.CaughtUp(projectors.PartnerPodium, "contact", "contact.updated", c.UID, c.UpdatedAt, data)); err != nil {
 				return err
 			}
 		}

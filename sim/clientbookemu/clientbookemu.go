@@ -244,22 +244,12 @@ func (e *Emulator) getClient(w http.ResponseWriter, r *http.Request, _ string) {
 }
 
 func (e *Emulator) listClients(w http.ResponseWriter, r *http.Request, _ string) {
-	all := e.Clients()
 	// updatedSince is an assumption of docs/clientbook-api.md: Clientbook's
 	// API is not public.
-	if since := r.URL.Query().Get("updatedSince"); since != "" {
-		t, err := time.Parse(time.RFC3339, since)
-		if err != nil {
-			e.Error(w, http.StatusBadRequest, "invalid_request", "updatedSince must be RFC 3339")
-			return
-		}
-		kept := all[:0]
-		for _, c := range all {
-			if c.UpdatedAt.After(t) {
-				kept = append(kept, c)
-			}
-		}
-		all = kept
+	all, ok := emulator.UpdatedAfter(e.Clients(), r.URL.Query().Get("updatedSince"), func(c Client) time.Time { return c.UpdatedAt })
+	if !ok {
+		e.Error(w, http.StatusBadRequest, "invalid_request", "updatedSince must be RFC 3339")
+		return
 	}
 	page, next, ok := emulator.Page(all, r.URL.Query().Get("cursor"), r.URL.Query().Get("limit"))
 	if !ok {

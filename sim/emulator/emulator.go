@@ -307,3 +307,22 @@ func Page[T any](items []T, cursor string, limitParam string) (page []T, next st
 	}
 	return items[off:end], next, true
 }
+
+// UpdatedAfter keeps the records updated after the RFC 3339 time since
+// (all of them when since is empty): a list's "changed since" filter. ok
+// is false when since is not a time.
+func UpdatedAfter[T any](all []T, since string, updated func(T) time.Time) (kept []T, ok bool) {
+	if since == "" {
+		return all, true
+	}
+	t, err := time.Parse(time.RFC3339, since)
+	if err != nil {
+		return nil, false
+	}
+	for _, r := range all {
+		if updated(r).After(t) {
+			kept = append(kept, r)
+		}
+	}
+	return kept, true
+}

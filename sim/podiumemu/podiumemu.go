@@ -523,20 +523,10 @@ func removeString(xs []string, x string) []string {
 }
 
 func (e *Emulator) listContacts(w http.ResponseWriter, r *http.Request, _ string) {
-	all := e.Contacts()
-	if since := r.URL.Query().Get("updated_at"); since != "" {
-		t, err := time.Parse(time.RFC3339, since)
-		if err != nil {
-			e.Error(w, http.StatusBadRequest, "invalid_request_values", "updated_at must be YYYY-MM-DDTHH:MM:SSZ")
-			return
-		}
-		kept := all[:0]
-		for _, c := range all {
-			if c.UpdatedAt.After(t) {
-				kept = append(kept, c)
-			}
-		}
-		all = kept
+	all, ok := emulator.UpdatedAfter(e.Contacts(), r.URL.Query().Get("updated_at"), func(c Contact) time.Time { return c.UpdatedAt })
+	if !ok {
+		e.Error(w, http.StatusBadRequest, "invalid_request_values", "updated_at must be YYYY-MM-DDTHH:MM:SSZ")
+		return
 	}
 	page, next, ok := emulator.Page(all, r.URL.Query().Get("cursor"), r.URL.Query().Get("limit"))
 	if !ok {
