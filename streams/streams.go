@@ -272,3 +272,33 @@ func LastPerSubject(ctx context.Context, js jetstream.JetStream, stream, filter 
 		}
 	}
 }
+
+// EachLatest calls fn with the newest message, body included, of every
+// subject of stream that filter matches, until fn returns errStop (which
+// ends it without an error) or another error.
+func EachLatest(ctx context.Context, js jetstream.JetStream, stream, filter string, fn func(jetstream.Msg) error) error {
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy})
+	if err != nil {
+		return fmt.Errorf("read %s on %s: %w", filter, stream, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s on %s: %w", filter, stream, err)
+	}
+	for left := info.NumPending; left > 0; left-- {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			return fmt.Errorf("read %s on %s: %w", filter, stream, err)
+		}
+		if err := fn(m); errors.Is(err, ErrStop) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrStop ends EachLatest early, without an error.
+var ErrStop = errors.New("stop")

@@ -149,22 +149,22 @@ func resolve(ctx context.Context, js jetstream.JetStream, query string) (string,
 	// (seconds for ten thousand; a support tool, not a hot path).
 	want := normalize(query)
 	var found string
-	err = each(ctx, js, schemas.EdgeFilter(schemas.EntityCustomer), func(m jetstream.Msg) bool {
+	err = streams.EachLatest(ctx, js, streams.StreamEdge, schemas.EdgeFilter(schemas.EntityCustomer), func(m jetstream.Msg) error {
 		env, err := schemas.DecodeEnvelope(m.Data())
 		if err != nil {
-			return true
+			return nil
 		}
 		var c schemas.Customer
 		if env.DecodeData(&c) != nil {
-			return true
+			return nil
 		}
 		for _, cm := range c.ContactMethods {
 			if normalize(cm.Value) == want {
 				found = env.Key
-				return false
+				return streams.ErrStop
 			}
 		}
-		return true
+		return nil
 	})
 	if err != nil {
 		return "", "", err
@@ -188,30 +188,6 @@ func normalize(s string) string {
 		return -1
 	}, s)
 	return strings.TrimPrefix(digits, "1")
-}
-
-// each reads the latest message of every subject filter matches, until fn
-// says stop.
-func each(ctx context.Context, js jetstream.JetStream, filter string, fn func(jetstream.Msg) bool) error {
-	cons, err := js.OrderedConsumer(ctx, streams.StreamEdge, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy})
-	if err != nil {
-		return fmt.Errorf("read %s: %w", filter, err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", filter, err)
-	}
-	for left := info.NumPending; left > 0; left-- {
-		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", filter, err)
-		}
-		if !fn(m) {
-			return nil
-		}
-	}
-	return nil
 }
 
 // partnerEvents are the partner's events in PARTNER about the record id

@@ -33,6 +33,7 @@ type cli struct {
 
 	Demo      demoCmd      `cmd:"" help:"Run every role in one process on an embedded JetStream, with the Edge simulator and the Podium emulator."`
 	Streams   streamsCmd   `cmd:"" help:"Provision and inspect edgesync's streams and buckets."`
+	Reconcile reconcileCmd `cmd:"" help:"Compare a partner with Edge (every linked customer, every partner record) and report the differences by kind; --repair puts both sides back by the rules."`
 	Trace     traceCmd     `cmd:"" help:"Follow one customer through the pipeline: its Edge events, each connector's state and link, its partner-side events, its dead letters."`
 	Chain     chainCmd     `cmd:"" help:"Set up a chain of stores around one hub: certificates, each store's credential, the hub's NATS configuration."`
 	Store     storeCmd     `cmd:"" help:"Run a chain store's part: a NATS leaf node of the hub holding the store's own stream, and capture into it (durable through an internet outage)."`

@@ -142,6 +142,7 @@ func TestBinary(t *testing.T) {
 			"its first start sends the latest state of every aggregate by itself"},
 		{"replay without a selection", nil, []string{"dlq", "replay"}, "--seq N"},
 		{"drop without a selection", nil, []string{"dlq", "drop"}, "or --all"},
+		{"reconcile without credentials", nil, []string{"reconcile", "--partner", "podium"}, "--partner podium needs --podium-client-id"},
 		{"gateway without a secret", nil, []string{"webhooks"}, "set --podium-webhook-secret, --clientbook-webhook-secret, or both"},
 		{"writer without a partner", []string{"EDGESYNC_MSSQL_DSN=sqlserver://sa:dbsecret@127.0.0.1:1"}, []string{"writer"}, "no partner to write for"},
 		{"missing clientbook key", nil, []string{"connector", "clientbook"}, "missing flags: --clientbook-api-key"},
@@ -183,7 +184,7 @@ func TestBinary(t *testing.T) {
 		{"unreachable nats", []string{"EDGESYNC_PODIUM_CLIENT_SECRET=topsecret", "EDGESYNC_PODIUM_REFRESH_TOKEN=rt-secret"},
 			[]string{"connector", "podium", "--podium-client-id", "x", "--podium-location", "001=abc", "--nats-url", "nats://u:natspw@127.0.0.1:1"}, "connect to nats"},
 	}
-	usage := map[string]bool{"replay without a selection": true, "drop without a selection": true, "replay without a start": true, "replay with two starts": true, "status page refreshing too fast": true}
+	usage := map[string]bool{"reconcile without credentials": true, "replay without a selection": true, "drop without a selection": true, "replay without a start": true, "replay with two starts": true, "status page refreshing too fast": true}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stdout, stderr, code := run(bin, tt.env, tt.args...)

@@ -145,6 +145,11 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 		return err
 	}
 	subj, env := ev.Subject, ev.Env
+	if ev.Prior.Resend {
+		// A repair found Clientbook holding something else: Edge's state
+		// goes out as Edge's own, whatever the state says was sent.
+		env.Origin, ev.Env.Origin, ev.Prior.Hash, ev.Prior.UserHash = "", "", "", ""
+	}
 	if env.Origin == partner && subj.Entity != schemas.EntityCustomer {
 		// Written into Edge from Clientbook: Clientbook already has it.
 		c.log.Debug("clientbook: not echoing a change that came from Clientbook", "subject", msg.Subject())

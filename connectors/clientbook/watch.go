@@ -78,9 +78,27 @@ func (wh Webhooks) Inspect(ctx context.Context) ([]kit.Problem, error) {
 // gateway stores a client.updated delivery, with an event id of the client
 // and its updatedAt.
 func (wh Webhooks) Changed(ctx context.Context, since time.Time, each func(schemas.PartnerEnvelope) error) error {
+	return clients(ctx, wh.client, since, func(r kit.Record) error { return each(r.Event) })
+}
+
+// Records are Clientbook's side of kit.Reconcile: every client of the
+// account.
+type Records struct{ Client *Client }
+
+// Each lists every client.
+func (rs Records) Each(ctx context.Context, fn func(kit.Record) error) error {
+	return clients(ctx, rs.Client, time.Time{}, fn)
+}
+
+// clients lists the clients changed after since (all of them when since is
+// zero), 100 a page, within the client's rate limit.
+func clients(ctx context.Context, client *Client, since time.Time, fn func(kit.Record) error) error {
 	cursor := ""
 	for {
-		q := url.Values{"limit": {"100"}, "updatedSince": {since.UTC().Format(time.RFC3339)}}
+		q := url.Values{"limit": {"100"}}
+		if !since.IsZero() {
+			q.Set("updatedSince", since.UTC().Format(time.RFC3339))
+		}
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
@@ -88,18 +106,20 @@ func (wh Webhooks) Changed(ctx context.Context, since time.Time, each func(schem
 			Data       []json.RawMessage `json:"data"`
 			NextCursor string            `json:"nextCursor"`
 		}
-		if err := wh.client.Do(ctx, http.MethodGet, "/v1/clients?"+q.Encode(), nil, &page); err != nil {
+		if err := client.Do(ctx, http.MethodGet, "/v1/clients?"+q.Encode(), nil, &page); err != nil {
 			return err
 		}
 		for _, raw := range page.Data {
-			var c struct {
-				ID        string    `json:"id"`
-				UpdatedAt time.Time `json:"updatedAt"`
-			}
+			var c projectors.ClientbookClient
 			if json.Unmarshal(raw, &c) != nil || c.ID == "" {
 				continue // nothing to key it by; the next listing or webhook brings it
 			}
-			if err := each(kit.CaughtUp(projectors.PartnerClientbook, "client", "client.updated", c.ID, c.UpdatedAt, raw)); err != nil {
+			r := kit.Record{ID: c.ID, Links: []string{c.ID}, Changed: c.UpdatedAt,
+				Event: kit.CaughtUp(projectors.PartnerClientbook, "client", "client.updated", c.ID, c.UpdatedAt, raw)}
+			for _, m := range append(slices.Clone(c.Emails), c.Phones...) {
+				r.Values = append(r.Values, m.Value)
+			}
+			if err := fn(r); err != nil {
 				return err
 			}
 		}

@@ -26,6 +26,10 @@ import (
 type Position struct {
 	Version int64 `json:"version"`
 	Epoch   int64 `json:"epoch,omitempty"` // capture epoch of Version
+	// Resend: what the partner holds is not what the state says (a repair
+	// found it edited or deleted by hand): the next event of the aggregate,
+	// even one at this version, is applied as if Edge had just made it.
+	Resend bool `json:"resend,omitempty"`
 }
 
 func (p *Position) position() *Position { return p }
@@ -132,7 +136,7 @@ func (st *States[S, P]) Begin(ctx context.Context, msg jetstream.Msg) (ev *Event
 		return nil, false, err
 	}
 	prior := P(&ev.Prior).position()
-	if !env.Supersedes(prior.Epoch, prior.Version) {
+	if !env.Supersedes(prior.Epoch, prior.Version) && !prior.Resend {
 		st.stale.Add(1)
 		return ev, false, nil
 	}

@@ -221,6 +221,12 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if !fresh {
 		return nil
 	}
+	if prior.Resend {
+		// A repair found Podium holding something else: Edge's state
+		// goes out as Edge's own, whatever the state says was sent.
+		env.Origin, prior.Hash, prior.Name, prior.Phone, prior.Email, prior.Address = "", "", "", "", "", ""
+		prior.Resend = false // what this event saves is what Podium then holds
+	}
 	ev := projectors.EventMeta{ID: env.ID, Origin: env.Origin, Time: env.Time}
 	switch subj.Entity {
 	case schemas.EntityCustomer:
@@ -333,7 +339,13 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 			next.Identifier, sent = id, true
 			c.log.DebugContext(ctx, "podium contact updated", "contact", id)
 		case projectors.PodiumSetAttribute:
-			if err := c.client.SetAttribute(ctx, op.Identifier, op.Attribute); err != nil {
+			id := op.Identifier
+			if next.Identifier != "" {
+				// The contact this event made, or made again after it was
+				// deleted in Podium: the rule's identifier is the old one.
+				id = next.Identifier
+			}
+			if err := c.client.SetAttribute(ctx, id, op.Attribute); err != nil {
 				return fmt.Errorf("set acquisition of %s: %w", env.Key, err)
 			}
 			next.Acquisition, sent = op.Attribute.Value, true

@@ -97,27 +97,55 @@ func sameSet(a, b []string) bool {
 // gateway stores a contact.updated delivery ({"after": contact}), with an
 // event id of the contact and its updatedAt.
 func (wh Webhooks) Changed(ctx context.Context, since time.Time, each func(schemas.PartnerEnvelope) error) error {
+	return contacts(ctx, wh.client, since, func(r kit.Record) error { return each(r.Event) })
+}
+
+// Records are Podium's side of kit.Reconcile: every contact of the
+// account.
+type Records struct{ Client *Client }
+
+// Each lists every contact.
+func (rs Records) Each(ctx context.Context, fn func(kit.Record) error) error {
+	return contacts(ctx, rs.Client, time.Time{}, fn)
+}
+
+// contacts lists the contacts changed after since (all of them when since
+// is zero), 100 a page, within the client's rate limit.
+func contacts(ctx context.Context, client *Client, since time.Time, fn func(kit.Record) error) error {
 	cursor := ""
 	for {
-		q := url.Values{"limit": {"100"}, "updated_at": {since.UTC().Format(time.RFC3339)}}
+		q := url.Values{"limit": {"100"}}
+		if !since.IsZero() {
+			q.Set("updated_at", since.UTC().Format(time.RFC3339))
+		}
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
 		var page []json.RawMessage
-		meta, err := wh.client.list(ctx, "/v4/contacts?"+q.Encode(), &page)
+		meta, err := client.list(ctx, "/v4/contacts?"+q.Encode(), &page)
 		if err != nil {
 			return err
 		}
 		for _, raw := range page {
 			var c struct {
-				UID       string    `json:"uid"`
-				UpdatedAt time.Time `json:"updatedAt"`
+				UID           string    `json:"uid"`
+				UpdatedAt     time.Time `json:"updatedAt"`
+				Emails        []string  `json:"emails"`
+				PhoneNumbers  []string  `json:"phoneNumbers"`
+				Conversations []struct {
+					UID string `json:"uid"`
+				} `json:"conversations"`
 			}
 			if json.Unmarshal(raw, &c) != nil || c.UID == "" {
 				continue // nothing to key it by; the next listing or webhook brings it
 			}
 			data, _ := json.Marshal(map[string]json.RawMessage{"after": raw})
-			if err := each(kit.CaughtUp(projectors.PartnerPodium, "contact", "contact.updated", c.UID, c.UpdatedAt, data)); err != nil {
+			r := kit.Record{ID: c.UID, Links: []string{c.UID}, Values: append(slices.Clone(c.Emails), c.PhoneNumbers...), Changed: c.UpdatedAt,
+				Event: kit.CaughtUp(projectors.PartnerPodium, "contact", "contact.updated", c.UID, c.UpdatedAt, data)}
+			for _, cv := range c.Conversations {
+				r.Links = append(r.Links, cv.UID) // the identifier a create answers with, which edgesync links
+			}
+			if err := fn(r); err != nil {
 				return err
 			}
 		}
