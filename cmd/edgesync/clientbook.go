@@ -59,7 +59,8 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 		return err
 	}
 	reg := metricsRegistry(ctx, g, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, clientbook.Durable))
-	reg.MustRegister(calls)
+	watchMetrics := kit.NewWatchMetrics()
+	reg.MustRegister(calls, watchMetrics)
 	conn, err := clientbook.NewConnector(ctx, js, client, clientbook.Config{Options: opts, AckWait: c.AckWait, Workers: c.Workers,
 		Metrics: streams.NewConsumerMetrics(reg)}, log)
 	if err != nil {
@@ -71,7 +72,7 @@ func (c *clientbookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) e
 			return err
 		}
 		log.Info("clientbook webhook subscribed", "webhook", id)
-		watch, err := clientbook.NewWatch(ctx, client, js, c.WebhookURL, c.WebhookSec, kit.WatchConfig{CheckEvery: c.CheckEvery, CatchUpEvery: c.CatchUpEvery}, log)
+		watch, err := clientbook.NewWatch(ctx, client, js, c.WebhookURL, c.WebhookSec, kit.WatchConfig{CheckEvery: c.CheckEvery, CatchUpEvery: c.CatchUpEvery, Metrics: watchMetrics}, log)
 		if err != nil {
 			return err
 		}

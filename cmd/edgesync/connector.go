@@ -76,7 +76,8 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		ExcludeStockTypes: c.ExcludeTypes, ReviewCooldown: c.Cooldown, ReviewWindow: c.ReviewWindow,
 	}
 	reg := metricsRegistry(ctx, g, log, health.NATS(nc), health.Consumer(js, streams.StreamEdge, c.Name))
-	reg.MustRegister(calls)
+	watchMetrics := kit.NewWatchMetrics()
+	reg.MustRegister(calls, watchMetrics)
 	conn, err := podium.NewConnector(ctx, js, client, podium.Config{Name: c.Name, AckWait: c.AckWait, Options: opts, DataFeed: c.DataFeed, AcquisitionLabel: c.AcqLabel,
 		Metrics: streams.NewConsumerMetrics(reg)}, log)
 	if err != nil {
@@ -99,7 +100,7 @@ func (c *podiumCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error
 		// Webhooks stop (disabled after hours of failed deliveries,
 		// deleted by hand): checked and repaired, and what they missed
 		// caught up, while the connector runs.
-		watch, err := podium.NewWatch(ctx, client, js, hooks, kit.WatchConfig{CheckEvery: c.CheckEvery, CatchUpEvery: c.CatchUpEvery, Namespace: c.Name}, log)
+		watch, err := podium.NewWatch(ctx, client, js, hooks, kit.WatchConfig{CheckEvery: c.CheckEvery, CatchUpEvery: c.CatchUpEvery, Namespace: c.Name, Metrics: watchMetrics}, log)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
@@ -48,6 +49,52 @@ type WatchConfig struct {
 	// Namespace keys the catch-up's watermark in the projection bucket
 	// (the connector's name).
 	Namespace string
+	// Metrics, when set, count the repairs and the records caught up.
+	Metrics *WatchMetrics
+}
+
+// WatchMetrics are edgesync_webhook_repairs_total and
+// edgesync_caught_up_total, by partner; register them (a
+// prometheus.Collector) where the process serves its metrics.
+type WatchMetrics struct {
+	repairs, caughtUp *prometheus.CounterVec
+}
+
+// NewWatchMetrics returns the watch's metrics.
+func NewWatchMetrics() *WatchMetrics {
+	return &WatchMetrics{
+		repairs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgesync_webhook_repairs_total",
+			Help: "Partner webhooks found missing, disabled or wrong and repaired."}, []string{"partner"}),
+		caughtUp: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgesync_caught_up_total",
+			Help: "Partner records a catch-up listed and published into PARTNER."}, []string{"partner"}),
+	}
+}
+
+// Describe is prometheus.Collector's.
+func (m *WatchMetrics) Describe(ch chan<- *prometheus.Desc) {
+	m.repairs.Describe(ch)
+	m.caughtUp.Describe(ch)
+}
+
+// Collect is prometheus.Collector's.
+func (m *WatchMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.repairs.Collect(ch)
+	m.caughtUp.Collect(ch)
+}
+
+// Repairs is the repairs counter of partner, for tests.
+func (m *WatchMetrics) Repairs(partner string) prometheus.Counter { return m.repairs.WithLabelValues(partner) }
+
+func (m *WatchMetrics) repaired(partner string) {
+	if m != nil {
+		m.repairs.WithLabelValues(partner).Inc()
+	}
+}
+
+func (m *WatchMetrics) caught(partner string, n int) {
+	if m != nil {
+		m.caughtUp.WithLabelValues(partner).Add(float64(n))
+	}
 }
 
 // overlap is how far before the last listing the next one starts: a
@@ -147,6 +194,7 @@ func (w *Watch) Check(ctx context.Context) (bool, error) {
 		}
 		repaired = true
 		w.log.Warn("webhook repaired: the changes made meanwhile are caught up now", "partner", w.cfg.Partner, "webhook", p.Webhook, "was", p.What)
+		w.cfg.Metrics.repaired(w.cfg.Partner)
 		w.mu.Lock()
 		w.report.Repairs++
 		w.report.LastRepair, w.report.RepairedAt = p.What, time.Now().UTC()
@@ -199,6 +247,7 @@ func (w *Watch) CatchUp(ctx context.Context) error {
 	if err := streams.PutJSON(ctx, w.kv, w.watermarkKey(), started); err != nil {
 		return err
 	}
+	w.cfg.Metrics.caught(w.cfg.Partner, n)
 	w.mu.Lock()
 	w.report.LastCatchUp, w.report.CaughtUp = started, n
 	w.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -38,7 +39,8 @@ func newWatch(t *testing.T, in *inbound, cfg kit.WatchConfig) *kit.Watch {
 func TestAWebhookDeletedInPodiumIsRecreatedAndItsChangesCaughtUp(t *testing.T) {
 	ctx := context.Background()
 	in := newInbound(t, true, nil)
-	w := newWatch(t, in, kit.WatchConfig{})
+	metrics := kit.NewWatchMetrics()
+	w := newWatch(t, in, kit.WatchConfig{Metrics: metrics})
 	require.NoError(t, w.CatchUp(ctx)) // sets the watermark: nothing to catch up yet
 	var ada string
 	in.edge("", func(tx *edgesim.Tx) error {
@@ -71,6 +73,7 @@ func TestAWebhookDeletedInPodiumIsRecreatedAndItsChangesCaughtUp(t *testing.T) {
 	r := w.Report()
 	assert.Equal(t, 1, r.Repairs)
 	assert.Contains(t, r.LastRepair, "missing")
+	assert.InDelta(t, 1, testutil.ToFloat64(metrics.Repairs("podium")), 0, "edgesync_webhook_repairs_total")
 
 	// A second listing of the same changes writes nothing again.
 	before := in.writer.Stats()
