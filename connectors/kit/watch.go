@@ -83,7 +83,9 @@ func (m *WatchMetrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Repairs is the repairs counter of partner, for tests.
-func (m *WatchMetrics) Repairs(partner string) prometheus.Counter { return m.repairs.WithLabelValues(partner) }
+func (m *WatchMetrics) Repairs(partner string) prometheus.Counter {
+	return m.repairs.WithLabelValues(partner)
+}
 
 func (m *WatchMetrics) repaired(partner string) {
 	if m != nil {
