@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 )
@@ -147,7 +148,7 @@ func resolve(ctx context.Context, js jetstream.JetStream, query string) (string,
 	}
 	// An email or a phone: the customers' latest states, read one by one
 	// (seconds for ten thousand; a support tool, not a hot path).
-	want := normalize(query)
+	want := kit.Normalize(query)
 	var found string
 	err = streams.EachLatest(ctx, js, streams.StreamEdge, schemas.EdgeFilter(schemas.EntityCustomer), func(m jetstream.Msg) error {
 		env, err := schemas.DecodeEnvelope(m.Data())
@@ -159,7 +160,7 @@ func resolve(ctx context.Context, js jetstream.JetStream, query string) (string,
 			return nil
 		}
 		for _, cm := range c.ContactMethods {
-			if normalize(cm.Value) == want {
+			if kit.Normalize(cm.Value) == want {
 				found = env.Key
 				return streams.ErrStop
 			}
@@ -173,21 +174,6 @@ func resolve(ctx context.Context, js jetstream.JetStream, query string) (string,
 		return "", "", fmt.Errorf("%w %q: not an Edge key (001-000042), a Podium or Clientbook id, nor an email or phone of a customer's latest state", ErrNotFound, query)
 	}
 	return found, "contact method", nil
-}
-
-// normalize compares emails by case and phones by digits.
-func normalize(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if strings.Contains(s, "@") {
-		return s
-	}
-	digits := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
-	return strings.TrimPrefix(digits, "1")
 }
 
 // partnerEvents are the partner's events in PARTNER about the record id
