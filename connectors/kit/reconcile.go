@@ -150,23 +150,29 @@ func linkedKey(ctx context.Context, links streams.Links, r Record) (string, erro
 
 // compare says how a linked record's contact methods differ from the Edge
 // customer's: a value only the partner holds (edited there, and not yet
-// an Edge contact method), or the Edge customer's preferred email or phone
-// missing at the partner.
+// an Edge contact method), or, of emails and of phones, none of the
+// partner's an Edge value while Edge's preferred one is missing there (a
+// value edited at the partner and merged into Edge is in line: Edge keeps
+// both, the partner the one its user chose).
 func compare(c *schemas.Customer, r Record) string {
 	edge := map[string]bool{}
 	for _, m := range c.ContactMethods {
 		edge[Normalize(m.Value)] = true
 	}
 	have := map[string]bool{}
+	known := map[bool]bool{} // by "is an email": the partner holds a value Edge knows
 	var partnerOnly, edgeOnly []string
 	for _, v := range r.Values {
-		have[Normalize(v)] = true
-		if !edge[Normalize(v)] {
+		n := Normalize(v)
+		have[n] = true
+		if edge[n] {
+			known[strings.Contains(n, "@")] = true
+		} else {
 			partnerOnly = append(partnerOnly, v)
 		}
 	}
 	for _, kind := range []string{schemas.MethodEmail, schemas.MethodPhone} {
-		if m := c.Preferred(kind); m != nil && !have[Normalize(m.Value)] {
+		if m := c.Preferred(kind); m != nil && !have[Normalize(m.Value)] && !known[kind == schemas.MethodEmail] {
 			edgeOnly = append(edgeOnly, m.Value)
 		}
 	}

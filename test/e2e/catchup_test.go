@@ -140,3 +140,48 @@ func TestAClientbookWebhookDeletedIsRecreatedAndItsChangesCaughtUp(t *testing.T)
 	assert.Equal(t, "Mary", r.db.Customer(r.db.CustomerKeys()[0]).FirstName)
 	assert.Equal(t, 1, w.Report().Repairs)
 }
+
+// The gateway down past Podium's whole retry window (its tries, with
+// growing delays, then the webhook disabled; compressed here to four tries
+// over a fraction of a second) while associates change an email and make a
+// contact: once the gateway is back, the watch's own loop enables the
+// webhook, every change reaches Edge once, and reconcile finds no drift.
+func TestAGatewayDownPastPodiumsRetriesLosesNothing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in := newInbound(t, true, nil, func(s *rigSetup) { s.emu.Webhooks().MaxAttempts = 4 })
+	var ada string
+	in.edge("", func(tx *edgesim.Tx) error {
+		ada = newCustomer(tx, "001", "Ada", "ada@example.com", "")
+		return nil
+	})
+	in.settle()
+	w := newWatch(t, in, kit.WatchConfig{CheckEvery: 100 * time.Millisecond})
+	require.NoError(t, w.CatchUp(ctx))
+
+	in.down.Store(true)
+	require.True(t, in.emu.EditContact("ada@example.com", func(c *podiumemu.Contact) { c.Emails = []string{"ada@podium.example.com"} }))
+	in.emu.CreateContactInApp("Dorothy Vaughan", "", "dorothy@example.com", in.loc)
+	require.Eventually(t, func() bool {
+		hooks := in.emu.Webhooks().List()
+		return len(hooks) == 1 && hooks[0].Disabled
+	}, 20*time.Second, 20*time.Millisecond, "Podium disables the webhook after its last try")
+
+	in.down.Store(false)
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool {
+		hooks := in.emu.Webhooks().List()
+		return len(hooks) == 1 && !hooks[0].Disabled
+	}, 20*time.Second, 20*time.Millisecond, "the watch enables it again")
+	in.settle()
+	assert.Equal(t, []string{"ada@example.com/", "ada@podium.example.com/PODIUM"}, methods(in.db.Customer(ada), schemas.MethodEmail), "once")
+	assert.Len(t, in.db.CustomerKeys(), 2, "Dorothy, once")
+	client, err := podium.NewClient(podium.ClientConfig{BaseURL: in.emu.URL(), TokenURL: in.emu.URL() + "/oauth/token", ClientID: "cid",
+		ClientSecret: "secret", RefreshToken: mustRefresh(t, in.emu), RatePerMinute: -1}, logger())
+	require.NoError(t, err)
+	rep, err := kit.Reconcile(context.Background(), in.srv.JS, podium.Records{Client: client}, "podium", podium.Durable, "")
+	require.NoError(t, err)
+	assert.Empty(t, rep.Drift, "no drift")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,9 @@ type inbound struct {
 	*podiumRig
 	gw     *httptest.Server
 	writer *writer.Writer
+	// down makes the gateway answer every delivery 503, as one that is
+	// down behind its proxy.
+	down atomic.Bool
 }
 
 func newInbound(t *testing.T, download bool, wrap func(streams.Handler) streams.Handler, opts ...rigOption) *inbound {
@@ -43,21 +47,29 @@ func newInbound(t *testing.T, download bool, wrap func(streams.Handler) streams.
 	v := webhooks.PodiumVerifier(webhookSecret, 5*time.Minute)
 	g, err := webhooks.New(r.srv.JS, webhooks.Config{Podium: &v}, logger())
 	require.NoError(t, err)
-	in := &inbound{podiumRig: r, gw: httptest.NewServer(g.Handler())}
+	in := &inbound{podiumRig: r}
+	h := g.Handler()
+	in.gw = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if in.down.Load() {
+			http.Error(w, "gateway down", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, req)
+	}))
 	t.Cleanup(in.gw.Close)
 
 	in.writer, err = writer.New(ctx, r.srv.JS, r.db, writer.Config{
 		Podium: projectors.MergeOptions{Download: download, Stores: map[string]string{r.loc: "001"}}, PodiumAcquisitionLabel: "Acquisition",
 	}, logger())
 	require.NoError(t, err)
-	h := in.writer.Handle
+	wh := in.writer.Handle
 	if wrap != nil {
-		h = wrap(h)
+		wh = wrap(wh)
 	}
 	done := make(chan struct{})
 	go func() {
 		_ = streams.Consume(ctx, r.srv.JS, streams.ConsumerConfig{Durable: writer.Durable, Stream: streams.StreamPartner,
-			Filters: []string{"partner.>"}, Retry: []time.Duration{50 * time.Millisecond}}, h, logger())
+			Filters: []string{"partner.>"}, Retry: []time.Duration{50 * time.Millisecond}}, wh, logger())
 		close(done)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
