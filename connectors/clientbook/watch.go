@@ -93,8 +93,7 @@ func (rs Records) Each(ctx context.Context, fn func(kit.Record) error) error {
 // clients lists the clients changed after since (all of them when since is
 // zero), 100 a page, within the client's rate limit.
 func clients(ctx context.Context, client *Client, since time.Time, fn func(kit.Record) error) error {
-	cursor := ""
-	for {
+	page := func(ctx context.Context, cursor string) ([]json.RawMessage, string, error) {
 		q := url.Values{"limit": {"100"}}
 		if !since.IsZero() {
 			q.Set("updatedSince", since.UTC().Format(time.RFC3339))
@@ -102,30 +101,23 @@ func clients(ctx context.Context, client *Client, since time.Time, fn func(kit.R
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		var page struct {
+		var p struct {
 			Data       []json.RawMessage `json:"data"`
 			NextCursor string            `json:"nextCursor"`
 		}
-		if err := client.Do(ctx, http.MethodGet, "/v1/clients?"+q.Encode(), nil, &page); err != nil {
-			return err
-		}
-		for _, raw := range page.Data {
-			var c projectors.ClientbookClient
-			if json.Unmarshal(raw, &c) != nil || c.ID == "" {
-				continue // nothing to key it by; the next listing or webhook brings it
-			}
-			r := kit.Record{ID: c.ID, Links: []string{c.ID}, Changed: c.UpdatedAt,
-				Event: kit.CaughtUp(projectors.PartnerClientbook, "client", "client.updated", c.ID, c.UpdatedAt, raw)}
-			for _, m := range append(slices.Clone(c.Emails), c.Phones...) {
-				r.Values = append(r.Values, m.Value)
-			}
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if page.NextCursor == "" {
-			return nil
-		}
-		cursor = page.NextCursor
+		err := client.Do(ctx, http.MethodGet, "/v1/clients?"+q.Encode(), nil, &p)
+		return p.Data, p.NextCursor, err
 	}
+	return kit.Pages(ctx, page, func(raw json.RawMessage) error {
+		var c projectors.ClientbookClient
+		if json.Unmarshal(raw, &c) != nil || c.ID == "" {
+			return nil // nothing to key it by; the next listing or webhook brings it
+		}
+		r := kit.Record{ID: c.ID, Links: []string{c.ID}, Changed: c.UpdatedAt,
+			Event: kit.CaughtUp(projectors.PartnerClientbook, "client", "client.updated", c.ID, c.UpdatedAt, raw)}
+		for _, m := range append(slices.Clone(c.Emails), c.Phones...) {
+			r.Values = append(r.Values, m.Value)
+		}
+		return fn(r)
+	})
 }

@@ -329,3 +329,25 @@ func settle(ctx context.Context, js jetstream.JetStream, cfg RepairConfig) error
 
 // MarshalIndent is the report for a program.
 func (r ReconcileReport) MarshalIndent() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
+
+// Pages walks a partner's cursor-paginated list: page fetches the page at
+// cursor ("" for the first) and says the next one ("" after the last);
+// each is given every item in order.
+func Pages(ctx context.Context, page func(ctx context.Context, cursor string) (items []json.RawMessage, next string, err error), each func(json.RawMessage) error) error {
+	cursor := ""
+	for {
+		items, next, err := page(ctx, cursor)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := each(it); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}

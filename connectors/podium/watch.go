@@ -112,8 +112,7 @@ func (rs Records) Each(ctx context.Context, fn func(kit.Record) error) error {
 // contacts lists the contacts changed after since (all of them when since
 // is zero), 100 a page, within the client's rate limit.
 func contacts(ctx context.Context, client *Client, since time.Time, fn func(kit.Record) error) error {
-	cursor := ""
-	for {
+	page := func(ctx context.Context, cursor string) ([]json.RawMessage, string, error) {
 		q := url.Values{"limit": {"100"}}
 		if !since.IsZero() {
 			q.Set("updated_at", since.UTC().Format(time.RFC3339))
@@ -121,37 +120,29 @@ func contacts(ctx context.Context, client *Client, since time.Time, fn func(kit.
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		var page []json.RawMessage
-		meta, err := client.list(ctx, "/v4/contacts?"+q.Encode(), &page)
-		if err != nil {
-			return err
-		}
-		for _, raw := range page {
-			var c struct {
-				UID           string    `json:"uid"`
-				UpdatedAt     time.Time `json:"updatedAt"`
-				Emails        []string  `json:"emails"`
-				PhoneNumbers  []string  `json:"phoneNumbers"`
-				Conversations []struct {
-					UID string `json:"uid"`
-				} `json:"conversations"`
-			}
-			if json.Unmarshal(raw, &c) != nil || c.UID == "" {
-				continue // nothing to key it by; the next listing or webhook brings it
-			}
-			data, _ := json.Marshal(map[string]json.RawMessage{"after": raw})
-			r := kit.Record{ID: c.UID, Links: []string{c.UID}, Values: append(slices.Clone(c.Emails), c.PhoneNumbers...), Changed: c.UpdatedAt,
-				Event: kit.CaughtUp(projectors.PartnerPodium, "contact", "contact.updated", c.UID, c.UpdatedAt, data)}
-			for _, cv := range c.Conversations {
-				r.Links = append(r.Links, cv.UID) // the identifier a create answers with, which edgesync links
-			}
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if meta.NextCursor == "" {
-			return nil
-		}
-		cursor = meta.NextCursor
+		var items []json.RawMessage
+		meta, err := client.list(ctx, "/v4/contacts?"+q.Encode(), &items)
+		return items, meta.NextCursor, err
 	}
+	return kit.Pages(ctx, page, func(raw json.RawMessage) error {
+		var c struct {
+			UID           string    `json:"uid"`
+			UpdatedAt     time.Time `json:"updatedAt"`
+			Emails        []string  `json:"emails"`
+			PhoneNumbers  []string  `json:"phoneNumbers"`
+			Conversations []struct {
+				UID string `json:"uid"`
+			} `json:"conversations"`
+		}
+		if json.Unmarshal(raw, &c) != nil || c.UID == "" {
+			return nil // nothing to key it by; the next listing or webhook brings it
+		}
+		data, _ := json.Marshal(map[string]json.RawMessage{"after": raw})
+		r := kit.Record{ID: c.UID, Links: []string{c.UID}, Values: append(slices.Clone(c.Emails), c.PhoneNumbers...), Changed: c.UpdatedAt,
+			Event: kit.CaughtUp(projectors.PartnerPodium, "contact", "contact.updated", c.UID, c.UpdatedAt, data)}
+		for _, cv := range c.Conversations {
+			r.Links = append(r.Links, cv.UID) // the identifier a create answers with, which edgesync links
+		}
+		return fn(r)
+	})
 }
