@@ -79,7 +79,7 @@ func (c *reconcileCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) er
 	}
 	log.Info("compared", "partner", c.Partner, "customers", rep.Customers, "records", rep.Records, "drift", len(rep.Drift), "took", time.Since(start).Round(time.Millisecond))
 	if c.Repair && len(rep.Drift) > 0 {
-		if err := kit.Repair(ctx, js, recs, &rep, kit.RepairConfig{Durable: durable, Namespace: namespace, WriterDurable: writer.Durable}); err != nil {
+		if err := kit.Repair(ctx, js, &rep, kit.RepairConfig{Durable: durable, Namespace: namespace, WriterDurable: writer.Durable}); err != nil {
 			return err
 		}
 	}

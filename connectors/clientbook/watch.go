@@ -14,7 +14,6 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/projectors"
-	"github.com/edgesync/edgesync/schemas"
 )
 
 // Clientbook's side of a kit.Watch: GET /v1/webhooks to inspect the
@@ -25,14 +24,14 @@ import (
 
 // Webhooks are Clientbook's side of a kit.Watch over one webhook.
 type Webhooks struct {
-	client      *Client
+	Records
 	url, secret string
 }
 
 // NewWatch returns a watch over the webhook at url (kit.Watch).
 func NewWatch(ctx context.Context, client *Client, js jetstream.JetStream, url, secret string, cfg kit.WatchConfig, log *slog.Logger) (*kit.Watch, error) {
 	cfg.Partner, cfg.Namespace = projectors.PartnerClientbook, Durable
-	return kit.NewWatch(ctx, Webhooks{client: client, url: url, secret: secret}, js, cfg, log)
+	return kit.NewWatch(ctx, Webhooks{Records: Records{Client: client}, url: url, secret: secret}, js, cfg, log)
 }
 
 // Inspect compares Clientbook's webhooks with the one edgesync needs.
@@ -44,7 +43,7 @@ func (wh Webhooks) Inspect(ctx context.Context) ([]kit.Problem, error) {
 			Disabled bool     `json:"disabled"`
 		} `json:"data"`
 	}
-	if err := wh.client.Do(ctx, http.MethodGet, "/v1/webhooks", nil, &hooks); err != nil {
+	if err := wh.Client.Do(ctx, http.MethodGet, "/v1/webhooks", nil, &hooks); err != nil {
 		return nil, err
 	}
 	wrong := "missing"
@@ -69,30 +68,19 @@ func (wh Webhooks) Inspect(ctx context.Context) ([]kit.Problem, error) {
 		return nil, nil
 	}
 	return []kit.Problem{{Webhook: wh.url, What: wrong, Repair: func(ctx context.Context) error {
-		_, err := wh.client.EnsureWebhook(ctx, wh.url, wh.secret, WebhookEvents)
+		_, err := wh.Client.EnsureWebhook(ctx, wh.url, wh.secret, WebhookEvents)
 		return err
 	}}}, nil
 }
 
-// Changed lists the clients Clientbook changed after since, each as the
-// gateway stores a client.updated delivery, with an event id of the client
-// and its updatedAt.
-func (wh Webhooks) Changed(ctx context.Context, since time.Time, each func(schemas.PartnerEnvelope) error) error {
-	return clients(ctx, wh.client, since, func(r kit.Record) error { return each(r.Event) })
-}
-
-// Records are Clientbook's side of kit.Reconcile: every client of the
-// account.
+// Records are Clientbook's clients, for kit.Reconcile and a kit.Watch.
 type Records struct{ Client *Client }
 
-// Each lists every client.
-func (rs Records) Each(ctx context.Context, fn func(kit.Record) error) error {
-	return clients(ctx, rs.Client, time.Time{}, fn)
-}
-
-// clients lists the clients changed after since (all of them when since is
-// zero), 100 a page, within the client's rate limit.
-func clients(ctx context.Context, client *Client, since time.Time, fn func(kit.Record) error) error {
+// List lists the clients changed after since (all of them when since is
+// zero), 100 a page, within the client's rate limit; each record's event
+// is what the gateway stores of a client.updated delivery, with an event
+// id of the client and its updatedAt.
+func (rs Records) List(ctx context.Context, since time.Time, fn func(kit.Record) error) error {
 	page := func(ctx context.Context, cursor string) ([]json.RawMessage, string, error) {
 		q := url.Values{"limit": {"100"}}
 		if !since.IsZero() {
@@ -105,7 +93,7 @@ func clients(ctx context.Context, client *Client, since time.Time, fn func(kit.R
 			Data       []json.RawMessage `json:"data"`
 			NextCursor string            `json:"nextCursor"`
 		}
-		err := client.Do(ctx, http.MethodGet, "/v1/clients?"+q.Encode(), nil, &p)
+		err := rs.Client.Do(ctx, http.MethodGet, "/v1/clients?"+q.Encode(), nil, &p)
 		return p.Data, p.NextCursor, err
 	}
 	return kit.Pages(ctx, page, func(raw json.RawMessage) error {

@@ -34,10 +34,11 @@ type Record struct {
 	Event   schemas.PartnerEnvelope
 }
 
-// Records is what a partner's client gives Reconcile.
+// Records is what a partner's client gives Reconcile and a Watch.
 type Records interface {
-	// Each lists every record of the account, within the rate limit.
-	Each(ctx context.Context, fn func(Record) error) error
+	// List lists the records of the account changed after since (every
+	// record when since is zero), within the rate limit.
+	List(ctx context.Context, since time.Time, fn func(Record) error) error
 }
 
 // Drift is one difference, by kind.
@@ -63,13 +64,15 @@ type ReconcileReport struct {
 	Records   int     `json:"records"`   // partner records read
 	Drift     []Drift `json:"drift"`
 	Repaired  bool    `json:"repaired"`
+
+	events map[string]schemas.PartnerEnvelope // by record id: what Repair sends through PARTNER
 }
 
 // Reconcile compares partner's records with the Edge customers edgesync
 // linked in namespace (the connector's name); store, when set, limits the
 // Edge side to one store. It changes nothing.
 func Reconcile(ctx context.Context, js jetstream.JetStream, recs Records, partner, namespace, store string) (ReconcileReport, error) {
-	rep := ReconcileReport{Partner: partner, Store: store}
+	rep := ReconcileReport{Partner: partner, Store: store, events: map[string]schemas.PartnerEnvelope{}}
 	kv, err := js.KeyValue(ctx, streams.BucketLinks)
 	if err != nil {
 		return rep, fmt.Errorf("open bucket %s: %w", streams.BucketLinks, err)
@@ -77,8 +80,9 @@ func Reconcile(ctx context.Context, js jetstream.JetStream, recs Records, partne
 	links := streams.NewLinks(kv, namespace)
 	records := map[string]Record{}
 	var all []Record
-	err = recs.Each(ctx, func(r Record) error {
+	err = recs.List(ctx, time.Time{}, func(r Record) error {
 		all = append(all, r)
+		rep.events[r.ID] = r.Event
 		for _, id := range r.Links {
 			records[id] = r
 		}
@@ -223,23 +227,20 @@ type RepairConfig struct {
 // echo). Then, for a customer missing at the partner or whose Edge values
 // are missing there, the connector's state is dropped and the connector
 // sends the customer again (a replay of its latest state). The connector
-// and the writer must be running.
-func Repair(ctx context.Context, js jetstream.JetStream, recs Records, rep *ReconcileReport, cfg RepairConfig) error {
+// and the writer must be running. The records are those rep's Reconcile
+// listed: a repair does not list the account again.
+func Repair(ctx context.Context, js jetstream.JetStream, rep *ReconcileReport, cfg RepairConfig) error {
 	if cfg.Settle <= 0 {
 		cfg.Settle = 2 * time.Minute
-	}
-	events := map[string]schemas.PartnerEnvelope{}
-	if err := recs.Each(ctx, func(r Record) error { events[r.ID] = r.Event; return nil }); err != nil {
-		return fmt.Errorf("list %s's records: %w", rep.Partner, err)
 	}
 	published := 0
 	for _, d := range rep.Drift {
 		if d.Kind != Extra && !(d.Kind == Differs && strings.Contains(d.Detail, "at the partner only")) {
 			continue
 		}
-		pe, ok := events[d.ID]
+		pe, ok := rep.events[d.ID]
 		if !ok {
-			continue // gone since the report: nothing to bring
+			continue // not a listed record: nothing to bring
 		}
 		m, err := pe.Msg()
 		if err != nil {

@@ -23,13 +23,12 @@ import (
 // the writer's merge rules apply to it like to a delivery, and a change
 // the writer already has writes nothing.
 
-// Webhooks is what a partner's client gives a Watch.
+// Webhooks is what a partner's client gives a Watch: its records (the
+// catch-up lists those changed since the last listing) and its webhooks.
 type Webhooks interface {
+	Records
 	// Inspect compares the partner's webhooks with those edgesync needs.
 	Inspect(ctx context.Context) ([]Problem, error)
-	// Changed lists the records the partner changed after since, each as
-	// the partner event the gateway would have stored for it.
-	Changed(ctx context.Context, since time.Time, each func(schemas.PartnerEnvelope) error) error
 }
 
 // Problem is one webhook that is not as edgesync needs it.
@@ -230,7 +229,8 @@ func (w *Watch) CatchUp(ctx context.Context) error {
 	}
 	started := time.Now().UTC()
 	n := 0
-	err = w.hooks.Changed(ctx, since.Add(-overlap), func(pe schemas.PartnerEnvelope) error {
+	err = w.hooks.List(ctx, since.Add(-overlap), func(r Record) error {
+		pe := r.Event
 		m, err := pe.Msg()
 		if err != nil {
 			// A record that cannot be an event never holds the others.

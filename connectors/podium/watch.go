@@ -13,7 +13,6 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/projectors"
-	"github.com/edgesync/edgesync/schemas"
 )
 
 // Podium disables a webhook after about 15 failed tries over 8 hours; the
@@ -30,8 +29,8 @@ type Hook struct {
 
 // Webhooks are Podium's side of a kit.Watch over hooks.
 type Webhooks struct {
-	client *Client
-	hooks  []Hook
+	Records
+	hooks []Hook
 }
 
 // NewWatch returns a watch over hooks (kit.Watch); cfg.Partner is set.
@@ -40,7 +39,7 @@ func NewWatch(ctx context.Context, client *Client, js jetstream.JetStream, hooks
 	if cfg.Namespace == "" {
 		cfg.Namespace = Durable
 	}
-	return kit.NewWatch(ctx, Webhooks{client: client, hooks: hooks}, js, cfg, log)
+	return kit.NewWatch(ctx, Webhooks{Records: Records{Client: client}, hooks: hooks}, js, cfg, log)
 }
 
 // Inspect compares Podium's webhooks with those edgesync needs: a missing
@@ -55,7 +54,7 @@ func (wh Webhooks) Inspect(ctx context.Context) ([]kit.Problem, error) {
 		EventTypes  []string `json:"eventTypes"`
 		Disabled    bool     `json:"disabled"`
 	}
-	if err := wh.client.Do(ctx, "GET", "/v4/webhooks", nil, &hooks); err != nil {
+	if err := wh.Client.Do(ctx, "GET", "/v4/webhooks", nil, &hooks); err != nil {
 		return nil, err
 	}
 	var out []kit.Problem
@@ -79,7 +78,7 @@ func (wh Webhooks) Inspect(ctx context.Context) ([]kit.Problem, error) {
 			continue
 		}
 		out = append(out, kit.Problem{Webhook: want.URL + " for location " + want.LocationUID, What: wrong, Repair: func(ctx context.Context) error {
-			_, err := wh.client.EnsureWebhook(ctx, want.URL, want.Secret, want.LocationUID, want.EventTypes)
+			_, err := wh.Client.EnsureWebhook(ctx, want.URL, want.Secret, want.LocationUID, want.EventTypes)
 			return err
 		}})
 	}
@@ -93,25 +92,14 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(a, b)
 }
 
-// Changed lists the contacts Podium changed after since, each as the
-// gateway stores a contact.updated delivery ({"after": contact}), with an
-// event id of the contact and its updatedAt.
-func (wh Webhooks) Changed(ctx context.Context, since time.Time, each func(schemas.PartnerEnvelope) error) error {
-	return contacts(ctx, wh.client, since, func(r kit.Record) error { return each(r.Event) })
-}
-
-// Records are Podium's side of kit.Reconcile: every contact of the
-// account.
+// Records are Podium's contacts, for kit.Reconcile and a kit.Watch.
 type Records struct{ Client *Client }
 
-// Each lists every contact.
-func (rs Records) Each(ctx context.Context, fn func(kit.Record) error) error {
-	return contacts(ctx, rs.Client, time.Time{}, fn)
-}
-
-// contacts lists the contacts changed after since (all of them when since
-// is zero), 100 a page, within the client's rate limit.
-func contacts(ctx context.Context, client *Client, since time.Time, fn func(kit.Record) error) error {
+// List lists the contacts changed after since (all of them when since is
+// zero), 100 a page, within the client's rate limit; each record's event
+// is what the gateway stores of a contact.updated delivery
+// ({"after": contact}), with an event id of the contact and its updatedAt.
+func (rs Records) List(ctx context.Context, since time.Time, fn func(kit.Record) error) error {
 	page := func(ctx context.Context, cursor string) ([]json.RawMessage, string, error) {
 		q := url.Values{"limit": {"100"}}
 		if !since.IsZero() {
@@ -121,7 +109,7 @@ func contacts(ctx context.Context, client *Client, since time.Time, fn func(kit.
 			q.Set("cursor", cursor)
 		}
 		var items []json.RawMessage
-		meta, err := client.list(ctx, "/v4/contacts?"+q.Encode(), &items)
+		meta, err := rs.Client.list(ctx, "/v4/contacts?"+q.Encode(), &items)
 		return items, meta.NextCursor, err
 	}
 	return kit.Pages(ctx, page, func(raw json.RawMessage) error {

@@ -57,7 +57,7 @@ func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 	assert.Len(t, rep.Drift, 3, "%+v", rep.Drift)
 	assert.Len(t, in.db.CustomerKeys(), 2, "a report changes nothing")
 
-	require.NoError(t, kit.Repair(ctx, in.srv.JS, recs, &rep, kit.RepairConfig{Durable: podium.Durable, Namespace: podium.Durable, WriterDurable: writer.Durable}))
+	require.NoError(t, kit.Repair(ctx, in.srv.JS, &rep, kit.RepairConfig{Durable: podium.Durable, Namespace: podium.Durable, WriterDurable: writer.Durable}))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		start := time.Now()
