@@ -134,6 +134,7 @@ func Redrive(ctx context.Context, js jetstream.JetStream, consumer string, dead 
 	out := Redriven{Consumer: consumer}
 	var (
 		stream  string
+		str     jetstream.Stream // stream's, opened once
 		from    uint64
 		subject = map[string]bool{}
 	)
@@ -154,8 +155,14 @@ func Redrive(ctx context.Context, js jetstream.JetStream, consumer string, dead 
 			out.More++
 			continue
 		}
+		if str == nil {
+			var err error
+			if str, err = js.Stream(ctx, d.Stream); err != nil {
+				return out, fmt.Errorf("redrive %s: stream %s: %w", consumer, d.Stream, err)
+			}
+		}
 		stream = d.Stream
-		held, err := holds(ctx, js, d.Stream, d.Subject)
+		held, err := holds(ctx, str, d.Subject)
 		if err != nil {
 			return out, fmt.Errorf("redrive %s: %w", consumer, err)
 		}
@@ -190,18 +197,14 @@ func Redrive(ctx context.Context, js jetstream.JetStream, consumer string, dead 
 	return out, nil
 }
 
-// holds reports whether stream still holds a message on subject.
-func holds(ctx context.Context, js jetstream.JetStream, stream, subject string) (bool, error) {
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		return false, fmt.Errorf("stream %s: %w", stream, err)
-	}
-	_, err = s.GetLastMsgForSubject(ctx, subject)
+// holds reports whether str still holds a message on subject.
+func holds(ctx context.Context, str jetstream.Stream, subject string) (bool, error) {
+	_, err := str.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read %s on %s: %w", subject, stream, err)
+		return false, fmt.Errorf("read %s on %s: %w", subject, str.CachedInfo().Config.Name, err)
 	}
 	return true, nil
 }
