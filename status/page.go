@@ -46,7 +46,7 @@ func Handler(r *Reader, refresh time.Duration, log *slog.Logger) http.Handler {
 	read := func(req *http.Request) Snapshot {
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
-		return r.Read(ctx)
+		return r.Current(ctx)
 	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, req *http.Request) {
 		s := read(req)

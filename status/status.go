@@ -100,6 +100,11 @@ type Reader struct {
 	mu      sync.Mutex
 	history map[string][]sample // consumer → readings, oldest first
 	now     func() time.Time
+	// last is the newest snapshot, and watchEvery how often Watch takes
+	// one (0 when nothing watches): a page asked for within that serves
+	// the watched snapshot instead of reading everything again.
+	last       Snapshot
+	watchEvery time.Duration
 }
 
 type sample struct {
@@ -110,6 +115,14 @@ type sample struct {
 // Watch reads the pipeline every every until ctx ends, so that rates and
 // ETAs are known from the start, not only after someone opened the page.
 func (r *Reader) Watch(ctx context.Context, every time.Duration) {
+	r.mu.Lock()
+	r.watchEvery = every
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.watchEvery = 0
+		r.mu.Unlock()
+	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -122,6 +135,18 @@ func (r *Reader) Watch(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// Current is the watched snapshot while it is fresher than the watch's
+// interval, and a new reading otherwise.
+func (r *Reader) Current(ctx context.Context) Snapshot {
+	r.mu.Lock()
+	last, every := r.last, r.watchEvery
+	r.mu.Unlock()
+	if every > 0 && !last.At.IsZero() && r.now().Sub(last.At) < every {
+		return last
+	}
+	return r.Read(ctx)
 }
 
 // NewReader returns a Reader of the pipeline behind js.
@@ -172,6 +197,9 @@ func (r *Reader) Read(ctx context.Context) Snapshot {
 		unread("customer counts", err)
 	}
 	judge(&s)
+	r.mu.Lock()
+	r.last = s
+	r.mu.Unlock()
 	return s
 }
 
