@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -55,6 +56,7 @@ type Gateway struct {
 	log        *slog.Logger
 	deliveries *prometheus.CounterVec
 	answers    answers
+	host       string // named in its reports
 }
 
 // New returns a gateway; at least one partner must be configured.
@@ -76,7 +78,8 @@ func New(js jetstream.JetStream, cfg Config, log *slog.Logger) (*Gateway, error)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	g := &Gateway{js: js, cfg: cfg, log: log}
+	host, _ := os.Hostname()
+	g := &Gateway{js: js, cfg: cfg, log: log, host: host}
 	if cfg.Metrics != nil {
 		g.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "edgesync_webhook_deliveries_total",

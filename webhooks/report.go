@@ -2,7 +2,6 @@ package webhooks
 
 import (
 	"context"
-	"os"
 	"sync"
 	"time"
 
@@ -48,8 +47,7 @@ func (a *answers) add(partner, result string, at time.Time) {
 
 // Report is the gateway's report for one partner now.
 func (g *Gateway) Report(partner string, at streams.Reported) Report {
-	host, _ := os.Hostname()
-	r := Report{Reported: at, Partner: partner, Host: host, Answers: map[string]int64{}}
+	r := Report{Reported: at, Partner: partner, Host: g.host, Answers: map[string]int64{}}
 	g.answers.mu.Lock()
 	for k, v := range g.answers.counts[partner] {
 		r.Answers[k] = v
