@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -131,9 +132,9 @@ func showDead(w io.Writer, d streams.DeadMsg) {
 		fmt.Fprintf(w, "    %s: %s\n", k, strings.Join(d.Msg.Header[k], ", "))
 	}
 	fmt.Fprintln(w, "  body:")
-	var v any
-	if b, err := json.MarshalIndent(json.RawMessage(d.Msg.Data), "    ", "  "); json.Unmarshal(d.Msg.Data, &v) == nil && err == nil {
-		fmt.Fprintf(w, "    %s\n", b)
+	var indented bytes.Buffer
+	if json.Indent(&indented, d.Msg.Data, "    ", "  ") == nil {
+		fmt.Fprintf(w, "    %s\n", indented.Bytes())
 	} else {
 		fmt.Fprintf(w, "    %q\n", d.Msg.Data)
 	}
