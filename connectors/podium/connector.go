@@ -506,50 +506,56 @@ func (c *Connector) flush(ctx context.Context) []error {
 			errs[i], failed[d.key] = err, true
 			continue
 		}
-		if d.customerKey != "" {
-			if err := c.recordInvite(ctx, d.customerKey, d.env.Time); err != nil {
-				errs[i] = err
-				continue
-			}
-			_ = c.state.Delete(ctx, inviteIntentKey(d.key)) // done with; a leftover only names an older event
-		}
 		c.states.Count(sent[i])
 	}
 	return errs
 }
 
-func inviteIntentKey(stateKey string) string { return stateKey + ".invite" }
-
-// invite creates the review invitation of an activity event at most once.
-// Podium's invites API has no idempotency key, so the intent (the event's
-// id) is recorded before the call and dropped once the activity's state is
-// saved. A redelivery that finds it (the process was killed after Podium
-// created the invitation, or its answer was lost) does not invite again: a
-// second invitation inside the cool-down is the greater harm than a
-// missing one. When Podium answered with an error, nothing was made and
-// the intent goes, so the retry invites.
+// invite creates the review invitation of an activity event at most once
+// per cool-down. Podium's invites API has no idempotency key, so the
+// customer's last invitation is saved before the call: a kill after Podium
+// created the invitation, or a lost answer, leaves the mark, and no later
+// event of that customer (nor this one redelivered) invites again inside
+// the cool-down; a second invitation is the greater harm than a missing
+// one. When Podium answered with an error nothing was made, and the mark
+// goes back so the retry invites.
 func (c *Connector) invite(ctx context.Context, d deferredActivity, inv projectors.PodiumReviewInvite) (bool, error) {
-	key := inviteIntentKey(d.key)
-	prior, ok, err := streams.GetJSON[string](ctx, c.state, key)
+	key := c.stateKey(schemas.EntityCustomer, d.customerKey)
+	before, _, err := c.states.Load(ctx, key)
 	if err != nil {
-		return false, fmt.Errorf("read invitation intent of %s: %w", d.env.Key, err)
+		return false, fmt.Errorf("read the last invitation of customer %s: %w", d.customerKey, err)
 	}
-	if ok && prior == d.env.ID {
-		c.log.Warn("a review invitation for this event may have been created before a restart or a lost answer; not created again",
-			"key", d.env.Key, "customer", d.customerKey, "event", d.env.ID)
+	if !d.env.Time.After(before.LastInvite) {
+		c.log.WarnContext(ctx, "a review invitation of this customer may have been created before a restart or a lost answer; not created again",
+			"key", d.env.Key, "customer", d.customerKey, "last_invite", before.LastInvite)
 		return false, nil
 	}
-	if err := streams.PutJSON(ctx, c.state, key, d.env.ID); err != nil {
-		return false, fmt.Errorf("record invitation intent of %s: %w", d.env.Key, err)
+	marked := before
+	marked.LastInvite = d.env.Time
+	if err := c.save(ctx, key, marked); err != nil {
+		return false, fmt.Errorf("mark the invitation of customer %s: %w", d.customerKey, err)
 	}
 	if _, err := c.client.CreateReviewInvite(ctx, inv); err != nil {
 		if !errors.Is(err, partnerapi.ErrOutcomeUnknown) {
-			_ = c.state.Delete(ctx, key)
+			c.unmark(ctx, key, d.env.Time, before.LastInvite)
 		}
 		return false, fmt.Errorf("review invitation for %s: %w", d.env.Key, err)
 	}
 	c.log.DebugContext(ctx, "review invitation sent", "key", d.env.Key, "customer", d.customerKey, "location", inv.LocationUID)
 	return true, nil
+}
+
+// unmark puts a customer's last invitation back after Podium refused one,
+// unless a customer event changed the state meanwhile.
+func (c *Connector) unmark(ctx context.Context, key string, marked, before time.Time) {
+	p, ok, err := c.states.Load(ctx, key)
+	if err != nil || !ok || !p.LastInvite.Equal(marked) {
+		return
+	}
+	p.LastInvite = before
+	if err := c.save(ctx, key, p); err != nil {
+		c.log.WarnContext(ctx, "could not take back the invitation mark; this customer is not invited again inside the cool-down", "err", err)
+	}
 }
 
 func (c *Connector) feedOutcome(batch []deferredActivity, errs []error, sent []bool, owner int, ev projectors.PodiumFeedEvent, err error) {
@@ -560,18 +566,6 @@ func (c *Connector) feedOutcome(batch []deferredActivity, errs []error, sent []b
 		return
 	}
 	sent[owner] = true
-}
-
-func (c *Connector) recordInvite(ctx context.Context, customerKey string, at time.Time) error {
-	key := c.stateKey(schemas.EntityCustomer, customerKey)
-	p, _, err := c.states.Load(ctx, key)
-	if err != nil {
-		return err
-	}
-	if at.After(p.LastInvite) {
-		p.LastInvite = at
-	}
-	return c.save(ctx, key, p)
 }
 
 // notification sends an Edge text through Podium and reports the outcome

@@ -100,8 +100,10 @@ func TestACustomerPodiumCannotHoldIsReportedNotSkipped(t *testing.T) {
 
 // Podium creates a review invitation and its answer is lost (as when the
 // connector is killed between Podium's accepting and its saving): the
-// redelivered sale does not invite the customer a second time. Before, the
-// client retried the call, and a redelivery made it again.
+// redelivered sale does not invite the customer a second time, nor does her
+// next sale. Before, the client retried the call, and a redelivery made it
+// again; later, a kill between saving the sale and marking the customer let
+// her next sale invite again (seen in the crash suite).
 func TestALostInvitationAnswerInvitesOnce(t *testing.T) {
 	r := newPodiumRig(t, func(s *rigSetup) {
 		s.podium.ReviewCooldown = 30 * 24 * time.Hour
@@ -123,4 +125,14 @@ func TestALostInvitationAnswerInvitesOnce(t *testing.T) {
 	assert.Len(t, r.emu.ReviewInvites(), 1, "one invitation, not one per try")
 	assert.Len(t, feedBodies(t, r.emu, projectors.FeedPurchase, func(e projectors.PodiumFeedEvent) *projectors.PodiumPurchase { return e.Purchase }), 1,
 		"the sale's purchase is in Podium")
+
+	// The mark is the customer's, not the sale's: her next sale is inside
+	// the cool-down too.
+	r.edge("", func(tx *edgesim.Tx) error {
+		_, err := tx.NewSale("001", schemas.Sale{CustomerKey: ada, Total: 500, Lines: []schemas.SaleLine{{LineNo: 1, Type: "MERCH", Qty: 1, Amount: 500}}})
+		return err
+	})
+	r.settle()
+	assert.Len(t, r.emu.ReviewInvites(), 1, "no second invitation inside the cool-down")
+	assert.Len(t, feedBodies(t, r.emu, projectors.FeedPurchase, func(e projectors.PodiumFeedEvent) *projectors.PodiumPurchase { return e.Purchase }), 2)
 }
