@@ -21,6 +21,8 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"golang.org/x/time/rate"
+
+	"github.com/edgesync/edgesync/lane"
 )
 
 // Error is an error answer from a partner API.
@@ -59,18 +61,47 @@ func (e *Error) Refused() bool {
 // 10), which keeps 97% of it and still lets a short burst through.
 const limiterBurst = 10
 
+// Limiter keeps one account under its per-minute limit, and serves the
+// live lane first (package lane). Tokens are reserved in the order calls
+// ask; bulk calls ask one at a time, so a live call finds at most one bulk
+// reservation ahead of it, whatever the bulk backlog and however many
+// workers carry it, and the account as a whole still never sees more than
+// its limit.
+type Limiter struct {
+	tokens   *rate.Limiter
+	bulkTurn chan struct{} // held by the one bulk call that may reserve
+}
+
 // NewLimiter returns the limiter of one account: perMinute requests per
 // window (one minute unless a test shrinks time); a negative perMinute lifts
 // the limit.
-func NewLimiter(perMinute int, window time.Duration) *rate.Limiter {
-	if perMinute < 0 {
-		return rate.NewLimiter(rate.Inf, 0)
+func NewLimiter(perMinute int, window time.Duration) *Limiter {
+	l := &Limiter{bulkTurn: make(chan struct{}, 1)}
+	switch {
+	case perMinute < 0:
+		l.tokens = rate.NewLimiter(rate.Inf, 0)
+	default:
+		if window <= 0 {
+			window = time.Minute
+		}
+		burst := min(limiterBurst, max(1, perMinute/30))
+		l.tokens = rate.NewLimiter(rate.Limit(float64(max(perMinute-burst, 1))/window.Seconds()), burst)
 	}
-	if window <= 0 {
-		window = time.Minute
+	return l
+}
+
+// Wait blocks until a call may be made, or ctx ends.
+func (l *Limiter) Wait(ctx context.Context) error {
+	if !lane.IsBulk(ctx) {
+		return l.tokens.Wait(ctx)
 	}
-	burst := min(limiterBurst, max(1, perMinute/30))
-	return rate.NewLimiter(rate.Limit(float64(max(perMinute-burst, 1))/window.Seconds()), burst)
+	select {
+	case l.bulkTurn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-l.bulkTurn }()
+	return l.tokens.Wait(ctx)
 }
 
 // PerMinute is a limit of n calls per window as calls per minute.

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/partnerapi"
+	"github.com/edgesync/edgesync/lane"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -97,4 +100,32 @@ func TestARedirectIsNeverFollowedNorRetried(t *testing.T) {
 	assert.Equal(t, []string{"POST /v4/contacts"}, calls, "one call, not followed as a GET, not retried")
 	assert.EqualError(t, err, "podium POST /v4/contacts: answered 301 Moved Permanently to https://api.example.com/v4/contacts: "+
 		"API calls do not follow redirects; set the podium base URL to the address it points to")
+}
+
+// Four workers carrying bulk work never put more than one reservation
+// ahead of a live call: counted in tokens granted, not in time.
+func TestALiveCallFindsAtMostOneBulkCallAhead(t *testing.T) {
+	lim := partnerapi.NewLimiter(120, 6*time.Second) // a token every ~50ms
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	bulk := lane.WithBulk(ctx)
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for lim.Wait(bulk) == nil {
+				granted.Add(1)
+			}
+		})
+	}
+	require.Eventually(t, func() bool { return granted.Load() > 8 }, 10*time.Second, time.Millisecond, "the burst is spent")
+	for range 5 {
+		before := granted.Load()
+		require.NoError(t, lim.Wait(context.Background()))
+		// One bulk call may have reserved before the live one asked, and
+		// one may have been granted without yet counting itself.
+		assert.LessOrEqual(t, granted.Load()-before, int64(2))
+	}
+	stop()
+	wg.Wait()
 }

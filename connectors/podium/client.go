@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"golang.org/x/time/rate"
 
 	"github.com/edgesync/edgesync/connectors/partnerapi"
 
@@ -59,7 +58,7 @@ type APIError = partnerapi.Error
 type Client struct {
 	cfg     ClientConfig
 	hc      *http.Client
-	limiter *rate.Limiter
+	limiter *partnerapi.Limiter
 	calls   partnerapi.Calls
 	log     *slog.Logger
 
