@@ -313,6 +313,7 @@ func (c *Capture) snapshot(ctx context.Context, e schemas.Entity, until int64, r
 	c.mu.Unlock()
 	c.cfg.Metrics.snapshot(e, reason)
 	b := c.newBatch(e, epoch)
+	b.bulk = true // live changes go first at every connector
 	defer b.drain()
 	// A row whose last change Change Tracking no longer holds (cleaned up
 	// after the retention, or untouched since tracking began) has a NULL
@@ -442,6 +443,7 @@ type batch struct {
 	c        *Capture
 	entity   schemas.Entity
 	epoch    int64
+	bulk     bool // a snapshot's: marked for the connectors' bulk lane
 	msgs     []*nats.Msg
 	size     int
 	inFlight *streams.InFlight
@@ -462,6 +464,9 @@ func (b *batch) add(ctx context.Context, r Row) error {
 		Source: b.c.source(), Entity: r.Entity, Key: r.Key, Version: r.Version, Epoch: b.epoch, Origin: r.Origin,
 		Time: b.c.cfg.Now(), Data: data,
 	}.Msg()
+	if err == nil && b.bulk {
+		m.Header.Set(schemas.HeaderLane, schemas.LaneBulk)
+	}
 	if err == nil {
 		err = b.c.fits(m)
 	}

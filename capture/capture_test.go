@@ -66,6 +66,7 @@ func TestSnapshotEmitsEveryAggregateValidAgainstItsSchema(t *testing.T) {
 		assert.Equal(t, env.ID, m.Header.Get(schemas.HeaderMsgID))
 		assert.Equal(t, env.Type, m.Header.Get(schemas.HeaderType))
 		assert.Equal(t, schemas.SpecVersion, m.Header.Get(schemas.HeaderSpecVersion))
+		assert.Equal(t, schemas.LaneBulk, m.Header.Get(schemas.HeaderLane), "a snapshot is bulk work")
 		seen[subj.Entity]++
 	}
 	for _, e := range []schemas.Entity{schemas.EntityCustomer, schemas.EntityWishList, schemas.EntityNote, schemas.EntitySale,
@@ -92,7 +93,11 @@ func TestRestartResumesFromCheckpoint(t *testing.T) {
 	st := c.Stats()
 	assert.Zero(t, st.Snapshots, "resumed, no snapshot")
 	assert.Zero(t, st.Duplicates)
-	assert.Greater(t, len(natstest.Messages(t, srv.JS, streams.StreamEdge)), published)
+	msgs := natstest.Messages(t, srv.JS, streams.StreamEdge)
+	require.Greater(t, len(msgs), published)
+	for _, m := range msgs[published:] {
+		assert.Empty(t, m.Header.Get(schemas.HeaderLane), "a change is live: %s", m.Subject)
+	}
 }
 
 func TestRunStopsOnCancel(t *testing.T) {

@@ -28,7 +28,15 @@ const (
 	HeaderTime        = "ce-time"
 	HeaderOrigin      = "edgesync-origin"
 	HeaderMsgID       = nats.MsgIdHdr
+	// HeaderLane is LaneBulk on what capture's snapshots publish (a
+	// store's initial upload, a re-snapshot) and absent on live changes:
+	// connectors serve live changes first. A subscriber that does not
+	// care ignores it.
+	HeaderLane = "edgesync-lane"
 )
+
+// LaneBulk is HeaderLane's value for bulk work.
+const LaneBulk = "bulk"
 
 // Envelope wraps every event. For Edge events Data holds the whole aggregate.
 type Envelope struct {
