@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgesync/edgesync/lane"
 	"github.com/edgesync/edgesync/logctx"
 	"github.com/edgesync/edgesync/schemas"
 )
@@ -136,6 +137,10 @@ type ConsumerConfig struct {
 	// shared by dependent aggregates (an Edge customer's, for its sales and
 	// notes: schemas.CustomerOf) keeps them in order with each other too.
 	Partition func(jetstream.Msg) string
+	// Lanes reads Edge events in a live lane and bulk lanes, live first
+	// (lanes.go): a connector's initial upload, a store's snapshot and a
+	// replay never hold a live change behind them.
+	Lanes bool
 }
 
 const shutdownGrace = 10 * time.Second
@@ -209,6 +214,8 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerCon
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		return nil, ErrNoStreams
+	case errors.Is(err, jetstream.ErrConsumerNotFound) && cfg.Lanes:
+		cons, err = createLive(ctx, js, cfg.Stream, cc)
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
 		cons, err = createRecorded(ctx, js, cfg.Stream, cc)
 	case err != nil:
@@ -219,8 +226,14 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerCon
 			cons, err = remake(ctx, js, cfg.Stream, info, cc, log)
 			break
 		}
+		// Where it starts is the consumer's own (a live lane starts at a
+		// sequence); the server refuses to change it.
+		cc.DeliverPolicy, cc.OptStartSeq = info.Config.DeliverPolicy, info.Config.OptStartSeq
 		cc.Metadata = recordOf(info)
 		cons, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
+	}
+	if err == nil && cfg.Lanes {
+		cons, err = openInitialBulk(ctx, js, cfg, cons, log)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
@@ -274,18 +287,25 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		flushMaxWait = time.Second
 	}
 
-	// The iterators feed one unbuffered channel, so each still pulls only
-	// as fast as the loop handles.
-	in := make(chan jetstream.Msg)
+	// The lanes feed two unbuffered channels, so each still pulls only as
+	// fast as the loop handles; the loop takes a live message first.
+	in, bulkIn := make(chan jetstream.Msg), make(chan jetstream.Msg)
 	mainDone := make(chan struct{})
-	go func() { feed(ctx, it, in, cfg.Durable, log); close(mainDone) }()
+	ln := &lanes{js: js, cfg: cfg, log: log, open: map[string]bool{}}
+	route := func(ctx context.Context, msg jetstream.Msg) (jetstream.Msg, bool) {
+		if cfg.Lanes && !ln.live(ctx, msg) {
+			return nil, false
+		}
+		return msg, true
+	}
+	go func() { feed(ctx, it, in, cfg.Durable, route, log); close(mainDone) }()
 	park := newParking()
 	if cfg.GiveUpAfter == 0 {
 		cfg.GiveUpAfter = defaultGiveUpAfter
 	}
 	pctx, stopProgress := context.WithCancel(ctx)
 	progressDone := make(chan struct{})
-	go func() { logProgress(pctx, cons, cfg.Durable, park, cfg.Metrics, log); close(progressDone) }()
+	go func() { logProgress(pctx, cons, cfg.Durable, park.finished, cfg.Metrics, log); close(progressDone) }()
 	defer func() { stopProgress(); <-progressDone }()
 	if cfg.Report != nil {
 		report := func(at Reported) ConnectorReport {
@@ -300,10 +320,15 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		go func() { RunReports(rctx, js, ReportKey(cfg.Durable), 0, report, log); close(reported) }()
 		defer func() { stopReports(); <-reported }()
 	}
-	rctx, stopReplays := context.WithCancel(ctx)
-	replayDone := make(chan struct{})
-	go func() { followReplays(rctx, js, cfg, in, log); close(replayDone) }()
-	defer func() { stopReplays(); <-replayDone }()
+	lctx, stopLanes := context.WithCancel(ctx)
+	lanesDone := make(chan struct{})
+	go func() {
+		ln.follow(lctx, bulkIn, func(ctx context.Context, l *bulkLane) {
+			logProgress(ctx, l.cons, l.name, l.done.Load, cfg.Metrics, log)
+		})
+		close(lanesDone)
+	}()
+	defer func() { stopLanes(); <-lanesDone }()
 
 	var deferred []deferredMsg
 	flush := func() {
@@ -313,8 +338,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		hctx, cancel := handlerContext(ctx)
 		defer cancel()
 		held := make([]jetstream.Msg, len(deferred))
+		bulk := true
 		for i, d := range deferred {
 			held[i] = d.msg
+			bulk = bulk && isBulkWork(d.msg)
+		}
+		if bulk {
+			hctx = lane.WithBulk(hctx)
 		}
 		stopBeat := inProgress(cfg.ackWait()/3, held...)
 		outcomes := cfg.Flush(hctx)
@@ -329,6 +359,24 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		deferred = deferred[:0]
 	}
 	defer flush()
+	// handleNeeded handles the latest state of the aggregate a message
+	// needs first, then the message again.
+	handleNeeded := func(hctx context.Context, msg jetstream.Msg, subject string, err error) error {
+		first, berr := bring(hctx, js, cfg.Stream, subject)
+		if berr != nil {
+			log.DebugContext(hctx, "what the message needs is not in the stream yet; delivered again", "needs", subject, "err", berr)
+			return err
+		}
+		ferr := h(hctx, first)
+		switch {
+		case errors.Is(ferr, ErrLater) && cfg.Flush != nil:
+			deferred = append(deferred, deferredMsg{first, time.Now()})
+		case ferr != nil:
+			log.DebugContext(hctx, "what the message needs failed; both are delivered again", "needs", subject, "err", ferr)
+			return err
+		}
+		return h(hctx, msg)
+	}
 	// process handles one message: settles it by its handler's verdict, or
 	// gathers it for the next flush.
 	process := func(msg jetstream.Msg) {
@@ -342,8 +390,14 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		// Every line logged while handling it names the record, however
 		// deep (a partner call's retry).
 		hctx = logctx.With(hctx, recordAttrs(cfg.Durable, msg)...)
+		if isBulkWork(msg) {
+			hctx = lane.WithBulk(hctx)
+		}
 		stopBeat := inProgress(cfg.ackWait()/3, msg)
 		err := h(hctx, msg)
+		if subject, ok := needed(err); ok {
+			err = handleNeeded(hctx, msg, subject, err)
+		}
 		stopBeat()
 		if errors.Is(err, ErrLater) && cfg.Flush != nil {
 			deferred = append(deferred, deferredMsg{msg, start})
@@ -372,12 +426,17 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		}
 		var msg jetstream.Msg
 		select {
-		case msg = <-in:
-		case <-flushDue:
-			flush()
-			continue
-		case <-mainDone:
-			return nil
+		case msg = <-in: // a live message goes first
+		default:
+			select {
+			case msg = <-in:
+			case msg = <-bulkIn:
+			case <-flushDue:
+				flush()
+				continue
+			case <-mainDone:
+				return nil
+			}
 		}
 		timer.Stop()
 		if pool != nil {
@@ -393,8 +452,11 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	}
 }
 
-// feed hands the iterator's messages to the loop until the iterator closes.
-func feed(ctx context.Context, it jetstream.MessagesContext, in chan<- jetstream.Msg, consumer string, log *slog.Logger) {
+// feed hands the iterator's messages to the loop until the iterator closes;
+// route passes a message on, or settles it and says so (a message another
+// lane has).
+func feed(ctx context.Context, it jetstream.MessagesContext, in chan<- jetstream.Msg, consumer string,
+	route func(context.Context, jetstream.Msg) (jetstream.Msg, bool), log *slog.Logger) {
 	for {
 		msg, err := it.Next()
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -407,90 +469,14 @@ func feed(ctx context.Context, it jetstream.MessagesContext, in chan<- jetstream
 			log.Warn("consumer fetch failed; retrying", "consumer", consumer, "err", err)
 			continue
 		}
+		msg, ok := route(ctx, msg)
+		if !ok {
+			continue
+		}
 		select {
 		case in <- msg:
 		case <-ctx.Done():
 			_ = msg.Nak() // hand back what was buffered, until the drained iterator closes
-		}
-	}
-}
-
-// replayPoll is how often a consumer looks for a replay of itself, and how
-// often it checks a running replay for its end.
-const replayPoll = 2 * time.Second
-
-// followReplays attaches to the durable's replay consumer whenever one
-// exists, feeds its messages to in, and deletes it once it has nothing left.
-func followReplays(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, in chan<- jetstream.Msg, log *slog.Logger) {
-	name := ReplayName(cfg.Durable)
-	t := time.NewTicker(replayPoll)
-	defer t.Stop()
-	var (
-		cons jetstream.Consumer
-		it   jetstream.MessagesContext
-		fed  chan struct{}
-	)
-	detach := func() {
-		it.Stop()
-		<-fed
-		it = nil
-	}
-	defer func() {
-		if it != nil {
-			it.Drain()
-			<-fed
-		}
-	}()
-	// A replay there before this process started may have been left by
-	// the one before it (firstdelivery.go).
-	earlier := true
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if it == nil {
-			c, err := js.Consumer(ctx, cfg.Stream, name)
-			checkLeft := earlier
-			if err == nil || errors.Is(err, jetstream.ErrConsumerNotFound) {
-				earlier = false
-			}
-			if err != nil {
-				continue // no replay: the usual case
-			}
-			if info := c.CachedInfo(); checkLeft && firstDeliveryLeft(info) {
-				cc := info.Config
-				cc.Metadata = nil
-				if c, err = remake(ctx, js, cfg.Stream, info, cc, log); err != nil {
-					log.Warn("cannot make the replay afresh; will retry", "consumer", cfg.Durable, "replay", name, "err", err)
-					earlier = true
-					continue
-				}
-			}
-			if it, err = c.Messages(pullOpts()...); err != nil {
-				log.Warn("cannot read the replay; will retry", "consumer", cfg.Durable, "replay", name, "err", err)
-				it = nil
-				continue
-			}
-			cons, fed = c, make(chan struct{})
-			go func() { feed(ctx, it, in, name, log); close(fed) }()
-			log.Info("replay started", "consumer", cfg.Durable, "replay", name)
-			continue
-		}
-		info, err := cons.Info(ctx)
-		switch {
-		case errors.Is(err, jetstream.ErrConsumerNotFound):
-			detach()
-			log.Info("replay cancelled", "consumer", cfg.Durable, "replay", name)
-		case err != nil:
-			log.Warn("cannot read the replay's progress; will retry", "consumer", cfg.Durable, "replay", name, "err", err)
-		case info.NumPending == 0 && info.NumAckPending == 0:
-			detach()
-			if err := js.DeleteConsumer(ctx, cfg.Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-				log.Warn("replay done but not deleted", "consumer", cfg.Durable, "replay", name, "err", err)
-			}
-			log.Info("replay done", "consumer", cfg.Durable, "replay", name, "messages", info.Delivered.Consumer)
 		}
 	}
 }
@@ -624,18 +610,45 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, consumer string, ms
 }
 
 // Pending returns how many messages a durable consumer has not yet
-// acknowledged (waiting plus in flight). The server counts a newly stored
-// message into a consumer's pending total asynchronously, so a zero count is
-// checked against the newest message each filter matches: Pending never
-// reports zero while a stored message is still undelivered.
+// acknowledged (waiting plus in flight), its bulk lanes' included. The
+// server counts a newly stored message into a consumer's pending total
+// asynchronously, so a zero count is checked against the newest message
+// each filter matches: Pending never reports zero while a stored message is
+// still undelivered.
 func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string) (uint64, error) {
-	cons, err := js.Consumer(ctx, stream, durable)
+	n, err := pendingOf(ctx, js, stream, durable)
 	if err != nil {
-		return 0, fmt.Errorf("consumer %s: %w", durable, err)
+		return 0, err
+	}
+	str, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	list := str.ConsumerNames(ctx)
+	for name := range list.Name() {
+		if !strings.HasPrefix(name, bulkPrefix(durable)) {
+			continue
+		}
+		m, err := pendingOf(ctx, js, stream, name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue // done and deleted meanwhile
+		}
+		if err != nil {
+			return 0, err
+		}
+		n += m
+	}
+	return n, list.Err()
+}
+
+func pendingOf(ctx context.Context, js jetstream.JetStream, stream, name string) (uint64, error) {
+	cons, err := js.Consumer(ctx, stream, name)
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s: %w", name, err)
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("consumer %s info: %w", durable, err)
+		return 0, fmt.Errorf("consumer %s info: %w", name, err)
 	}
 	if n := info.NumPending + uint64(info.NumAckPending); n > 0 {
 		return n, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,7 +47,11 @@ func createRecorded(ctx context.Context, js jetstream.JetStream, stream string, 
 	if err != nil {
 		return nil, err
 	}
-	cc.Metadata = map[string]string{metaFirstDelivery: strconv.FormatUint(before, 10)}
+	cc.Metadata = maps.Clone(cc.Metadata)
+	if cc.Metadata == nil {
+		cc.Metadata = map[string]string{}
+	}
+	cc.Metadata[metaFirstDelivery] = strconv.FormatUint(before, 10)
 	cons, err := js.CreateConsumer(ctx, stream, cc)
 	if err != nil {
 		return nil, err
@@ -91,10 +96,16 @@ func remake(ctx context.Context, js jetstream.JetStream, stream string, info *je
 // recordOf is the record to carry over when a consumer's configuration is
 // updated: the server's own metadata (_nats.*) is not ours to send back.
 func recordOf(info *jetstream.ConsumerInfo) map[string]string {
-	if v, ok := info.Config.Metadata[metaFirstDelivery]; ok {
-		return map[string]string{metaFirstDelivery: v}
+	var out map[string]string
+	for _, k := range []string{metaFirstDelivery, metaLiveFrom, metaBulkPending} {
+		if v, ok := info.Config.Metadata[k]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
 	}
-	return nil
+	return out
 }
 
 // lastSeq is the newest sequence of stream among the subjects filters

@@ -21,7 +21,7 @@ const backlogEvery = 5 * time.Second
 // when it will be done; and once, that it caught up. A consumer without a
 // backlog says nothing.
 // The backlog gauge is set at each look, every backlogEvery.
-func logProgress(ctx context.Context, cons jetstream.Consumer, durable string, park *parking, metrics *ConsumerMetrics, log *slog.Logger) {
+func logProgress(ctx context.Context, cons jetstream.Consumer, durable string, finished func() int64, metrics *ConsumerMetrics, log *slog.Logger) {
 	// The first look comes at once: an installer watching a new
 	// connector's first delivery hears within a second what it is doing.
 	t := time.NewTimer(time.Second)
@@ -45,7 +45,7 @@ func logProgress(ctx context.Context, cons jetstream.Consumer, durable string, p
 		}
 		left := info.NumPending + uint64(info.NumAckPending)
 		metrics.setBacklog(durable, left)
-		done := park.finished()
+		done := finished()
 		if left == 0 {
 			if behind {
 				log.Info("caught up", "consumer", durable, "finished", done-fromDone, "took", time.Since(started).Round(time.Second))

@@ -98,7 +98,7 @@ func Subjects() []string {
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(), Metrics: c.cfg.Metrics, Report: c.report, AckWait: c.cfg.AckWait,
-		Workers: c.cfg.Workers, Partition: byCustomer, Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter,
+		Workers: c.cfg.Workers, Partition: byCustomer, Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter, Lanes: true,
 		PartnerOK: func() time.Time { return c.client.Calls().LastOK },
 	}, c.Handle, c.log)
 }
@@ -295,7 +295,7 @@ func (c *Connector) clientOf(ctx context.Context, ev *event, customerKey string)
 	if md, merr := ev.Msg.Metadata(); merr == nil && md.NumDelivered >= customerWaitDeliveries {
 		return "", streams.Permanent(fmt.Errorf("%w after %d deliveries", err, md.NumDelivered))
 	}
-	return "", streams.NotYet(err)
+	return "", kit.NeedsCustomer(customerKey, err)
 }
 
 func (c *Connector) wishList(ctx context.Context, ev *event) (bool, error) {

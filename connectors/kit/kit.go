@@ -10,6 +10,7 @@ package kit
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -177,4 +178,16 @@ func Report(connector, partner string, calls partnerapi.CallStats, limitPerMinut
 		LastCallOK: calls.LastOK, LastFailure: calls.LastFailure, Failure: calls.Failure, FailingSince: calls.FailingSince,
 		Applied: c.Applied, Skipped: c.Skipped,
 	}
+}
+
+// NeedsCustomer says an event waits for its customer's own (a sale of a
+// customer not uploaded yet): the consumer handles the customer's latest
+// state first, so a sale made at the counter does not wait for the
+// customer's turn in a bulk upload.
+func NeedsCustomer(customerKey string, err error) error {
+	subj, serr := schemas.EdgeSubjectFor(schemas.EntityCustomer, customerKey)
+	if serr != nil {
+		return streams.Permanent(fmt.Errorf("%w: customer key: %w", err, serr))
+	}
+	return streams.Needs(subj.String(), err)
 }

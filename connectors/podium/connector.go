@@ -148,7 +148,7 @@ func Subjects(opts projectors.PodiumOptions) []string {
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: c.name, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
-		Flush: c.flush, FlushEvery: feedBatch, Report: c.report, AckWait: c.cfg.AckWait,
+		Flush: c.flush, FlushEvery: feedBatch, Report: c.report, AckWait: c.cfg.AckWait, Lanes: true,
 		Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter, PartnerOK: func() time.Time { return c.client.Calls().LastOK },
 	}, c.Handle, c.log)
 }
@@ -424,7 +424,7 @@ func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env s
 		if md, merr := msg.Metadata(); merr == nil && md.NumDelivered >= customerWaitDeliveries {
 			return streams.Permanent(fmt.Errorf("%w after %d deliveries", err, md.NumDelivered))
 		}
-		return streams.NotYet(err)
+		return kit.NeedsCustomer(customerKey, err)
 	}
 	// The operations wait for the next flush, which sends the data-feed
 	// events of many activities in one call.
