@@ -47,6 +47,7 @@ type podiumRig struct {
 
 // rigSetup is what an option may change before the rig starts.
 type rigSetup struct {
+	db      *edgesim.DB // what Edge holds before capture starts
 	podium  *projectors.PodiumOptions
 	conn    *podium.Config
 	client  *podium.ClientConfig
@@ -78,7 +79,7 @@ func newPodiumRigB(t testing.TB, opts ...rigOption) *podiumRig {
 	var connCfg podium.Config
 	log := logger()
 	for _, o := range opts {
-		o(&rigSetup{podium: &po, conn: &connCfg, client: &cc, emu: r.emu, capture: &capCfg, log: &log})
+		o(&rigSetup{db: r.db, podium: &po, conn: &connCfg, client: &cc, emu: r.emu, capture: &capCfg, log: &log})
 	}
 	r.opts = po
 	client, err := podium.NewClient(cc, log)
