@@ -46,6 +46,10 @@ type Snapshot struct {
 type Consumer struct {
 	Name   string `json:"name"`
 	Stream string `json:"stream"`
+	// Lane is "live" for a connector's durable, "bulk" for its bulk lanes
+	// and replay (streams/lanes.go), which Of names.
+	Lane string `json:"lane"`
+	Of   string `json:"of,omitempty"`
 	// Backlog is what the consumer has yet to finish: not delivered plus
 	// delivered and not acknowledged.
 	Backlog uint64 `json:"backlog"`
@@ -60,6 +64,9 @@ type Consumer struct {
 	// unknown).
 	Rate   float64                  `json:"rate"`
 	ETA    time.Duration            `json:"eta"`
+	// AtLimit is, for a bulk lane, the time its backlog takes at the
+	// partner's rate limit.
+	AtLimit time.Duration `json:"atLimit,omitempty"`
 	Report *streams.ConnectorReport `json:"report,omitempty"`
 	// WentBack: the consumer had acknowledged messages past the stream's
 	// end (StreamLast): the stream lost messages under it.
@@ -247,10 +254,19 @@ func (r *Reader) consumers(ctx context.Context, stream string, reports map[strin
 			c.Progress = float64(c.Done) / float64(total)
 		}
 		if c.Backlog > 0 {
-			c.OldestAge = r.oldestAge(ctx, str, info)
+			c.OldestAge = streams.OldestWait(ctx, str, info, r.now())
+		}
+		c.Of, c.Lane = streams.LaneOf(info.Name)
+		if c.Lane == "live" {
+			c.Of = ""
 		}
 		rep, reported := reports[info.Name]
-		if reported && stream == streams.StreamEdge {
+		if parent, ok := reports[c.Of]; ok && c.Lane == "bulk" && stream == streams.StreamEdge {
+			// Bulk work goes at what the live lane leaves of the
+			// partner's limit: its time at the limit is the floor.
+			c.Rate = r.rate(stream+"/"+info.Name, c.Done, r.now())
+			c.AtLimit = streams.AtLimit(c.Backlog, parent.LimitPerMinute)
+		} else if reported && stream == streams.StreamEdge {
 			c.Report = &rep
 			// What the connector finished, by its own count: the ack
 			// floor stands still behind one slow or parked event while
@@ -270,25 +286,6 @@ func (r *Reader) consumers(ctx context.Context, stream string, reports map[strin
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
-}
-
-// oldestAge is the age of the first unacknowledged message the consumer's
-// filters match.
-func (r *Reader) oldestAge(ctx context.Context, str jetstream.Stream, info *jetstream.ConsumerInfo) time.Duration {
-	var oldest time.Time
-	for _, f := range streams.Filters(info.Config) {
-		m, err := str.GetMsg(ctx, info.AckFloor.Stream+1, jetstream.WithGetMsgSubject(f))
-		if err != nil {
-			continue
-		}
-		if oldest.IsZero() || m.Time.Before(oldest) {
-			oldest = m.Time
-		}
-	}
-	if oldest.IsZero() {
-		return 0
-	}
-	return r.now().Sub(oldest)
 }
 
 // rateWindow is how far back rates look: long enough to smooth a

@@ -199,6 +199,8 @@ func judge(s *Snapshot) {
 			down("%s is failing since %s (%s): %s; %d event(s) wait", partnerName(r.Partner), r.FailingSince.Local().Format("15:04:05"), age(r.FailingSince, at), r.Failure, c.Backlog)
 		case c.State == "stuck":
 			down("%s on %s is stuck: %d waiting, the oldest for %s, nothing finished in the last minute", c.Name, c.Stream, c.Backlog, duration(c.OldestAge))
+		case c.State == "catching up" && c.Lane == "bulk":
+			note("%s's bulk lane %s (an upload, a snapshot or a replay; live changes go first) is working off %d event(s): %s", c.Of, c.Name, c.Backlog, consumerProgress(*c))
 		case c.State == "catching up":
 			note("%s is working off %d event(s): %s", c.Name, c.Backlog, consumerProgress(*c))
 		}
@@ -289,6 +291,9 @@ func consumerProgress(c Consumer) string {
 		s += fmt.Sprintf(", %.1f a second, about %s left", c.Rate, duration(c.ETA))
 	} else {
 		s += ", measuring its pace"
+	}
+	if c.AtLimit > 0 {
+		s += fmt.Sprintf("; %s at the partner's rate limit", duration(c.AtLimit))
 	}
 	return s
 }

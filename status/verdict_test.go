@@ -62,6 +62,11 @@ func TestTheVerdictNamesWhatStops(t *testing.T) {
 			Repairs: 1, LastRepair: "missing", RepairedAt: at.Add(-time.Minute), LastCatchUp: at.Add(-time.Minute), CaughtUp: 3}})},
 			"warn", "Podium's webhook was found missing and repaired 1 min 0 s ago", "in sync"},
 		{"dead letters", Snapshot{Captures: running, DeadLetters: []DeadGroup{{Count: 2}, {Count: 1}}}, "warn", "3 dead letter(s)", ""},
+		{"an upload in a bulk lane", Snapshot{Captures: running, Consumers: append(podium(streams.ConnectorReport{Reported: fresh}),
+			Consumer{Name: "podium-bulk-001", Of: "podium", Lane: "bulk", Stream: streams.StreamEdge, Backlog: 3000, Progress: 0.7, Rate: 4.9,
+				ETA: 10 * time.Minute, AtLimit: 10 * time.Minute, OldestAge: time.Hour})},
+			"ok", "podium's bulk lane podium-bulk-001 (an upload, a snapshot or a replay; live changes go first) is working off 3000 event(s): " +
+				"70% done, 4.9 a second, about 10 min 0 s left; 10 min 0 s at the partner's rate limit", "in sync"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +75,7 @@ func TestTheVerdictNamesWhatStops(t *testing.T) {
 			judge(&s)
 			assert.Equal(t, tt.level, s.Verdict.Level, "%+v", s.Verdict)
 			if tt.want != "" {
-				lines := append(s.Verdict.Problems, s.Verdict.Warnings...)
+				lines := slices.Concat(s.Verdict.Problems, s.Verdict.Warnings, s.Verdict.Notes)
 				assert.True(t, slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, tt.want) }), "%q in %q", tt.want, lines)
 			}
 			if tt.state != "" {

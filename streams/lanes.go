@@ -67,6 +67,15 @@ func LaneOf(consumer string) (durable, laneName string) {
 	return consumer, "live"
 }
 
+// AtLimit is how long n partner calls take at perMinute (0 when there is
+// no limit): a bulk lane's floor.
+func AtLimit(n uint64, perMinute int) time.Duration {
+	if perMinute <= 0 {
+		return 0
+	}
+	return time.Duration(float64(n) / float64(perMinute) * float64(time.Minute))
+}
+
 func markedBulk(msg jetstream.Msg) bool {
 	return msg.Headers().Get(schemas.HeaderLane) == schemas.LaneBulk
 }

@@ -69,9 +69,13 @@ func StoreStatuses(info *jetstream.StreamInfo) []StoreStatus {
 // ConsumerStatus reports a durable consumer's backlog.
 type ConsumerStatus struct {
 	Name        string
+	Lane        string // live, or bulk (a bulk lane or a replay, lanes.go)
 	Pending     uint64 // messages not yet delivered
 	AckPending  int    // delivered, not yet acknowledged
 	Redelivered int
+	Done        uint64        // acknowledged since it was created
+	OldestWait  time.Duration // how long the oldest unacknowledged message has been in the stream
+	AtLimit     time.Duration // a bulk lane's backlog at its partner's rate limit
 }
 
 // Status reads the state of every edgesync stream. A stream that does not
@@ -100,14 +104,25 @@ func Status(ctx context.Context, js jetstream.JetStream) ([]StreamStatus, error)
 			Replicas: info.Config.Replicas,
 			Stores:   StoreStatuses(info),
 		}
+		reports, _ := ReadReports[ConnectorReport](ctx, js, ReportConnector) // the limits, where connectors report
 		consumers := s.ListConsumers(ctx)
 		for ci := range consumers.Info() {
-			st.Consumers = append(st.Consumers, ConsumerStatus{
+			cs := ConsumerStatus{
 				Name:        ci.Name,
 				Pending:     ci.NumPending,
 				AckPending:  ci.NumAckPending,
 				Redelivered: ci.NumRedelivered,
-			})
+				Done:        ci.AckFloor.Consumer,
+			}
+			var of string
+			of, cs.Lane = LaneOf(ci.Name)
+			if cs.Lane == "bulk" {
+				cs.AtLimit = AtLimit(ci.NumPending+uint64(ci.NumAckPending), reports[of].LimitPerMinute)
+			}
+			if ci.NumPending+uint64(ci.NumAckPending) > 0 {
+				cs.OldestWait = OldestWait(ctx, s, ci, time.Now())
+			}
+			st.Consumers = append(st.Consumers, cs)
 		}
 		if err := consumers.Err(); err != nil {
 			return nil, fmt.Errorf("stream %s consumers: %w", name, err)
@@ -124,10 +139,15 @@ func WriteStatus(w io.Writer, sts []StreamStatus) error {
 	for _, s := range sts {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d..%d\t%d\n", s.Name, s.Messages, s.Bytes, s.Subjects, s.FirstSeq, s.LastSeq, s.Replicas)
 	}
-	fmt.Fprintln(tw, "\nCONSUMER\tSTREAM\tPENDING\tACK PENDING\tREDELIVERED")
+	fmt.Fprintln(tw, "\nCONSUMER\tSTREAM\tLANE\tPENDING\tACK PENDING\tREDELIVERED\tDONE\tOLDEST WAIT\tAT THE PARTNER'S LIMIT")
 	for _, s := range sts {
 		for _, c := range s.Consumers {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", c.Name, s.Name, c.Pending, c.AckPending, c.Redelivered)
+			atLimit := "-"
+			if c.AtLimit > 0 {
+				atLimit = c.AtLimit.Round(time.Second).String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", c.Name, s.Name, c.Lane, c.Pending, c.AckPending, c.Redelivered, c.Done,
+				c.OldestWait.Round(time.Second), atLimit)
 		}
 	}
 	for _, s := range sts {
@@ -147,4 +167,23 @@ func WriteStatus(w io.Writer, sts []StreamStatus) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// OldestWait is how long, at now, the first unacknowledged message a
+// consumer's filters match has been in the stream.
+func OldestWait(ctx context.Context, str jetstream.Stream, ci *jetstream.ConsumerInfo, now time.Time) time.Duration {
+	var oldest time.Time
+	for _, f := range Filters(ci.Config) {
+		m, err := str.GetMsg(ctx, ci.AckFloor.Stream+1, jetstream.WithGetMsgSubject(f))
+		if err != nil {
+			continue
+		}
+		if oldest.IsZero() || m.Time.Before(oldest) {
+			oldest = m.Time
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return now.Sub(oldest)
 }

@@ -52,6 +52,9 @@ type Purchase struct {
 	projectors.ClientbookPurchase
 	ExternalID string `json:"externalId"`
 	ClientID   string `json:"clientId"`
+	// ReceivedAt is when the emulator last took it: the emulator's own
+	// record, for latency benchmarks, not part of the API.
+	ReceivedAt time.Time `json:"-"`
 }
 
 // Activity is a recent-activity entry.
@@ -404,7 +407,7 @@ func (e *Emulator) upsertPurchase(w http.ResponseWriter, r *http.Request, _ stri
 	if !e.hasClient(w, clientID) {
 		return
 	}
-	pu := &Purchase{ClientbookPurchase: p, ExternalID: r.PathValue("ext"), ClientID: clientID}
+	pu := &Purchase{ClientbookPurchase: p, ExternalID: r.PathValue("ext"), ClientID: clientID, ReceivedAt: e.now()}
 	e.purchases[clientID+"/"+pu.ExternalID] = pu
 	if p.Status != "void" {
 		for _, it := range p.Items {

@@ -41,10 +41,16 @@ type cbRig struct {
 const cbStore = "st_uptown"
 
 func newClientbookRig(t testing.TB, opts ...func(*projectors.ClientbookOptions, *clientbook.ClientConfig, *clientbookemu.Emulator)) *cbRig {
+	return newClientbookRigOn(t, edgesim.New(), 20*time.Millisecond, opts...)
+}
+
+// newClientbookRigOn starts the rig on what db holds (capture's first
+// snapshot), capture polling every poll.
+func newClientbookRigOn(t testing.TB, db *edgesim.DB, poll time.Duration, opts ...func(*projectors.ClientbookOptions, *clientbook.ClientConfig, *clientbookemu.Emulator)) *cbRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	r := &cbRig{t: t, wait: 30 * time.Second, db: edgesim.New(), srv: natstest.Start(t), emu: clientbookemu.New(), logs: &syncbuf.Buffer{}}
+	r := &cbRig{t: t, wait: 30 * time.Second, db: db, srv: natstest.Start(t), emu: clientbookemu.New(), logs: &syncbuf.Buffer{}}
 	r.emu.SetLimit(0)
 	r.emu.Webhooks().Backoff = 20 * time.Millisecond
 	r.emu.AddAPIKey("cb-key")
@@ -64,7 +70,7 @@ func newClientbookRig(t testing.TB, opts ...func(*projectors.ClientbookOptions, 
 	}
 	client, err := clientbook.NewClient(cc, log)
 	require.NoError(t, err)
-	r.cpt, err = capture.New(ctx, r.db, r.srv.JS, capture.Config{Site: "e2e", PollInterval: 20 * time.Millisecond}, log)
+	r.cpt, err = capture.New(ctx, r.db, r.srv.JS, capture.Config{Site: "e2e", PollInterval: poll}, log)
 	require.NoError(t, err)
 	r.conn, err = clientbook.NewConnector(ctx, r.srv.JS, client, clientbook.Config{Options: o}, log)
 	require.NoError(t, err)
