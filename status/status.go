@@ -62,12 +62,12 @@ type Consumer struct {
 	// Rate is acknowledgements per second over the last minute the page
 	// watched, and ETA the time to finish the backlog at that rate (0 when
 	// unknown).
-	Rate   float64                  `json:"rate"`
-	ETA    time.Duration            `json:"eta"`
+	Rate float64       `json:"rate"`
+	ETA  time.Duration `json:"eta"`
 	// AtLimit is, for a bulk lane, the time its backlog takes at the
 	// partner's rate limit.
-	AtLimit time.Duration `json:"atLimit,omitempty"`
-	Report *streams.ConnectorReport `json:"report,omitempty"`
+	AtLimit time.Duration            `json:"atLimit,omitempty"`
+	Report  *streams.ConnectorReport `json:"report,omitempty"`
 	// WentBack: the consumer had acknowledged messages past the stream's
 	// end (StreamLast): the stream lost messages under it.
 	WentBack   bool   `json:"wentBack,omitempty"`
