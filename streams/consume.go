@@ -331,6 +331,11 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	defer func() { stopLanes(); <-lanesDone }()
 
 	var deferred []deferredMsg
+	// liveDeferred: a live message waits for the flush. It comes once no
+	// other live message follows within FlushIdle, whatever bulk work
+	// waits: bulk messages arrive back to back and would otherwise hold it
+	// until FlushMaxWait.
+	liveDeferred := false
 	flush := func() {
 		if len(deferred) == 0 {
 			return
@@ -356,7 +361,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			}
 			settle(hctx, js, cfg, retry, park, d.msg, err, d.start, log)
 		}
-		deferred = deferred[:0]
+		deferred, liveDeferred = deferred[:0], false
 	}
 	defer flush()
 	// handleNeeded handles the latest state of the aggregate a message
@@ -401,6 +406,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		stopBeat()
 		if errors.Is(err, ErrLater) && cfg.Flush != nil {
 			deferred = append(deferred, deferredMsg{msg, start})
+			liveDeferred = liveDeferred || !isBulkWork(msg)
 			return
 		}
 		settle(hctx, js, cfg, retry, park, msg, err, start, log)
@@ -424,13 +430,17 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			timer.Reset(wait)
 			flushDue = timer.C
 		}
+		bulk := bulkIn
+		if liveDeferred {
+			bulk = nil
+		}
 		var msg jetstream.Msg
 		select {
 		case msg = <-in: // a live message goes first
 		default:
 			select {
 			case msg = <-in:
-			case msg = <-bulkIn:
+			case msg = <-bulk:
 			case <-flushDue:
 				flush()
 				continue
@@ -688,4 +698,18 @@ func copyHeaders(dst, src nats.Header) {
 			dst.Add(k, v)
 		}
 	}
+}
+
+// SubjectCount is how many subjects of stream filter matches: the
+// aggregates it holds.
+func SubjectCount(ctx context.Context, js jetstream.JetStream, stream, filter string) (int, error) {
+	str, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	info, err := str.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, fmt.Errorf("stream %s subjects %s: %w", stream, filter, err)
+	}
+	return len(info.State.Subjects), nil
 }

@@ -59,8 +59,17 @@ type Event struct {
 type ConnectorTrace struct {
 	Connector string          `json:"connector"`
 	State     json.RawMessage `json:"state,omitempty"` // its projection state: version, epoch, what it last pushed
-	PartnerID string          `json:"partnerId,omitempty"`
-	Partner   []Event         `json:"partnerEvents,omitempty"` // the partner record's events in PARTNER
+	// Saved is when the state was last saved: when the partner last took
+	// a change of this customer (or the connector found it needed none).
+	Saved time.Time `json:"saved,omitzero"`
+	// Failing is the customer's event the connector keeps retrying (its
+	// partner call failing), from the connector's last report.
+	Failing *streams.ParkedMsg `json:"failing,omitempty"`
+	// LastCall says, in a line, where the customer stands with this
+	// connector's partner.
+	LastCall  string  `json:"lastCall"`
+	PartnerID string  `json:"partnerId,omitempty"`
+	Partner   []Event `json:"partnerEvents,omitempty"` // the partner record's events in PARTNER
 }
 
 // Dead is a dead letter about the customer.
@@ -100,13 +109,20 @@ func Customer(ctx context.Context, js jetstream.JetStream, query string) (Trace,
 		return t, fmt.Errorf("open bucket %s: %w", streams.BucketProjection, err)
 	}
 	subjects := []string{subj.String()}
+	reports, _ := streams.ReadReports[streams.ConnectorReport](ctx, js, streams.ReportConnector) // a stopped connector has none
 	for _, c := range Connectors {
 		ct := ConnectorTrace{Connector: c.Name}
 		if e, err := projection.Get(ctx, c.Name+".customer."+key); err == nil {
-			ct.State = e.Value()
+			ct.State, ct.Saved = e.Value(), e.Created()
 		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return t, fmt.Errorf("read %s's state: %w", c.Name, err)
 		}
+		for _, p := range reports[c.Name].ParkedSample {
+			if p.Subject == subj.String() {
+				ct.Failing = &p
+			}
+		}
+		ct.LastCall = lastCall(ct, t.Events)
 		if ct.PartnerID, err = streams.NewLinks(kv, c.Name).PartnerID(ctx, "customer", key); err != nil {
 			return t, err
 		}
@@ -129,6 +145,30 @@ func Customer(ctx context.Context, js jetstream.JetStream, query string) (Trace,
 		}
 	}
 	return t, nil
+}
+
+// lastCall says where the customer stands with a connector's partner: its
+// call failing, its latest Edge state taken, or not taken yet.
+func lastCall(ct ConnectorTrace, events []Event) string {
+	var at kit.Position
+	_ = json.Unmarshal(ct.State, &at)
+	var latest Event
+	if len(events) > 0 {
+		latest = events[len(events)-1]
+	}
+	switch {
+	case ct.Failing != nil:
+		return fmt.Sprintf("failing since %s (%d attempts, retried with a growing delay): %s", ct.Failing.Since.Format(time.RFC3339), ct.Failing.Attempts, ct.Failing.Error)
+	case ct.State == nil && len(events) == 0:
+		return "nothing to send: capture has not published this customer"
+	case ct.State == nil:
+		return "not applied yet: waiting in its lane (an upload in its bulk lane goes at the partner's rate limit), or dead-lettered (below)"
+	case at.Epoch < latest.Epoch || at.Epoch == latest.Epoch && at.Version < latest.Version:
+		return fmt.Sprintf("Edge's version %d not applied yet (the partner took version %d at %s): waiting in its lane, or dead-lettered (below)",
+			latest.Version, at.Version, ct.Saved.Format(time.RFC3339))
+	default:
+		return fmt.Sprintf("the partner has Edge's latest state (version %d), taken at %s", at.Version, ct.Saved.Format(time.RFC3339))
+	}
 }
 
 // resolve finds the Edge key a query names, and says how.
@@ -245,6 +285,7 @@ func (t Trace) Write(w io.Writer) error {
 	}
 	for _, c := range t.Connectors {
 		fmt.Fprintf(tw, "\n%s\tlinked to: %s\n", strings.ToUpper(c.Connector), orNone(c.PartnerID))
+		fmt.Fprintf(tw, "\tlast call: %s\n", c.LastCall)
 		fmt.Fprintf(tw, "\tstate: %s\n", orNone(string(c.State)))
 		for _, e := range c.Partner {
 			fmt.Fprintf(tw, "\tPARTNER %d\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Type, e.ID)

@@ -73,7 +73,7 @@ func (c *reconcileCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) er
 	}
 	defer nc.Close()
 	start := time.Now()
-	rep, err := kit.Reconcile(ctx, js, recs, c.Partner, namespace, c.Store)
+	rep, err := kit.Reconcile(ctx, js, recs, c.Partner, namespace, c.Store, log)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -70,8 +71,10 @@ type ReconcileReport struct {
 
 // Reconcile compares partner's records with the Edge customers edgesync
 // linked in namespace (the connector's name); store, when set, limits the
-// Edge side to one store. It changes nothing.
-func Reconcile(ctx context.Context, js jetstream.JetStream, recs Records, partner, namespace, store string) (ReconcileReport, error) {
+// Edge side to one store. It changes nothing. Listing a large account at
+// the partner's rate limit takes minutes: it logs its progress, against
+// the number of customers Edge holds, with an ETA.
+func Reconcile(ctx context.Context, js jetstream.JetStream, recs Records, partner, namespace, store string, log *slog.Logger) (ReconcileReport, error) {
 	rep := ReconcileReport{Partner: partner, Store: store, events: map[string]schemas.PartnerEnvelope{}}
 	kv, err := js.KeyValue(ctx, streams.BucketLinks)
 	if err != nil {
@@ -80,7 +83,11 @@ func Reconcile(ctx context.Context, js jetstream.JetStream, recs Records, partne
 	links := streams.NewLinks(kv, namespace)
 	records := map[string]Record{}
 	var all []Record
+	expected, _ := streams.SubjectCount(ctx, js, streams.StreamEdge, schemas.EdgeFilter(schemas.EntityCustomer))
+	prog := listing{partner: partner, expected: expected, start: time.Now(), log: log}
+	log.Info("reconcile: listing the partner's records within its rate limit", "partner", partner, "edge_customers", expected)
 	err = recs.List(ctx, time.Time{}, func(r Record) error {
+		prog.tick()
 		all = append(all, r)
 		rep.events[r.ID] = r.Event
 		for _, id := range r.Links {
@@ -92,6 +99,8 @@ func Reconcile(ctx context.Context, js jetstream.JetStream, recs Records, partne
 		return rep, fmt.Errorf("list %s's records: %w", partner, err)
 	}
 	rep.Records = len(all)
+	log.Info("reconcile: listed the partner's records; comparing them with Edge", "partner", partner, "records", len(all),
+		"took", time.Since(prog.start).Round(time.Millisecond))
 	filter := schemas.EdgeFilter(schemas.EntityCustomer)
 	if store != "" {
 		filter = schemas.EdgePrefix + "." + string(schemas.EntityCustomer) + "." + store + ".>"
@@ -140,6 +149,39 @@ func Reconcile(ctx context.Context, js jetstream.JetStream, recs Records, partne
 		}
 	}
 	return rep, nil
+}
+
+// listing logs a listing's progress every progressEvery.
+type listing struct {
+	partner  string
+	expected int // Edge's customers: about as many records are expected
+	start    time.Time
+	logged   time.Time
+	n        int
+	log      *slog.Logger
+}
+
+// progressEvery is how often a listing logs its progress (a variable for
+// tests).
+var progressEvery = 5 * time.Second
+
+func (l *listing) tick() {
+	l.n++
+	last := l.logged
+	if last.IsZero() {
+		last = l.start
+	}
+	if time.Since(last) < progressEvery {
+		return
+	}
+	l.logged = time.Now()
+	el := time.Since(l.start)
+	rate := float64(l.n) / el.Seconds()
+	attrs := []any{"partner", l.partner, "listed", l.n, "per_sec", float64(int(rate*10)) / 10}
+	if l.expected > l.n && rate > 0 {
+		attrs = append(attrs, "of_about", l.expected, "eta", (time.Duration(float64(l.expected-l.n)/rate) * time.Second).Round(time.Second))
+	}
+	l.log.Info("reconcile: listing", attrs...)
 }
 
 // linkedKey is the Edge key any of r's ids is linked to.

@@ -181,7 +181,7 @@ func TestAGatewayDownPastPodiumsRetriesLosesNothing(t *testing.T) {
 	client, err := podium.NewClient(podium.ClientConfig{BaseURL: in.emu.URL(), TokenURL: in.emu.URL() + "/oauth/token", ClientID: "cid",
 		ClientSecret: "secret", RefreshToken: mustRefresh(t, in.emu), RatePerMinute: -1}, logger())
 	require.NoError(t, err)
-	rep, err := kit.Reconcile(context.Background(), in.srv.JS, podium.Records{Client: client}, "podium", podium.Durable, "")
+	rep, err := kit.Reconcile(context.Background(), in.srv.JS, podium.Records{Client: client}, "podium", podium.Durable, "", logger())
 	require.NoError(t, err)
 	assert.Empty(t, rep.Drift, "no drift")
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/podiumemu"
+	"github.com/edgesync/edgesync/test/syncbuf"
 	"github.com/edgesync/edgesync/writer"
 )
 
@@ -44,8 +46,11 @@ func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 	in.emu.CreateContactInApp("Grace Hopper", "", "grace@example.com", in.loc)
 
 	recs := podium.Records{Client: client}
-	rep, err := kit.Reconcile(ctx, in.srv.JS, recs, "podium", podium.Durable, "")
+	var logs syncbuf.Buffer
+	rep, err := kit.Reconcile(ctx, in.srv.JS, recs, "podium", podium.Durable, "", slog.New(slog.NewTextHandler(&logs, nil)))
 	require.NoError(t, err)
+	assert.Contains(t, logs.String(), `within its rate limit" partner=podium edge_customers=2`, "it says what it lists, against Edge's count")
+	assert.Contains(t, logs.String(), `comparing them with Edge" partner=podium records=2`)
 	kinds := map[string]kit.Drift{}
 	for _, d := range rep.Drift {
 		kinds[d.Kind+" "+d.EdgeKey] = d
@@ -61,7 +66,7 @@ func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		start := time.Now()
-		again, err := kit.Reconcile(ctx, in.srv.JS, recs, "podium", podium.Durable, "")
+		again, err := kit.Reconcile(ctx, in.srv.JS, recs, "podium", podium.Durable, "", logger())
 		t.Logf("reconcile took %s: %v %+v", time.Since(start), err, again.Drift)
 		if err == nil && len(again.Drift) == 0 {
 			break

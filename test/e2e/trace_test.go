@@ -60,12 +60,16 @@ func TestTraceFollowsOneCustomer(t *testing.T) {
 	require.NoError(t, tr.Write(&out))
 	assert.Contains(t, out.String(), "customer "+ada+" (found by Edge key)")
 	assert.Contains(t, out.String(), "linked to: "+identifier)
+	assert.Contains(t, p.LastCall, "the partner has Edge's latest state", "the last call for her")
+	assert.False(t, p.Saved.IsZero())
+	assert.Contains(t, out.String(), "last call: the partner has Edge's latest state")
 
 	tr, err = trace.Customer(ctx, in.srv.JS, bad)
 	require.NoError(t, err)
 	require.Len(t, tr.DeadLetters, 1)
 	assert.Equal(t, projectors.NotSendableReason, tr.DeadLetters[0].Reason)
 	assert.Empty(t, tr.Connectors[0].PartnerID, "never reached Podium, and the trace says why")
+	assert.Contains(t, tr.Connectors[0].LastCall, "not applied yet")
 
 	_, err = trace.Customer(ctx, in.srv.JS, "nobody@example.com")
 	assert.ErrorIs(t, err, trace.ErrNotFound)

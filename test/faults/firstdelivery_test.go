@@ -19,8 +19,10 @@ const firstDeliveryKills = 5
 
 // Connectors started once the whole chain is in the EDGE stream begin with
 // a first delivery of the newest message of every aggregate, as a
-// connector added to a running store does, and are killed with SIGKILL or
-// stopped during it again and again while Edge changes keep coming. nats-server
+// connector added to a running store does, in their bulk lanes (one per
+// store) while the changes Edge keeps making go in their live lane, and
+// are killed with SIGKILL or stopped during it again and again, in either
+// lane. nats-server
 // drops an entry of that delivery when the pull it was for is gone
 // (streams/firstdelivery.go); nothing may be lost: every customer in both
 // partners and every sale a Clientbook purchase with its total, checked
@@ -80,6 +82,7 @@ func TestConnectorsKilledDuringTheirFirstDelivery(t *testing.T) {
 		remade := strings.Count(f.Proc(c).Logs(), "creating it afresh")
 		t.Logf("%s: its consumer made afresh %d times in %d starts", c, remade, firstDeliveryKills+1)
 		assert.Positive(t, remade, "%s was killed during its first delivery", c)
+		assert.Contains(t, f.Proc(c).Logs(), "bulk lane started", "%s read its first delivery in bulk lanes", c)
 	}
 	assert.Zero(t, f.DeadLetters(ctx))
 }
