@@ -295,7 +295,7 @@ func (l *lanes) follow(ctx context.Context, in chan<- jetstream.Msg, progress fu
 	}()
 	// Lanes there before this process started may have been left by the
 	// one before it (firstdelivery.go).
-	earlier := true
+	earlier, failing := true, false
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -307,8 +307,14 @@ func (l *lanes) follow(ctx context.Context, in chan<- jetstream.Msg, progress fu
 		}
 		names, err := l.names(ctx)
 		if err != nil {
-			continue // the consumer's own loop reports a lost server
+			if !failing && ctx.Err() == nil {
+				l.log.Warn("cannot list this connector's bulk lanes; an upload or a snapshot waits in them until it can (the NATS user needs $JS.API.CONSUMER.NAMES on the stream)",
+					"consumer", l.cfg.Durable, "err", err)
+			}
+			failing = true
+			continue
 		}
+		failing = false
 		for _, name := range names {
 			if reading[name] != nil {
 				continue
@@ -327,8 +333,13 @@ func (l *lanes) follow(ctx context.Context, in chan<- jetstream.Msg, progress fu
 	}
 }
 
-// names lists the durable's bulk lanes and replay.
+// names lists the durable's bulk lanes and replay. A consumer without
+// lanes has only its replay to look for, by name (the writer's user may
+// not list the stream's consumers).
 func (l *lanes) names(ctx context.Context) ([]string, error) {
+	if !l.cfg.Lanes {
+		return []string{ReplayName(l.cfg.Durable)}, nil
+	}
 	str, err := l.js.Stream(ctx, l.cfg.Stream)
 	if err != nil {
 		return nil, err

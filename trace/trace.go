@@ -21,6 +21,7 @@ import (
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
+	"github.com/edgesync/edgesync/writer"
 )
 
 // Connectors are the connector namespaces a trace looks in.
@@ -53,6 +54,10 @@ type Event struct {
 	Version int64     `json:"version,omitempty"`
 	Epoch   int64     `json:"epoch,omitempty"`
 	Origin  string    `json:"origin,omitempty"`
+	// Writer is, for a partner event, where the Edge writer stands with
+	// it: taken (written to Edge by the merge rules, or found written in
+	// its ledger, or nothing to write), or waiting.
+	Writer string `json:"writer,omitempty"`
 }
 
 // ConnectorTrace is what one connector holds of the customer.
@@ -132,6 +137,9 @@ func Customer(ctx context.Context, js jetstream.JetStream, query string) (Trace,
 				return t, err
 			}
 			subjects = append(subjects, subs...)
+			if err := writerTook(ctx, js, ct.Partner); err != nil {
+				return t, err
+			}
 		}
 		t.Connectors = append(t.Connectors, ct)
 	}
@@ -235,6 +243,37 @@ func partnerEvents(ctx context.Context, js jetstream.JetStream, partner, id stri
 	return all, subjects, err
 }
 
+// writerTook says of each partner event whether the Edge writer took it:
+// every writer's consumer on PARTNER (one per store at a chain's hub)
+// acknowledged past it. A dead letter of it is listed apart.
+func writerTook(ctx context.Context, js jetstream.JetStream, evs []Event) error {
+	str, err := js.Stream(ctx, streams.StreamPartner)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", streams.StreamPartner, err)
+	}
+	var floors []uint64
+	list := str.ListConsumers(ctx)
+	for info := range list.Info() {
+		if info.Name == writer.Durable || strings.HasPrefix(info.Name, writer.Durable+"-") && !strings.HasSuffix(info.Name, "-replay") {
+			floors = append(floors, info.AckFloor.Stream)
+		}
+	}
+	if err := list.Err(); err != nil {
+		return fmt.Errorf("read the writer's consumers: %w", err)
+	}
+	for i := range evs {
+		switch {
+		case len(floors) == 0:
+			evs[i].Writer = "no writer has read PARTNER yet"
+		case evs[i].Seq <= slices.Min(floors):
+			evs[i].Writer = "taken by the writer (written to Edge by the merge rules, or found in its ledger, or nothing to write)"
+		default:
+			evs[i].Writer = "waiting for the writer"
+		}
+	}
+	return nil
+}
+
 // events lists what stream holds on subject, oldest first.
 func events(ctx context.Context, js jetstream.JetStream, stream, subject string) ([]Event, error) {
 	return read(ctx, js, stream, subject, func(jetstream.Msg) bool { return true })
@@ -288,7 +327,7 @@ func (t Trace) Write(w io.Writer) error {
 		fmt.Fprintf(tw, "\tlast call: %s\n", c.LastCall)
 		fmt.Fprintf(tw, "\tstate: %s\n", orNone(string(c.State)))
 		for _, e := range c.Partner {
-			fmt.Fprintf(tw, "\tPARTNER %d\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Type, e.ID)
+			fmt.Fprintf(tw, "\tPARTNER %d\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Type, e.ID, e.Writer)
 		}
 	}
 	fmt.Fprintln(tw, "\nDEAD LETTERS")

@@ -55,6 +55,11 @@ const (
 	Missing = "missing at the partner" // linked in edgesync, gone from the partner
 	Extra   = "extra at the partner"   // never reached Edge
 	Differs = "contact methods differ"
+	// Neither partner's API lists purchases back (Podium's data feed and
+	// Clientbook's purchases are write-only), so a purchase missing is
+	// read from edgesync's own record: a sale of a linked customer the
+	// connector never applied.
+	PurchaseMissing = "purchase not sent"
 )
 
 // ReconcileReport is what Reconcile found.
@@ -134,6 +139,9 @@ func Reconcile(ctx context.Context, js jetstream.JetStream, recs Records, partne
 	if err != nil {
 		return rep, err
 	}
+	if err := unsentPurchases(ctx, js, &rep, links, namespace, store); err != nil {
+		return rep, err
+	}
 	if store == "" {
 		for _, r := range all {
 			if linked[r.ID] {
@@ -149,6 +157,48 @@ func Reconcile(ctx context.Context, js jetstream.JetStream, recs Records, partne
 		}
 	}
 	return rep, nil
+}
+
+// unsentPurchases reports the sales of linked customers whose latest
+// state the connector never applied: no state, or an older one. A sale
+// still queued behind an upload is one of them until the upload reaches
+// it.
+func unsentPurchases(ctx context.Context, js jetstream.JetStream, rep *ReconcileReport, links streams.Links, namespace, store string) error {
+	projection, err := js.KeyValue(ctx, streams.BucketProjection)
+	if err != nil {
+		return fmt.Errorf("open bucket %s: %w", streams.BucketProjection, err)
+	}
+	filter := schemas.EdgeFilter(schemas.EntitySale)
+	if store != "" {
+		filter = schemas.EdgePrefix + "." + string(schemas.EntitySale) + "." + store + ".>"
+	}
+	return streams.EachLatest(ctx, js, streams.StreamEdge, filter, func(m jetstream.Msg) error {
+		env, err := schemas.DecodeEnvelope(m.Data())
+		if err != nil {
+			return nil // dead-lettered by the connectors, with the reason
+		}
+		var sale schemas.Sale
+		if env.Data == nil || string(env.Data) == "null" || env.DecodeData(&sale) != nil || sale.CustomerKey == "" {
+			return nil
+		}
+		if id, err := links.PartnerID(ctx, "customer", sale.CustomerKey); err != nil || id == "" {
+			return err // a customer the partner does not hold has no purchases there
+		}
+		at, ok, err := streams.GetJSON[Position](ctx, projection, namespace+"."+string(schemas.EntitySale)+"."+env.Key)
+		if err != nil {
+			return err
+		}
+		if ok && !env.Supersedes(at.Epoch, at.Version) {
+			return nil
+		}
+		held := "none"
+		if ok {
+			held = fmt.Sprintf("version %d", at.Version)
+		}
+		rep.Drift = append(rep.Drift, Drift{Kind: PurchaseMissing, EdgeKey: env.Key,
+			Detail: fmt.Sprintf("sale of customer %s at Edge version %d; the connector applied %s (queued behind an upload, dead-lettered, or lost)", sale.CustomerKey, env.Version, held)})
+		return nil
+	})
 }
 
 // listing logs a listing's progress every progressEvery.
@@ -268,7 +318,8 @@ type RepairConfig struct {
 // back to the connector as the partner's own change, which it does not
 // echo). Then, for a customer missing at the partner or whose Edge values
 // are missing there, the connector's state is dropped and the connector
-// sends the customer again (a replay of its latest state). The connector
+// sends the customer again (a replay of its latest state), as it sends
+// again a purchase it never sent. The connector
 // and the writer must be running. The records are those rep's Reconcile
 // listed: a repair does not list the account again.
 func Repair(ctx context.Context, js jetstream.JetStream, rep *ReconcileReport, cfg RepairConfig) error {
@@ -304,6 +355,14 @@ func Repair(ctx context.Context, js jetstream.JetStream, rep *ReconcileReport, c
 	}
 	var resend []string
 	for _, d := range rep.Drift {
+		if d.Kind == PurchaseMissing {
+			subj, err := schemas.EdgeSubjectFor(schemas.EntitySale, d.EdgeKey)
+			if err != nil {
+				return err
+			}
+			resend = append(resend, subj.String()) // no state to mark: its latest event applies
+			continue
+		}
 		if d.Kind != Missing && !(d.Kind == Differs && strings.Contains(d.Detail, "in Edge only")) {
 			continue
 		}
@@ -320,7 +379,7 @@ func Repair(ctx context.Context, js jetstream.JetStream, rep *ReconcileReport, c
 		slices.Sort(resend)
 		resend = slices.Compact(resend)
 		if _, err := streams.StartReplay(ctx, js, streams.ReplayConfig{Stream: streams.StreamEdge, Durable: cfg.Durable, From: streams.LatestPerSubject, Filters: resend}); err != nil {
-			return fmt.Errorf("send %d customer(s) again: %w", len(resend), err)
+			return fmt.Errorf("send %d customer(s) and sale(s) again: %w", len(resend), err)
 		}
 	}
 	rep.Repaired = true

@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +90,7 @@ func liveDuringPodiumUpload(b *testing.B, customers, factor int, every time.Dura
 		}
 		lat = append(lat, at.Sub(c.committed))
 	}
+	slowest(changes, lat, start)
 	reportLive(b, "podium", customers, r.emu.Counter("requests"), 300, window, factor, elapsed, lat, len(changes))
 	require.Zero(b, r.emu.Counter("rate_limited"), "the client never drew a 429")
 }
@@ -131,6 +134,7 @@ func liveDuringClientbookUpload(b *testing.B, customers, factor int, every time.
 		}
 		lat = append(lat, at.Sub(c.committed))
 	}
+	slowest(changes, lat, start)
 	reportLive(b, "clientbook", customers, r.emu.Counter("requests")-2, clientbookemu.RateLimit, window, factor, elapsed, lat, len(changes))
 	require.Zero(b, r.emu.Counter("rate_limited"), "the client never drew a 429")
 }
@@ -216,6 +220,20 @@ func storePace(b *testing.B, db *edgesim.DB, every time.Duration, uploaded func(
 		})
 	}
 	return out
+}
+
+// slowest prints the three slowest live changes: what they were and when
+// in the upload they were made.
+func slowest(changes []liveChange, lat []time.Duration, start time.Time) {
+	idx := make([]int, len(lat))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(lat[b], lat[a]) })
+	for _, i := range idx[:min(3, len(idx))] {
+		fmt.Fprintf(os.Stderr, "  slow: %s %s made %s into the run: %s\n", changes[i].kind, changes[i].key,
+			changes[i].committed.Sub(start).Round(time.Millisecond), lat[i].Round(time.Millisecond))
+	}
 }
 
 // reportLive prints and reports the live changes' latencies and the

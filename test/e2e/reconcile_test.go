@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,9 +12,11 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/podiumemu"
+	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/syncbuf"
 	"github.com/edgesync/edgesync/writer"
 )
@@ -27,13 +30,25 @@ import (
 func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 	ctx := context.Background()
 	in := newInbound(t, true, nil)
-	var ada, bob string
+	var ada, bob, sale string
 	in.edge("", func(tx *edgesim.Tx) error {
 		ada = newCustomer(tx, "001", "Ada", "ada@example.com", "")
 		bob = newCustomer(tx, "001", "Bob", "bob@example.com", "")
-		return nil
+		var err error
+		sale, err = tx.NewSale("001", schemas.Sale{CustomerKey: ada, Total: 2500, Lines: []schemas.SaleLine{{LineNo: 1, Type: "MERCH", Qty: 1, Amount: 2500}}})
+		return err
 	})
 	in.settle()
+	purchases := func() int {
+		return len(slices.DeleteFunc(feedBodies(t, in.emu, projectors.FeedPurchase, func(e projectors.PodiumFeedEvent) *projectors.PodiumPurchase { return e.Purchase }),
+			func(p projectors.PodiumPurchase) bool { return p.SaleNumber != sale }))
+	}
+	require.Equal(t, 1, purchases())
+	// edgesync's record of the sale is lost (a bucket restored from an
+	// older backup): its purchase counts as never sent.
+	projection, err := in.srv.JS.KeyValue(ctx, streams.BucketProjection)
+	require.NoError(t, err)
+	require.NoError(t, projection.Purge(ctx, podium.Durable+".sale."+sale))
 	client, err := podium.NewClient(podium.ClientConfig{BaseURL: in.emu.URL(), TokenURL: in.emu.URL() + "/oauth/token", ClientID: "cid",
 		ClientSecret: "secret", RefreshToken: mustRefresh(t, in.emu), RatePerMinute: -1}, logger())
 	require.NoError(t, err)
@@ -59,7 +74,8 @@ func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 	assert.Contains(t, kinds[kit.Differs+" "+ada].Detail, "at the partner only: ada@podium.example.com")
 	assert.Contains(t, kinds[kit.Differs+" "+ada].Detail, "in Edge only: ada@example.com")
 	assert.Contains(t, kinds[kit.Extra+" "].Detail, "grace@example.com")
-	assert.Len(t, rep.Drift, 3, "%+v", rep.Drift)
+	assert.Contains(t, kinds[kit.PurchaseMissing+" "+sale].Detail, "sale of customer "+ada)
+	assert.Len(t, rep.Drift, 4, "%+v", rep.Drift)
 	assert.Len(t, in.db.CustomerKeys(), 2, "a report changes nothing")
 
 	require.NoError(t, kit.Repair(ctx, in.srv.JS, &rep, kit.RepairConfig{Durable: podium.Durable, Namespace: podium.Durable, WriterDurable: writer.Durable}))
@@ -82,4 +98,7 @@ func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 	var grace string
 	_, _ = in.db.Update("", func(tx *edgesim.Tx) error { grace = tx.CustomerByEmail("grace@example.com"); return nil })
 	assert.NotEmpty(t, grace, "the contact made in Podium reached Edge")
+	_, err = projection.Get(ctx, podium.Durable+".sale."+sale)
+	assert.NoError(t, err, "the purchase not sent by edgesync's record went again")
+	assert.Equal(t, 1, purchases(), "under its event id: Podium holds it once")
 }

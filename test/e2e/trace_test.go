@@ -56,6 +56,7 @@ func TestTraceFollowsOneCustomer(t *testing.T) {
 	assert.Contains(t, string(p.State), `"identifier"`)
 	require.NotEmpty(t, p.Partner, "the contact's events in PARTNER")
 	assert.Equal(t, "contact.updated", p.Partner[len(p.Partner)-1].Type)
+	assert.Contains(t, p.Partner[len(p.Partner)-1].Writer, "taken by the writer", "the writer's part")
 	var out strings.Builder
 	require.NoError(t, tr.Write(&out))
 	assert.Contains(t, out.String(), "customer "+ada+" (found by Edge key)")
