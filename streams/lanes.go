@@ -464,36 +464,6 @@ func (m storedMsg) InProgress() error                { return nil }
 func (m storedMsg) Term() error                      { return nil }
 func (m storedMsg) TermWithReason(string) error      { return nil }
 
-type needsError struct {
-	subject string
-	err     error
-}
-
-func (e needsError) Error() string { return e.err.Error() }
-func (e needsError) Unwrap() error { return notYetError{e.err} }
-
-// Needs marks err as a wait for the aggregate on subject (a sale's
-// customer not uploaded yet): the consumer handles that aggregate's latest
-// state at once, from the stream, and then the message again. A sale made
-// at the counter for a customer still in the bulk lane's queue goes out in
-// seconds, its customer first. Needs is NotYet: when the subject holds
-// nothing, the message is delivered again later.
-func Needs(subject string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return needsError{subject, err}
-}
-
-// needed is the subject err says must be handled first.
-func needed(err error) (string, bool) {
-	var n needsError
-	if errors.As(err, &n) {
-		return n.subject, true
-	}
-	return "", false
-}
-
 // bring reads the latest state on subject for a message that needs it.
 func bring(ctx context.Context, js jetstream.JetStream, stream, subject string) (jetstream.Msg, error) {
 	str, err := js.Stream(ctx, stream)
