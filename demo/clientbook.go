@@ -88,7 +88,7 @@ func clientbookUser(emu *clientbookemu.Emulator, n int) bool {
 	clients := emu.Clients()
 	if n%50 == 5 || len(clients) == 0 {
 		emu.CreateClientInApp(clientbookemu.Client{FirstName: "Guest", LastName: fmt.Sprint(n), StoreID: cbStore + "001",
-			Emails:      []projectors.ClientbookContact{{Value: fmt.Sprintf("guest.%d.%d@clientbook.example.com", n, time.Now().UnixNano())}},
+			Emails:      []clientbookemu.Contact{{Value: fmt.Sprintf("guest.%d.%d@clientbook.example.com", n, time.Now().UnixNano())}},
 			Preferences: map[string]string{"Acquisition": "Clientbook"}})
 		return true
 	}
@@ -105,8 +105,8 @@ func clientbookUser(emu *clientbookemu.Emulator, n int) bool {
 		_, ok := emu.AddActivityInApp(c.ID, fmt.Sprintf("Called about the holiday event (%d)", n))
 		return ok
 	case 2:
-		return emu.EditCollectionInApp(c.ID, projectors.CollectionName, func(items []projectors.ClientbookCollectionItem) []projectors.ClientbookCollectionItem {
-			return append(items, projectors.ClientbookCollectionItem{Name: fmt.Sprintf("Pearl studs %d", n)})
+		return emu.EditCollectionInApp(c.ID, projectors.CollectionName, func(items []clientbookemu.CollectionItem) []clientbookemu.CollectionItem {
+			return append(items, clientbookemu.CollectionItem{Name: fmt.Sprintf("Pearl studs %d", n)})
 		})
 	default:
 		return emu.SendMessageInApp(c.ID, "sms", "", "Thanks for stopping by!")

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/demo"
-	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/clientbookemu"
 	"github.com/edgesync/edgesync/sim/edgesim"
@@ -67,7 +66,7 @@ func TestClientbookPurchasesAreCheckedAgainstEdgeSales(t *testing.T) {
 					status = "void"
 				}
 				state.Purchases = append(state.Purchases, clientbookemu.Purchase{ClientID: "c1", ExternalID: sales[name],
-					ClientbookPurchase: projectors.ClientbookPurchase{Total: total, Status: status}})
+					PurchaseBody: clientbookemu.PurchaseBody{Total: total, Status: status}})
 			}
 			body, err := json.Marshal(state)
 			require.NoError(t, err)

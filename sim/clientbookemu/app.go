@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/edgesync/edgesync/projectors"
 )
 
 // What a person does in the Clientbook app: each change is stored and
@@ -55,7 +53,7 @@ func (e *Emulator) EditClientInApp(id string, edit func(*Client)) bool {
 
 // EditCollectionInApp changes a client's named collection; new items get
 // ids and no external id, as items added by hand do.
-func (e *Emulator) EditCollectionInApp(clientID, name string, edit func([]projectors.ClientbookCollectionItem) []projectors.ClientbookCollectionItem) bool {
+func (e *Emulator) EditCollectionInApp(clientID, name string, edit func([]CollectionItem) []CollectionItem) bool {
 	e.mu.Lock()
 	c, ok := e.clients[clientID]
 	if !ok {
@@ -63,7 +61,7 @@ func (e *Emulator) EditCollectionInApp(clientID, name string, edit func([]projec
 		return false
 	}
 	col := e.collection(clientID, name)
-	items := edit(append([]projectors.ClientbookCollectionItem(nil), col.Items...))
+	items := edit(append([]CollectionItem(nil), col.Items...))
 	for i := range items {
 		if items[i].ID == "" {
 			items[i].ID = "ci_" + uuid.NewString()
@@ -93,7 +91,7 @@ func (e *Emulator) AddActivityInApp(clientID, text string) (Activity, bool) {
 		return Activity{}, false
 	}
 	a := &Activity{ID: "ac_" + uuid.NewString(), ClientID: clientID,
-		ClientbookActivity: projectors.ClientbookActivity{Type: "note", Text: text, OccurredAt: e.now().UTC()}}
+		ActivityBody: ActivityBody{Type: "note", Text: text, OccurredAt: e.now().UTC()}}
 	e.activities[a.ID] = a
 	e.actOrder = append(e.actOrder, a.ID)
 	data := activityEvent{*a, c.ExternalID}
@@ -125,7 +123,7 @@ func (e *Emulator) SendMessageInApp(clientID, channel, subject, body string) boo
 	if !ok {
 		return false
 	}
-	e.emit("message.sent", projectors.ClientbookMessageEvent{
+	e.emit("message.sent", messageEvent{
 		ID: "ms_" + uuid.NewString(), ClientID: clientID, ClientExternalID: c.ExternalID, Channel: channel,
 		Direction: "outbound", Subject: subject, Body: body, SentAt: e.now().UTC(),
 	})

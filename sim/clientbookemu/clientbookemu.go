@@ -19,7 +19,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/sim/emulator"
 )
 
@@ -30,26 +29,23 @@ const RateLimit = 120
 // to it answers status failed.
 const FailingPhone = "+15005550001"
 
-// Client is what Clientbook holds for one client.
-type Client = projectors.ClientbookClient
-
 // Product is a product with its Clientbook id.
 type Product struct {
-	projectors.ClientbookProduct
+	ProductBody
 	ID string `json:"id"`
 }
 
 // Collection is a client's named collection.
 type Collection struct {
-	ID       string                                `json:"id"`
-	ClientID string                                `json:"clientId"`
-	Name     string                                `json:"name"`
-	Items    []projectors.ClientbookCollectionItem `json:"items"`
+	ID       string           `json:"id"`
+	ClientID string           `json:"clientId"`
+	Name     string           `json:"name"`
+	Items    []CollectionItem `json:"items"`
 }
 
 // Purchase is a client purchase.
 type Purchase struct {
-	projectors.ClientbookPurchase
+	PurchaseBody
 	ExternalID string `json:"externalId"`
 	ClientID   string `json:"clientId"`
 	// ReceivedAt is when the emulator last took it: the emulator's own
@@ -59,7 +55,7 @@ type Purchase struct {
 
 // Activity is a recent-activity entry.
 type Activity struct {
-	projectors.ClientbookActivity
+	ActivityBody
 	ID         string `json:"id"`
 	ClientID   string `json:"clientId"`
 	ExternalID string `json:"externalId,omitempty"`
@@ -67,7 +63,7 @@ type Activity struct {
 
 // Message is a text sent through the API.
 type Message struct {
-	projectors.ClientbookSMS
+	TextBody
 	ID            string `json:"id"`
 	Status        string `json:"status"`
 	FailureReason string `json:"failureReason,omitempty"`
@@ -263,17 +259,17 @@ func (e *Emulator) listClients(w http.ResponseWriter, r *http.Request, _ string)
 }
 
 func (e *Emulator) upsertProduct(w http.ResponseWriter, r *http.Request, _ string) {
-	var p projectors.ClientbookProduct
+	var p ProductBody
 	if !e.decode(w, r, &p) {
 		return
 	}
 	p.ExternalID = r.PathValue("ext")
 	switch {
-	case p.Status != "" && p.Status != projectors.ProductActive && p.Status != projectors.ProductArchived:
+	case p.Status != "" && p.Status != ProductActive && p.Status != ProductArchived:
 		e.Error(w, http.StatusBadRequest, "invalid_request", "status must be active or archived")
 		return
-	case p.Kind != "" && p.Kind != projectors.ProductInventory && p.Kind != projectors.ProductWish &&
-		p.Kind != projectors.ProductSold && p.Kind != projectors.ProductService:
+	case p.Kind != "" && p.Kind != ProductInventory && p.Kind != ProductWish &&
+		p.Kind != ProductSold && p.Kind != ProductService:
 		e.Error(w, http.StatusBadRequest, "invalid_request", "unknown kind "+p.Kind)
 		return
 	}
@@ -284,7 +280,7 @@ func (e *Emulator) upsertProduct(w http.ResponseWriter, r *http.Request, _ strin
 		cur.ExternalID = p.ExternalID
 		e.products[p.ExternalID] = cur
 	}
-	mergeProduct(&cur.ClientbookProduct, p)
+	mergeProduct(&cur.ProductBody, p)
 	out := *cur
 	e.mu.Unlock()
 	e.Count("products.written")
@@ -293,7 +289,7 @@ func (e *Emulator) upsertProduct(w http.ResponseWriter, r *http.Request, _ strin
 
 // sell archives the product a purchase line names as sold to the client,
 // making it from the line when Clientbook does not have it; e.mu held.
-func (e *Emulator) sell(it projectors.ClientbookPurchaseItem, clientID string) {
+func (e *Emulator) sell(it PurchaseItem, clientID string) {
 	cur, ok := e.products[it.ProductExternalID]
 	if !ok {
 		cur = &Product{ID: "pr_" + uuid.NewString()}
@@ -301,11 +297,11 @@ func (e *Emulator) sell(it projectors.ClientbookPurchaseItem, clientID string) {
 		cur.SKU, cur.Name, cur.Price = it.SKU, it.Description, it.Price
 		e.products[it.ProductExternalID] = cur
 	}
-	cur.Status, cur.Kind, cur.ClientID = projectors.ProductArchived, projectors.ProductSold, clientID
+	cur.Status, cur.Kind, cur.ClientID = ProductArchived, ProductSold, clientID
 }
 
 // mergeProduct keeps the fields a write leaves out, as documented.
-func mergeProduct(dst *projectors.ClientbookProduct, src projectors.ClientbookProduct) {
+func mergeProduct(dst *ProductBody, src ProductBody) {
 	set := func(d *string, s string) {
 		if s != "" {
 			*d = s
@@ -335,7 +331,7 @@ func (e *Emulator) hasClient(w http.ResponseWriter, id string) bool {
 
 func (e *Emulator) putCollection(w http.ResponseWriter, r *http.Request, _ string) {
 	var body struct {
-		Items []projectors.ClientbookCollectionItem `json:"items"`
+		Items []CollectionItem `json:"items"`
 	}
 	if !e.decode(w, r, &body) {
 		return
@@ -353,7 +349,7 @@ func (e *Emulator) putCollection(w http.ResponseWriter, r *http.Request, _ strin
 			keep[it.ExternalID] = it.ID
 		}
 	}
-	items := make([]projectors.ClientbookCollectionItem, 0, len(body.Items))
+	items := make([]CollectionItem, 0, len(body.Items))
 	for _, it := range body.Items {
 		if strings.TrimSpace(it.Name) == "" {
 			e.Error(w, http.StatusBadRequest, "invalid_request", "every item needs a name")
@@ -377,7 +373,7 @@ func (e *Emulator) collection(clientID, name string) *Collection {
 	k := clientID + "/" + name
 	col, ok := e.collections[k]
 	if !ok {
-		col = &Collection{ID: "co_" + uuid.NewString(), ClientID: clientID, Name: name, Items: []projectors.ClientbookCollectionItem{}}
+		col = &Collection{ID: "co_" + uuid.NewString(), ClientID: clientID, Name: name, Items: []CollectionItem{}}
 		e.collections[k] = col
 	}
 	return col
@@ -393,7 +389,7 @@ func (e *Emulator) getCollection(w http.ResponseWriter, r *http.Request, _ strin
 }
 
 func (e *Emulator) upsertPurchase(w http.ResponseWriter, r *http.Request, _ string) {
-	var p projectors.ClientbookPurchase
+	var p PurchaseBody
 	if !e.decode(w, r, &p) {
 		return
 	}
@@ -407,7 +403,7 @@ func (e *Emulator) upsertPurchase(w http.ResponseWriter, r *http.Request, _ stri
 	if !e.hasClient(w, clientID) {
 		return
 	}
-	pu := &Purchase{ClientbookPurchase: p, ExternalID: r.PathValue("ext"), ClientID: clientID, ReceivedAt: e.now()}
+	pu := &Purchase{PurchaseBody: p, ExternalID: r.PathValue("ext"), ClientID: clientID, ReceivedAt: e.now()}
 	e.purchases[clientID+"/"+pu.ExternalID] = pu
 	if p.Status != "void" {
 		for _, it := range p.Items {
@@ -421,7 +417,7 @@ func (e *Emulator) upsertPurchase(w http.ResponseWriter, r *http.Request, _ stri
 }
 
 func (e *Emulator) upsertActivity(w http.ResponseWriter, r *http.Request, _ string) {
-	var a projectors.ClientbookActivity
+	var a ActivityBody
 	if !e.decode(w, r, &a) {
 		return
 	}
@@ -446,13 +442,13 @@ func (e *Emulator) upsertActivity(w http.ResponseWriter, r *http.Request, _ stri
 		e.activities[act.ID] = act
 		e.actOrder = append(e.actOrder, act.ID)
 	}
-	act.ClientbookActivity = a
+	act.ActivityBody = a
 	e.Count("activities.written")
 	emulator.WriteJSON(w, http.StatusOK, *act)
 }
 
 func (e *Emulator) updateActivity(w http.ResponseWriter, r *http.Request, _ string) {
-	var a projectors.ClientbookActivity
+	var a ActivityBody
 	if !e.decode(w, r, &a) {
 		return
 	}
@@ -463,13 +459,13 @@ func (e *Emulator) updateActivity(w http.ResponseWriter, r *http.Request, _ stri
 		e.Error(w, http.StatusNotFound, "not_found", "no activity "+r.PathValue("id"))
 		return
 	}
-	act.ClientbookActivity = a
+	act.ActivityBody = a
 	e.Count("activities.written")
 	emulator.WriteJSON(w, http.StatusOK, *act)
 }
 
 func (e *Emulator) sendMessage(w http.ResponseWriter, r *http.Request, _ string) {
-	var m projectors.ClientbookSMS
+	var m TextBody
 	if !e.decode(w, r, &m) {
 		return
 	}
@@ -485,7 +481,7 @@ func (e *Emulator) sendMessage(w http.ResponseWriter, r *http.Request, _ string)
 			return
 		}
 	}
-	msg := Message{ClientbookSMS: m, ID: "ms_" + uuid.NewString(), Status: "sent"}
+	msg := Message{TextBody: m, ID: "ms_" + uuid.NewString(), Status: "sent"}
 	if m.Phone == FailingPhone {
 		msg.Status, msg.FailureReason = "failed", "the carrier rejected the number"
 	}
@@ -615,7 +611,7 @@ func (e *Emulator) Collection(clientID, name string) (Collection, bool) {
 		return Collection{}, false
 	}
 	cp := *c
-	cp.Items = append([]projectors.ClientbookCollectionItem(nil), c.Items...)
+	cp.Items = append([]CollectionItem(nil), c.Items...)
 	return cp, true
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/podium"
-	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/clientbookemu"
 	"github.com/edgesync/edgesync/sim/edgesim"
@@ -127,7 +126,7 @@ func TestAClientbookWebhookDeletedIsRecreatedAndItsChangesCaughtUp(t *testing.T)
 		require.True(t, ok)
 	}
 	r.emu.CreateClientInApp(clientbookemu.Client{StoreID: cbStore, FirstName: "Mary", LastName: "Jackson",
-		Emails: []projectors.ClientbookContact{{Value: "mary@example.com", Preferred: true}}})
+		Emails: []clientbookemu.Contact{{Value: "mary@example.com", Preferred: true}}})
 	r.settle()
 	assert.Empty(t, r.db.CustomerKeys(), "nothing came through: no webhook")
 

@@ -19,7 +19,7 @@ import (
 	"github.com/edgesync/edgesync/streams"
 )
 
-func values(cs []projectors.ClientbookContact) []string {
+func values(cs []clientbookemu.Contact) []string {
 	out := []string{}
 	for _, c := range cs {
 		out = append(out, c.Value)
@@ -282,10 +282,10 @@ func TestClientbookNewClientsDownloadToEdge(t *testing.T) {
 
 	// A duplicate of Ada typed in Clientbook, and a new client.
 	dup := r.emu.CreateClientInApp(clientbookemu.Client{FirstName: "Ada", LastName: "L.", StoreID: cbStore,
-		Emails: []projectors.ClientbookContact{{Value: " ADA@example.com "}}})
+		Emails: []clientbookemu.Contact{{Value: " ADA@example.com "}}})
 	grace := r.emu.CreateClientInApp(clientbookemu.Client{FirstName: "Grace", LastName: "Hopper", StoreID: cbStore,
-		Emails:      []projectors.ClientbookContact{{Value: "grace@example.com"}},
-		Phones:      []projectors.ClientbookContact{{Value: "+15125550199"}},
+		Emails:      []clientbookemu.Contact{{Value: "grace@example.com"}},
+		Phones:      []clientbookemu.Contact{{Value: "+15125550199"}},
 		Preferences: map[string]string{"Ring Size": "7", "Acquisition": "Instagram", "Favourite colour": "green"}})
 	r.settle()
 
@@ -331,7 +331,7 @@ func TestClientbookChangesMergeIntoEdgeWithoutLossOrEcho(t *testing.T) {
 	updates := r.emu.Counter("clients.updated")
 
 	require.True(t, r.emu.EditClientInApp(cl.ID, func(c *clientbookemu.Client) {
-		c.Emails = []projectors.ClientbookContact{{Value: "ada@new.example.com"}}
+		c.Emails = []clientbookemu.Contact{{Value: "ada@new.example.com"}}
 		c.Preferences["Ring Size"] = "6.5"
 		c.Preferences["Acquisition"] = "Instagram"
 	}))
@@ -369,16 +369,16 @@ func TestOnlyTheEdgeCollectionSyncs(t *testing.T) {
 		return out
 	}
 
-	require.True(t, r.emu.EditCollectionInApp(cl.ID, "Anniversary ideas", func(items []projectors.ClientbookCollectionItem) []projectors.ClientbookCollectionItem {
-		return append(items, projectors.ClientbookCollectionItem{Name: "Ruby bracelet"})
+	require.True(t, r.emu.EditCollectionInApp(cl.ID, "Anniversary ideas", func(items []clientbookemu.CollectionItem) []clientbookemu.CollectionItem {
+		return append(items, clientbookemu.CollectionItem{Name: "Ruby bracelet"})
 	}))
 	r.settle()
 	assert.Len(t, wishes(), 1, "Only changes to the Collection named Edge on the Clientbook customer synchronize. Other Collections are ignored.")
 
-	require.True(t, r.emu.EditCollectionInApp(cl.ID, "Edge", func(items []projectors.ClientbookCollectionItem) []projectors.ClientbookCollectionItem {
+	require.True(t, r.emu.EditCollectionInApp(cl.ID, "Edge", func(items []clientbookemu.CollectionItem) []clientbookemu.CollectionItem {
 		return append(items,
-			projectors.ClientbookCollectionItem{Name: "Pearl pendant", SKU: pendant},
-			projectors.ClientbookCollectionItem{Name: "Opal ring", Vendor: "STULLER", StyleCode: "R-88"})
+			clientbookemu.CollectionItem{Name: "Pearl pendant", SKU: pendant},
+			clientbookemu.CollectionItem{Name: "Opal ring", Vendor: "STULLER", StyleCode: "R-88"})
 	}))
 	r.settle()
 	got := wishes()
@@ -390,8 +390,8 @@ func TestOnlyTheEdgeCollectionSyncs(t *testing.T) {
 	assert.Equal(t, "CLIENTBOOK", got[2].Source)
 
 	// Removing the wish Edge pushed, in Clientbook, removes it from Edge.
-	require.True(t, r.emu.EditCollectionInApp(cl.ID, "Edge", func(items []projectors.ClientbookCollectionItem) []projectors.ClientbookCollectionItem {
-		var keep []projectors.ClientbookCollectionItem
+	require.True(t, r.emu.EditCollectionInApp(cl.ID, "Edge", func(items []clientbookemu.CollectionItem) []clientbookemu.CollectionItem {
+		var keep []clientbookemu.CollectionItem
 		for _, it := range items {
 			if it.ExternalID != projectors.WishProductID(ada, pushed) {
 				keep = append(keep, it)
@@ -415,7 +415,7 @@ func TestOnlyTheEdgeCollectionSyncs(t *testing.T) {
 	r.settle()
 	col, _ := r.emu.Collection(cl.ID, "Edge")
 	require.Len(t, col.Items, 3)
-	require.True(t, r.emu.EditCollectionInApp(cl.ID, "Edge", func(items []projectors.ClientbookCollectionItem) []projectors.ClientbookCollectionItem {
+	require.True(t, r.emu.EditCollectionInApp(cl.ID, "Edge", func(items []clientbookemu.CollectionItem) []clientbookemu.CollectionItem {
 		return items[1:] // drop the pendant
 	}))
 	r.settle()
