@@ -244,6 +244,7 @@ type bulkLane struct {
 	cons     jetstream.Consumer
 	it       jetstream.MessagesContext
 	fed      chan struct{}
+	stop     context.CancelFunc // ends its progress log
 	done     atomic.Int64 // messages acknowledged
 }
 
@@ -321,7 +322,9 @@ func (l *lanes) follow(ctx context.Context, in chan<- jetstream.Msg, progress fu
 			}
 			if ln := l.attach(ctx, name, earlier, in); ln != nil {
 				reading[name] = ln
-				go progress(ctx, ln)
+				pctx, stop := context.WithCancel(ctx)
+				ln.stop = stop
+				go progress(pctx, ln)
 			}
 		}
 		earlier = false
@@ -404,6 +407,9 @@ func (l *lanes) finished(ctx context.Context, ln *bulkLane) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	detach := func() {
+		if ln.stop != nil {
+			ln.stop()
+		}
 		ln.it.Stop()
 		<-ln.fed
 		if ln.store != "" {
