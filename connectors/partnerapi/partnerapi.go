@@ -62,11 +62,14 @@ func (e *Error) Refused() bool {
 const limiterBurst = 10
 
 // Limiter keeps one account under its per-minute limit, and serves the
-// live lane first (package lane). Tokens are reserved in the order calls
-// ask; bulk calls ask one at a time, so a live call finds at most one bulk
-// reservation ahead of it, whatever the bulk backlog and however many
-// workers carry it, and the account as a whole still never sees more than
-// its limit.
+// live lane first (package lane). Bulk calls leave the bucket's burst to
+// live calls: a bulk call takes a token only when the bucket is full, so
+// bulk work still goes at the limit's steady pace, and a live change's
+// few calls find their tokens waiting instead of queuing behind the
+// upload's. Bulk calls also reserve one at a time: a live call that does
+// wait finds at most one bulk reservation ahead of it, however many
+// workers carry the bulk work. The account as a whole never sees more
+// than its limit: every call takes a token of the one bucket.
 type Limiter struct {
 	tokens   *rate.Limiter
 	bulkTurn chan struct{} // held by the one bulk call that may reserve
@@ -92,7 +95,7 @@ func NewLimiter(perMinute int, window time.Duration) *Limiter {
 
 // Wait blocks until a call may be made, or ctx ends.
 func (l *Limiter) Wait(ctx context.Context) error {
-	if !lane.IsBulk(ctx) {
+	if !lane.IsBulk(ctx) || l.tokens.Limit() == rate.Inf {
 		return l.tokens.Wait(ctx)
 	}
 	select {
@@ -101,6 +104,19 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 	defer func() { <-l.bulkTurn }()
+	full := float64(l.tokens.Burst())
+	for {
+		missing := full - l.tokens.Tokens()
+		if missing <= 0 {
+			break
+		}
+		wait := time.Duration(missing / float64(l.tokens.Limit()) * float64(time.Second))
+		select {
+		case <-time.After(max(wait, time.Millisecond)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return l.tokens.Wait(ctx)
 }
 
