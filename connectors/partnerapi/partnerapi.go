@@ -63,10 +63,11 @@ const limiterBurst = 10
 
 // Limiter keeps one account under its per-minute limit, and serves the
 // live lane first (package lane). Bulk calls leave the bucket's burst to
-// live calls: a bulk call takes a token only when the bucket is full, so
-// bulk work still goes at the limit's steady pace, and a live change's
-// few calls find their tokens waiting instead of queuing behind the
-// upload's. Bulk calls also reserve one at a time: a live call that does
+// live calls: a bulk call takes a token only when the bucket is about
+// full, so bulk work still goes at the limit's steady pace, and a live
+// change's few calls find their tokens waiting instead of queuing behind
+// the upload's (half a token short of full, so that no refill is lost). Bulk
+// calls also reserve one at a time: a live call that does
 // wait finds at most one bulk reservation ahead of it, however many
 // workers carry the bulk work. The account as a whole never sees more
 // than its limit: every call takes a token of the one bucket.
@@ -104,7 +105,10 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 	defer func() { <-l.bulkTurn }()
-	full := float64(l.tokens.Burst())
+	// Half a token short of full, not full: a bucket at its cap drops
+	// what refills it, and the sleep below overshoots by a little; aimed
+	// at full, each overshoot would be a token lost to everyone.
+	full := float64(l.tokens.Burst()) - 0.5
 	for {
 		missing := full - l.tokens.Tokens()
 		if missing <= 0 {
