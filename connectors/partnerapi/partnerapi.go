@@ -62,12 +62,11 @@ func (e *Error) Refused() bool {
 const limiterBurst = 10
 
 // Limiter keeps one account under its per-minute limit, and serves the
-// live lane first (package lane). Bulk calls leave the bucket's burst to
-// live calls: a bulk call takes a token only when the bucket is about
-// full, so bulk work still goes at the limit's steady pace, and a live
-// change's few calls find their tokens waiting instead of queuing behind
-// the upload's (half a token short of full, so that no refill is lost). Bulk
-// calls also reserve one at a time: a live call that does
+// live lane first (package lane). Bulk calls leave part of the bucket's
+// burst to live calls (liveReserve tokens, at most all but half a token):
+// bulk work still goes at the limit's steady pace, and a live change's
+// few calls find their tokens waiting instead of queuing behind the
+// upload's. Bulk calls also reserve one at a time: a live call that does
 // wait finds at most one bulk reservation ahead of it, however many
 // workers carry the bulk work. The account as a whole never sees more
 // than its limit: every call takes a token of the one bucket.
@@ -94,6 +93,10 @@ func NewLimiter(perMinute int, window time.Duration) *Limiter {
 	return l
 }
 
+// liveReserve is how many tokens bulk work leaves to live calls, where
+// the burst allows: a live change costs one to three calls.
+const liveReserve = 3
+
 // Wait blocks until a call may be made, or ctx ends.
 func (l *Limiter) Wait(ctx context.Context) error {
 	if !lane.IsBulk(ctx) || l.tokens.Limit() == rate.Inf {
@@ -105,12 +108,13 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 	defer func() { <-l.bulkTurn }()
-	// Half a token short of full, not full: a bucket at its cap drops
-	// what refills it, and the sleep below overshoots by a little; aimed
-	// at full, each overshoot would be a token lost to everyone.
-	full := float64(l.tokens.Burst()) - 0.5
+	// Bulk leaves liveReserve tokens, and never aims at a full bucket: a
+	// bucket at its cap drops what refills it, so bulk work that paused
+	// (a sequential connector saving a list's states) must be able to take
+	// what came meanwhile, and the sleep below overshoots by a little.
+	floor := min(float64(l.tokens.Burst())-0.5, liveReserve+1)
 	for {
-		missing := full - l.tokens.Tokens()
+		missing := floor - l.tokens.Tokens()
 		if missing <= 0 {
 			break
 		}
