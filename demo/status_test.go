@@ -59,11 +59,11 @@ func TestStatusPageInABrowser(t *testing.T) {
 	require.Eventually(t, func() bool {
 		text = browser.Text(t, url)
 		return strings.Contains(text, "edgesync dlq replay --consumer podium") &&
-			regexp.MustCompile(`podium EDGE in sync 0`).MatchString(text) &&
-			regexp.MustCompile(`clientbook EDGE in sync 0`).MatchString(text) &&
+			regexp.MustCompile(`podium EDGE live in sync 0`).MatchString(text) &&
+			regexp.MustCompile(`clientbook EDGE live in sync 0`).MatchString(text) &&
 			// The demo's partner-side edits keep coming: the writer is
 			// caught up between them, not at every read.
-			regexp.MustCompile(`edge-writer PARTNER in sync 0`).MatchString(text)
+			regexp.MustCompile(`edge-writer PARTNER live in sync 0`).MatchString(text)
 	}, 90*time.Second, time.Second, "the page never showed both connectors and the writer in sync with the dead letter; last seen: %s", text)
 	t.Log(text)
 	assert.Contains(t, text, "edgesync status")

@@ -127,7 +127,8 @@ func Customer(ctx context.Context, js jetstream.JetStream, query string) (Trace,
 				ct.Failing = &p
 			}
 		}
-		ct.LastCall = lastCall(ct, t.Events)
+		_, reporting := reports[c.Name]
+		ct.LastCall = lastCall(ct, t.Events, reporting)
 		if ct.PartnerID, err = streams.NewLinks(kv, c.Name).PartnerID(ctx, "customer", key); err != nil {
 			return t, err
 		}
@@ -157,7 +158,7 @@ func Customer(ctx context.Context, js jetstream.JetStream, query string) (Trace,
 
 // lastCall says where the customer stands with a connector's partner: its
 // call failing, its latest Edge state taken, or not taken yet.
-func lastCall(ct ConnectorTrace, events []Event) string {
+func lastCall(ct ConnectorTrace, events []Event, reporting bool) string {
 	var at kit.Position
 	_ = json.Unmarshal(ct.State, &at)
 	var latest Event
@@ -167,6 +168,8 @@ func lastCall(ct ConnectorTrace, events []Event) string {
 	switch {
 	case ct.Failing != nil:
 		return fmt.Sprintf("failing since %s (%d attempts, retried with a growing delay): %s", ct.Failing.Since.Format(time.RFC3339), ct.Failing.Attempts, ct.Failing.Error)
+	case ct.State == nil && !reporting:
+		return fmt.Sprintf("no %s connector has reported: it is not running here, or not yet", partnerTitle(ct.Connector))
 	case ct.State == nil && len(events) == 0:
 		return "nothing to send: capture has not published this customer"
 	case ct.State == nil:
@@ -177,6 +180,14 @@ func lastCall(ct ConnectorTrace, events []Event) string {
 	default:
 		return fmt.Sprintf("the partner has Edge's latest state (version %d), taken at %s", at.Version, ct.Saved.Format(time.RFC3339))
 	}
+}
+
+// partnerTitle is a connector's name as a person writes it.
+func partnerTitle(name string) string {
+	if name == "" {
+		return name
+	}
+	return strings.ToUpper(name[:1]) + name[1:]
 }
 
 // resolve finds the Edge key a query names, and says how.

@@ -63,13 +63,13 @@ func TestTheStatusPageTellsWhatDoesNotFlow(t *testing.T) {
 		return nil
 	})
 	r.settle()
-	until("all flowing", "FLOWING: every part was heard from", "2 of 2 customers in Podium", "e2e running", "podium EDGE in sync", "podium up")
+	until("all flowing", "FLOWING: every part was heard from", "2 of 2 customers in Podium", "e2e running", "podium EDGE live in sync", "podium up")
 
 	// Podium answers every call 500: failing from the first failed call,
 	// not after minutes.
 	r.emu.SetFaults(emulator.Faults{ErrorRate: 1})
 	r.edge("", func(tx *edgesim.Tx) error { newCustomer(tx, "001", "Edith", "edith@example.com", ""); return nil })
-	until("Podium failing", "NOT FLOWING", "Podium is failing since", "500", "podium EDGE partner failing", "2 of 3 customers in Podium")
+	until("Podium failing", "NOT FLOWING", "Podium is failing since", "500", "podium EDGE live partner failing", "2 of 3 customers in Podium")
 	if path := os.Getenv("EDGESYNC_STATUS_SCREENSHOT"); path != "" {
 		browser.Screenshot(t, page.URL, path, "1400,1000")
 	}
@@ -77,7 +77,7 @@ func TestTheStatusPageTellsWhatDoesNotFlow(t *testing.T) {
 	// Podium back: it flows again.
 	r.emu.SetFaults(emulator.Faults{})
 	r.settle()
-	until("Podium back", "3 of 3 customers in Podium", "podium EDGE in sync")
+	until("Podium back", "3 of 3 customers in Podium", "podium EDGE live in sync")
 
 	// The gateway and capture stop, as a crash stops them.
 	stopGateway()
@@ -85,6 +85,6 @@ func TestTheStatusPageTellsWhatDoesNotFlow(t *testing.T) {
 	until("gateway and capture gone", "NOT FLOWING",
 		"the webhook gateway for podium is down", "podium DOWN",
 		"capture of site e2e stopped", "e2e STOPPED",
-		"podium EDGE waiting (capture stopped)")
+		"podium EDGE live waiting (capture stopped)")
 	assert.NotContains(t, text, "FLOWING:")
 }

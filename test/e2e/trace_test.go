@@ -93,7 +93,10 @@ func TestTheStatusPageSearchesACustomer(t *testing.T) {
 	assert.Contains(t, home, "Find a customer's path")
 	text := browser.Text(t, page.URL+"/trace?q="+url.QueryEscape("ada@example.com"))
 	assert.Contains(t, text, "Customer "+ada+" (found by contact method)")
-	assert.Regexp(t, `podium Linked to: [0-9a-f-]{36} State: \{"version":1`, text, "the Podium contact it is linked to and the connector's state")
+	assert.Regexp(t, `podium Linked to: [0-9a-f-]{36} Last call: the partner has Edge's latest state \(version 1\), taken at [0-9TZ:-]+ State: \{"version":1`, text,
+		"the Podium contact it is linked to, where she stands with Podium and the connector's state")
+	assert.Regexp(t, `taken by the writer`, text, "whether the writer took the contact's event")
+	assert.Contains(t, text, "clientbook Linked to: none Last call: no Clientbook connector has reported", "a connector that is not running is said to be so")
 	assert.Contains(t, text, "contact.created", "the contact's event in PARTNER")
 	text = browser.Text(t, page.URL+"/trace?q=nobody%40example.com")
 	assert.Contains(t, text, "no customer matches")
