@@ -245,7 +245,7 @@ type bulkLane struct {
 	it       jetstream.MessagesContext
 	fed      chan struct{}
 	stop     context.CancelFunc // ends its progress log
-	done     atomic.Int64 // messages acknowledged
+	done     atomic.Int64       // messages acknowledged
 }
 
 // bulk is a bulk lane's gate: it passes on what the lane is for, and
