@@ -3,6 +3,7 @@ package demo_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -35,6 +36,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 	cfg.NATSPort = natstest.FreePort(t)
 	cfg.StatusAddr = fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
 	cfg.Out = &out
+	cfg.Log = slog.New(slog.NewTextHandler(&out, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := demo.Run(ctx, cfg); done <- err }()
@@ -67,6 +69,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 	}, 90*time.Second, time.Second, "the page never showed both connectors and the writer in sync with the dead letter")
 	t.Log(text)
 	if !seen {
+		t.Log(out.String())
 		t.FailNow()
 	}
 	assert.Contains(t, text, "edgesync status")

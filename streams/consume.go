@@ -189,6 +189,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if cfg.Workers > 1 && cfg.Flush != nil {
 		return fmt.Errorf("consume %s: a consumer that gathers messages for Flush handles them one at a time (Workers %d)", cfg.Durable, cfg.Workers)
 	}
+	started := time.Now()
 	cons, err := EnsureConsumer(ctx, js, cfg, log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -226,7 +227,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	// fast as the loop handles; the loop takes a live message first.
 	in, bulkIn := make(chan jetstream.Msg), make(chan jetstream.Msg)
 	mainDone := make(chan struct{})
-	ln := &lanes{js: js, cfg: cfg, log: log, open: map[string]bool{}}
+	ln := &lanes{js: js, cfg: cfg, log: log, started: started, open: map[string]bool{}}
 	route := func(ctx context.Context, msg jetstream.Msg) (jetstream.Msg, bool) {
 		if cfg.Lanes && !ln.live(ctx, msg) {
 			return nil, false

@@ -97,7 +97,7 @@ func remake(ctx context.Context, js jetstream.JetStream, stream string, info *je
 // updated: the server's own metadata (_nats.*) is not ours to send back.
 func recordOf(info *jetstream.ConsumerInfo) map[string]string {
 	var out map[string]string
-	for _, k := range []string{metaFirstDelivery, metaLiveFrom, metaBulkPending} {
+	for _, k := range []string{metaFirstDelivery, metaLiveFrom, metaBulkPending, metaVerify} {
 		if v, ok := info.Config.Metadata[k]; ok {
 			if out == nil {
 				out = map[string]string{}

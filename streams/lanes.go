@@ -48,6 +48,8 @@ const (
 	metaLiveFrom = "edgesync_live_from"
 	// metaBulkPending is on a new live lane until its bulk lanes exist.
 	metaBulkPending = "edgesync_bulk_pending"
+	// metaVerify marks a bulk lane's second pass (see finished).
+	metaVerify = "edgesync_verify_pass"
 )
 
 // BulkName is the name of a durable's bulk lane for a store.
@@ -177,9 +179,10 @@ func storeFilters(filters []string, store string) []string {
 
 // lanes is one connector's bookkeeping of its bulk lanes.
 type lanes struct {
-	js  jetstream.JetStream
-	cfg ConsumerConfig
-	log *slog.Logger
+	js      jetstream.JetStream
+	cfg     ConsumerConfig
+	log     *slog.Logger
+	started time.Time // when this process started consuming
 
 	// mu makes "a lane exists, so the live lane may leave a bulk event to
 	// it" and "a lane has nothing left, so it goes" exclusive: an event
@@ -362,8 +365,14 @@ func (l *lanes) attach(ctx context.Context, name string, earlier bool, in chan<-
 	if err != nil {
 		return nil
 	}
+	// The live lane opens a store's lane when it finds none: a lane made
+	// afresh must not leave a moment without one.
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	info := c.CachedInfo()
-	if earlier && firstDeliveryLeft(info) {
+	// Only a lane an earlier process left is suspect; this process's own
+	// (made as it started, openInitialBulk) has delivered nothing yet.
+	if earlier && info.Created.Before(l.started) && firstDeliveryLeft(info) {
 		cc := info.Config
 		cc.Metadata = recordOf(info)
 		delete(cc.Metadata, metaFirstDelivery)
@@ -376,9 +385,7 @@ func (l *lanes) attach(ctx context.Context, name string, earlier bool, in chan<-
 	if store, ok := strings.CutPrefix(name, bulkPrefix(l.cfg.Durable)); ok {
 		ln.store = store
 		ln.liveFrom, _ = strconv.ParseUint(c.CachedInfo().Config.Metadata[metaLiveFrom], 10, 64)
-		l.mu.Lock()
 		l.open[store] = true
-		l.mu.Unlock()
 	}
 	if ln.it, err = c.Messages(pullOpts()...); err != nil {
 		l.log.Warn("cannot read a bulk lane; will retry", "consumer", l.cfg.Durable, "lane", name, "err", err)
@@ -437,6 +444,26 @@ func (l *lanes) finished(ctx context.Context, ln *bulkLane) bool {
 	detach()
 	if err := l.js.DeleteConsumer(ctx, l.cfg.Stream, ln.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		l.log.Warn("lane done but not deleted", "consumer", l.cfg.Durable, "lane", ln.name, "err", err)
+	}
+	if ln.store != "" && info.Config.DeliverPolicy == jetstream.DeliverLastPerSubjectPolicy && info.Config.Metadata[metaVerify] == "" {
+		// nats-server drops an entry of a latest-per-subject list when a
+		// pull request expires as the list reaches it (firstdelivery.go),
+		// and a bulk lane waits behind the live one long enough for its
+		// pulls to expire. A second pass over the same list goes fast
+		// (what the first applied is skipped, no partner call) and
+		// delivers what the first lost.
+		cc := info.Config
+		cc.Metadata = recordOf(info)
+		delete(cc.Metadata, metaFirstDelivery)
+		cc.Metadata[metaVerify] = "true"
+		if _, err := createRecorded(ctx, l.js, l.cfg.Stream, cc); err != nil {
+			l.log.Error("cannot open a bulk lane's second pass: an aggregate the server dropped from its first may be missing until a replay",
+				"consumer", l.cfg.Durable, "lane", ln.name, "err", err)
+		} else {
+			l.open[ln.store] = true
+			l.log.Info("bulk lane done; a second pass checks that nothing was dropped", "consumer", l.cfg.Durable, "lane", ln.name, "messages", info.Delivered.Consumer)
+			return true
+		}
 	}
 	if ln.store == "" {
 		l.log.Info("replay done", "consumer", l.cfg.Durable, "replay", ln.name, "messages", info.Delivered.Consumer)

@@ -98,7 +98,8 @@ func TestLiveChangesGoFirstAndStoresShareTheBulkLane(t *testing.T) {
 	waitDrained(t, srv.JS, "partner")
 
 	order := h.snapshot()
-	require.Len(t, order, 301, "each aggregate once")
+	require.GreaterOrEqual(t, len(order), 301, "each aggregate")
+	order = order[:301]
 	at := -1
 	per := map[string]int{}
 	for i, s := range order {
@@ -112,7 +113,11 @@ func TestLiveChangesGoFirstAndStoresShareTheBulkLane(t *testing.T) {
 	assert.Less(t, at, 150, "the live change went before the rest of the upload (laneLog %d of 301)", at)
 	assert.Greater(t, per["001"], 50, "the stores share the bulk lane: %v", per)
 	assert.Greater(t, per["002"], 50, "the stores share the bulk lane: %v", per)
-	require.Eventually(t, func() bool { return len(bulkLanes(t, srv.JS, "partner")) == 0 }, 10*time.Second, 50*time.Millisecond, "done lanes are deleted")
+	require.Eventually(t, func() bool { return len(bulkLanes(t, srv.JS, "partner")) == 0 }, 20*time.Second, 50*time.Millisecond, "done lanes are deleted")
+	// Each lane's second pass gave every aggregate again (a handler
+	// finds it applied), in case the server dropped one from the first.
+	assert.Len(t, h.snapshot(), 601)
+	handled := len(h.snapshot())
 
 	// A re-snapshot of store 002: bulk work again, in its lane.
 	_, err = pub.Publish(ctx, storeMsgs("002", 20, true)) // deduplicated: the same ids
@@ -124,7 +129,7 @@ func TestLiveChangesGoFirstAndStoresShareTheBulkLane(t *testing.T) {
 	_, err = pub.Publish(ctx, resnap)
 	require.NoError(t, err)
 	waitDrained(t, srv.JS, "partner")
-	order = h.snapshot()[301:]
+	order = h.snapshot()[handled:]
 	require.Len(t, order, 20)
 	for _, s := range order {
 		assert.True(t, strings.HasSuffix(s, "+bulk"), "%s went in the bulk lane", s)
