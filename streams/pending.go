@@ -53,6 +53,9 @@ func pendingOf(ctx context.Context, js jetstream.JetStream, stream, name string)
 	if n := info.NumPending + uint64(info.NumAckPending); n > 0 {
 		return n, nil
 	}
+	if info.Config.Metadata[metaBulkPending] != "" {
+		return 1, nil // a new live lane whose bulk lanes are not open yet: its backfill is still to come
+	}
 	last, err := lastSeq(ctx, js, stream, Filters(info.Config))
 	if err != nil {
 		return 0, err
