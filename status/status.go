@@ -257,9 +257,6 @@ func (r *Reader) consumers(ctx context.Context, stream string, reports map[strin
 			c.OldestAge = streams.OldestWait(ctx, str, info, r.now())
 		}
 		c.Of, c.Lane = streams.LaneOf(info.Name)
-		if c.Lane == "live" {
-			c.Of = ""
-		}
 		rep, reported := reports[info.Name]
 		if parent, ok := reports[c.Of]; ok && c.Lane == "bulk" && stream == streams.StreamEdge {
 			// Bulk work goes at what the live lane leaves of the

@@ -58,15 +58,16 @@ func BulkName(durable, store string) string { return bulkPrefix(durable) + store
 func bulkPrefix(durable string) string { return durable + "-bulk-" }
 
 // LaneOf names the lane a consumer is for its connector: "live" for a
-// durable, "bulk" for a bulk lane or a replay, with the durable's name.
-func LaneOf(consumer string) (durable, laneName string) {
+// durable (of is then empty), "bulk" for a bulk lane or a replay, of the
+// durable named of.
+func LaneOf(consumer string) (of, laneName string) {
 	if d, ok := strings.CutSuffix(consumer, "-replay"); ok {
 		return d, "bulk"
 	}
 	if i := strings.LastIndex(consumer, "-bulk-"); i > 0 {
 		return consumer[:i], "bulk"
 	}
-	return consumer, "live"
+	return "", "live"
 }
 
 // AtLimit is how long n partner calls take at perMinute (0 when there is
