@@ -62,14 +62,15 @@ type Stats struct {
 
 // Connector keeps Clientbook equal to Edge for the subjects it consumes.
 type Connector struct {
-	client *Client
-	js     jetstream.JetStream
-	links  streams.Links
-	states *kit.States[pushed, *pushed]
-	cfg    Config
-	log    *slog.Logger
-	warned sync.Map // associate ids already warned about
-	watch  atomic.Pointer[kit.Watch]
+	client  *Client
+	js      jetstream.JetStream
+	links   streams.Links
+	states  *kit.States[pushed, *pushed]
+	handler *kit.Handler[pushed, *pushed]
+	cfg     Config
+	log     *slog.Logger
+	warned  sync.Map // associate ids already warned about
+	watch   atomic.Pointer[kit.Watch]
 }
 
 // NewConnector returns a connector; the streams and buckets must exist.
@@ -81,7 +82,9 @@ func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, c
 	if err := cfg.Options.Check(); err != nil {
 		return nil, fmt.Errorf("clientbook connector: %w", err)
 	}
-	return &Connector{client: client, js: js, links: streams.NewLinks(links, partner), states: kit.NewStates[pushed](state, partner), cfg: cfg, log: log}, nil
+	c := &Connector{client: client, js: js, links: streams.NewLinks(links, partner), states: kit.NewStates[pushed](state, partner), cfg: cfg, log: log}
+	c.handler = &kit.Handler[pushed, *pushed]{States: c.states, Dest: c, Partner: partner, Echoes: []schemas.Entity{schemas.EntityCustomer}, JS: js, Log: log}
+	return c, nil
 }
 
 // Subjects are the Edge subjects the connector consumes.
@@ -140,44 +143,32 @@ type event = kit.Event[pushed]
 
 // Handle applies one Edge event to Clientbook.
 func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
-	ev, fresh, err := c.states.Begin(ctx, msg)
-	if err != nil || !fresh {
-		return err
-	}
-	subj, env := ev.Subject, ev.Env
+	return c.handler.Handle(ctx, msg)
+}
+
+// Apply applies one fresh Edge event to Clientbook (kit.Destination).
+func (c *Connector) Apply(ctx context.Context, ev *event) (bool, error) {
 	if ev.Prior.Resend {
-		// A repair found Clientbook holding something else: Edge's state
-		// goes out as Edge's own, whatever the state says was sent.
-		env.Origin, ev.Env.Origin, ev.Prior.Hash, ev.Prior.UserHash = "", "", "", ""
+		ev.Prior.Hash, ev.Prior.UserHash = "", ""
 	}
-	if env.Origin == partner && subj.Entity != schemas.EntityCustomer {
-		// Written into Edge from Clientbook: Clientbook already has it.
-		c.log.Debug("clientbook: not echoing a change that came from Clientbook", "subject", msg.Subject())
-		return c.states.Done(ctx, ev.Key, ev.Next, false)
-	}
-	var sent bool
-	switch subj.Entity {
+	switch ev.Subject.Entity {
 	case schemas.EntityCustomer:
-		sent, err = c.customer(ctx, ev)
+		return c.customer(ctx, ev)
 	case schemas.EntityWishList:
-		sent, err = c.wishList(ctx, ev)
+		return c.wishList(ctx, ev)
 	case schemas.EntityNote:
-		sent, err = c.note(ctx, ev)
+		return c.note(ctx, ev)
 	case schemas.EntitySale:
-		sent, err = c.sale(ctx, ev)
+		return c.sale(ctx, ev)
 	case schemas.EntityService:
-		sent, err = c.serviceJob(ctx, ev)
+		return c.serviceJob(ctx, ev)
 	case schemas.EntityItem:
-		sent, err = c.item(ctx, ev)
+		return c.item(ctx, ev)
 	case schemas.EntityNotification:
-		sent, err = c.notification(ctx, ev)
+		return c.notification(ctx, ev)
 	default:
-		return streams.Permanent(fmt.Errorf("clientbook connector does not handle %s events", subj.Entity))
+		return false, streams.Permanent(fmt.Errorf("clientbook connector does not handle %s events", ev.Subject.Entity))
 	}
-	if err != nil {
-		return err
-	}
-	return c.states.Done(ctx, ev.Key, ev.Next, sent)
 }
 
 // decode reads the event's aggregate; nil for a delete. An aggregate that
@@ -476,8 +467,6 @@ func (c *Connector) notification(ctx context.Context, ev *event) (bool, error) {
 		}
 	}
 	ev.Next.Hash = "sent"
-	if err := streams.PublishOutcome(ctx, c.js, partner, ev.Env.ID, outcome); err != nil {
-		return false, err
-	}
+	ev.Outcome = &outcome
 	return outcome.Status == "SENT", nil
 }

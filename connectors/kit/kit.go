@@ -1,11 +1,13 @@
-// Package kit is what every connector shares around its partner's calls:
-// the per-aggregate state an Edge event is applied against (decoded,
-// loaded, judged stale or not, moved to the event's version and epoch,
-// saved), the counts of what it did, and the status page's report. A
-// partner's connector keeps only its rules and its calls. streams.Consume
-// owns the rest of an event's life: the first-delivery guard, acks,
-// retries, parking and dead letters, with streams.IsPermanent the one way
-// to say "do not retry".
+// Package kit is what every connector shares around its partner's calls.
+// A partner implements Destination: apply one fresh Edge event, say
+// whether it called the partner. Handler owns the rest of the event's
+// state machine: decoding, the aggregate's state (loaded, judged stale by
+// version and epoch, moved to the event's position, saved), echoes, a
+// notification outcome saved before it is published, the counts and the
+// status page's report. streams.Consume owns the event's delivery: the
+// first-delivery guard, the live and bulk lanes, acks, retries, parking
+// and dead letters, with streams.IsPermanent the one way to say "do not
+// retry". docs/connector-kit.md says what a partner may touch.
 package kit
 
 import (
@@ -31,6 +33,8 @@ type Position struct {
 	// found it edited or deleted by hand): the next event of the aggregate,
 	// even one at this version, is applied as if Edge had just made it.
 	Resend bool `json:"resend,omitempty"`
+	// Outcome is an outcome saved and not yet published (see Handler).
+	Outcome *PendingOutcome `json:"outcome,omitempty"`
 }
 
 func (p *Position) position() *Position { return p }
@@ -48,6 +52,9 @@ type Event[S any] struct {
 	Key     string // the state's key
 	Prior   S
 	Next    S
+	// Outcome, set by a Destination, is published for the Edge writer
+	// once the state is saved with it.
+	Outcome *schemas.NotificationOutcome
 }
 
 // Counts are what a connector did since it started.

@@ -2,7 +2,9 @@ package kit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -86,4 +88,89 @@ func TestStatesBeginAndDone(t *testing.T) {
 	assert.True(t, streams.IsPermanent(err), "what cannot be decoded never will be: %v", err)
 	st.Count(false)
 	assert.Equal(t, kit.Counts{Applied: 1, Skipped: 1, Stale: 1}, st.Counts())
+}
+
+// The handler around a Destination: it calls the partner only for a fresh
+// event that is not the partner's own echo, saves what Apply made, and a
+// notification's outcome is saved before it is published, so a failed
+// publish is redone on redelivery without a second partner call.
+func TestHandlerCallsThePartnerOncePerChange(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	kv, err := srv.JS.KeyValue(ctx, streams.BucketProjection)
+	require.NoError(t, err)
+	calls := map[string]int{}
+	var refuse bool
+	h := &kit.Handler[state, *state]{
+		States: kit.NewStates[state](kv, "test"), Partner: "test", Echoes: []schemas.Entity{schemas.EntityCustomer}, JS: srv.JS, Log: slog.Default(),
+		Dest: kit.DestinationFunc[state](func(ctx context.Context, ev *kit.Event[state]) (bool, error) {
+			if refuse {
+				return false, streams.Permanent(errors.New("refused by the partner"))
+			}
+			calls[ev.Env.Key]++
+			ev.Next.Hash = fmt.Sprintf("v%d", ev.Env.Version)
+			if ev.Subject.Entity == schemas.EntityNotification {
+				ev.Outcome = &schemas.NotificationOutcome{NotificationKey: ev.Env.Key, Status: "SENT", At: ev.Env.Time}
+			}
+			return true, nil
+		})}
+	publish := func(entity schemas.Entity, key, origin string, version int64) jetstream.Msg {
+		env := schemas.Envelope{ID: fmt.Sprintf("%s-%d", key, version), Type: schemas.EdgeEventType(entity, false), Key: key, Version: version,
+			Origin: origin, Time: time.Now(), Data: []byte(`{}`)}
+		subj, err := schemas.EdgeSubjectFor(entity, key)
+		require.NoError(t, err)
+		m, err := env.Msg(subj.String())
+		require.NoError(t, err)
+		_, err = srv.JS.PublishMsg(ctx, m)
+		require.NoError(t, err)
+		cons, err := srv.JS.OrderedConsumer(ctx, streams.StreamEdge, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{subj.String()}, DeliverPolicy: jetstream.DeliverLastPolicy})
+		require.NoError(t, err)
+		got, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		require.NoError(t, err)
+		return got
+	}
+	saved := func(entity schemas.Entity, key string) state {
+		s, _, err := h.States.Load(ctx, h.States.Key(entity, key))
+		require.NoError(t, err)
+		return s
+	}
+
+	m := publish(schemas.EntityCustomer, "001-000001", "", 3)
+	require.NoError(t, h.Handle(ctx, m))
+	require.NoError(t, h.Handle(ctx, m), "a redelivery")
+	require.NoError(t, h.Handle(ctx, publish(schemas.EntityCustomer, "001-000001", "", 2)), "an older change")
+	assert.Equal(t, 1, calls["001-000001"])
+	assert.Equal(t, "v3", saved(schemas.EntityCustomer, "001-000001").Hash)
+
+	require.NoError(t, h.Handle(ctx, publish(schemas.EntityNote, "001-000007", "test", 1)))
+	assert.Zero(t, calls["001-000007"], "a note that came from the partner is not sent back")
+	assert.EqualValues(t, 1, saved(schemas.EntityNote, "001-000007").Version)
+	require.NoError(t, h.Handle(ctx, publish(schemas.EntityCustomer, "001-000002", "test", 1)))
+	assert.Equal(t, 1, calls["001-000002"], "a customer's echo is merged by the partner's rules")
+
+	refuse = true
+	err = h.Handle(ctx, publish(schemas.EntityCustomer, "001-000003", "", 1))
+	assert.True(t, streams.IsPermanent(err))
+	assert.ErrorContains(t, err, "refused by the partner")
+	assert.Zero(t, saved(schemas.EntityCustomer, "001-000003").Version, "nothing saved for what the partner refused")
+	refuse = false
+
+	// The outcome cannot be published (no PARTNER stream): the state keeps
+	// it, and the redelivery publishes it without a second text.
+	require.NoError(t, srv.JS.DeleteStream(ctx, streams.StreamPartner))
+	m = publish(schemas.EntityNotification, "001-000009", "", 1)
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	require.Error(t, h.Handle(short, m))
+	cancel()
+	assert.NotNil(t, saved(schemas.EntityNotification, "001-000009").Outcome, "saved with its outcome before publishing")
+	require.NoError(t, streams.Provision(ctx, srv.JS, streams.DefaultConfig()))
+	require.NoError(t, h.Handle(ctx, m))
+	assert.Equal(t, 1, calls["001-000009"], "the text went out once")
+	assert.Nil(t, saved(schemas.EntityNotification, "001-000009").Outcome)
+	outcomes := natstest.Messages(t, srv.JS, streams.StreamPartner)
+	require.Len(t, outcomes, 1)
+	assert.Equal(t, "partner.test.notification.001-000009", outcomes[0].Subject)
+	// The text's event counts stale: its first try failed after the call.
+	assert.Equal(t, kit.Counts{Applied: 2, Skipped: 1, Stale: 3}, h.States.Counts())
 }

@@ -61,14 +61,15 @@ type Stats struct {
 
 // Connector keeps Podium equal to Edge for the subjects it consumes.
 type Connector struct {
-	name   string
-	client *Client
-	js     jetstream.JetStream
-	links  streams.Links
-	states *kit.States[pushed, *pushed]
-	state  jetstream.KeyValue // the projection bucket: invitation intents beside the states
-	cfg    Config
-	log    *slog.Logger
+	name    string
+	client  *Client
+	js      jetstream.JetStream
+	links   streams.Links
+	states  *kit.States[pushed, *pushed]
+	handler *kit.Handler[pushed, *pushed]
+	state   jetstream.KeyValue // the projection bucket: invitation intents beside the states
+	cfg     Config
+	log     *slog.Logger
 
 	// The activity events waiting for the next flush (see flush), and the
 	// customers they invite; their states as they will be saved are held
@@ -127,8 +128,11 @@ func NewConnector(ctx context.Context, js jetstream.JetStream, client *Client, c
 	if err := schemas.CheckToken("connector name", name); err != nil {
 		return nil, fmt.Errorf("podium connector: %w", err)
 	}
-	return &Connector{name: name, client: client, js: js, links: streams.NewLinks(links, name), states: kit.NewStates[pushed](state, name), state: state,
-		cfg: cfg, log: log, invited: map[string]time.Time{}}, nil
+	c := &Connector{name: name, client: client, js: js, links: streams.NewLinks(links, name), states: kit.NewStates[pushed](state, name), state: state,
+		cfg: cfg, log: log, invited: map[string]time.Time{}}
+	c.handler = &kit.Handler[pushed, *pushed]{States: c.states, Dest: c, Partner: projectors.PartnerPodium, Echoes: []schemas.Entity{schemas.EntityCustomer},
+		JS: js, Log: log}
+	return c, nil
 }
 
 // Subjects are the Edge subjects the connector consumes for an account.
@@ -182,18 +186,10 @@ type pushed struct {
 	Email       string    `json:"email,omitempty"`
 	Address     string    `json:"address,omitempty"` // fingerprint of the address Podium was last shown
 	LastInvite  time.Time `json:"lastInvite,omitzero"`
-	// Outcome is a notification's outcome saved before it is published:
-	// the text went out (Podium's messages API has no idempotency key,
-	// so it must not go out again), and the outcome must still reach the
-	// Edge writer when publishing it fails.
-	Outcome *pendingOutcome `json:"outcome,omitempty"`
 }
 
-// pendingOutcome is a notification outcome not yet known to be published.
-type pendingOutcome struct {
-	EventID string                      `json:"eventId"`
-	Outcome schemas.NotificationOutcome `json:"outcome"`
-}
+// event is one Edge event being applied.
+type event = kit.Event[pushed]
 
 func (c *Connector) stateKey(entity schemas.Entity, key string) string {
 	return c.states.Key(entity, key)
@@ -205,52 +201,42 @@ func (c *Connector) save(ctx context.Context, key string, p pushed) error {
 
 // Handle applies one Edge event to Podium.
 func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
-	e, fresh, err := c.states.Begin(ctx, msg)
-	if err != nil {
-		return err
-	}
-	subj, env, key, prior := e.Subject, e.Env, e.Key, e.Prior
-	if prior.Outcome != nil {
-		// A text went out and its outcome was not published: publish it
-		// now, before this event (often that very one, redelivered) is
-		// judged.
-		if err := c.publishOutcome(ctx, key, &prior); err != nil {
-			return err
+	return c.handler.Handle(ctx, msg)
+}
+
+// Apply applies one fresh Edge event to Podium (kit.Destination). A sale,
+// appointment, service job or item waits for the next flush.
+func (c *Connector) Apply(ctx context.Context, e *event) (bool, error) {
+	if e.Prior.Resend {
+		for _, p := range []*pushed{&e.Prior, &e.Next} {
+			p.Hash, p.Name, p.Phone, p.Email, p.Address = "", "", "", "", ""
 		}
 	}
-	if !fresh {
-		return nil
-	}
-	if prior.Resend {
-		// A repair found Podium holding something else: Edge's state
-		// goes out as Edge's own, whatever the state says was sent.
-		env.Origin, prior.Hash, prior.Name, prior.Phone, prior.Email, prior.Address = "", "", "", "", "", ""
-		prior.Resend = false // what this event saves is what Podium then holds
-	}
+	env := e.Env
 	ev := projectors.EventMeta{ID: env.ID, Origin: env.Origin, Time: env.Time}
-	switch subj.Entity {
+	switch e.Subject.Entity {
 	case schemas.EntityCustomer:
-		return c.customer(ctx, msg, env, key, prior)
+		return c.customer(ctx, e)
 	case schemas.EntitySale:
-		return activity(ctx, c, msg, env, key, prior, func(s *schemas.Sale, p projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
+		return activity(ctx, c, e, func(s *schemas.Sale, p projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
 			return projectors.PodiumSale(ev, s, p, pr, c.cfg.Options)
 		}, func(s *schemas.Sale) string { return s.CustomerKey })
 	case schemas.EntityAppointment:
-		return activity(ctx, c, msg, env, key, prior, func(a *schemas.Appointment, p projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
+		return activity(ctx, c, e, func(a *schemas.Appointment, p projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
 			return projectors.PodiumAppointment(ev, a, p, pr, c.cfg.Options)
 		}, func(a *schemas.Appointment) string { return a.CustomerKey })
 	case schemas.EntityService:
-		return activity(ctx, c, msg, env, key, prior, func(j *schemas.ServiceJob, p projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
+		return activity(ctx, c, e, func(j *schemas.ServiceJob, p projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
 			return projectors.PodiumService(ev, j, p, pr, c.cfg.Options)
 		}, func(j *schemas.ServiceJob) string { return j.CustomerKey })
 	case schemas.EntityItem:
-		return activity(ctx, c, msg, env, key, prior, func(it *schemas.Item, _ projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
+		return activity(ctx, c, e, func(it *schemas.Item, _ projectors.PodiumPerson, pr projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool) {
 			return projectors.PodiumItem(ev, it, pr, c.cfg.Options), true
 		}, nil)
 	case schemas.EntityNotification:
-		return c.notification(ctx, env, key, prior)
+		return c.notification(ctx, e)
 	default:
-		return streams.Permanent(fmt.Errorf("podium connector does not handle %s events", subj.Entity))
+		return false, streams.Permanent(fmt.Errorf("podium connector does not handle %s events", e.Subject.Entity))
 	}
 }
 
@@ -259,10 +245,11 @@ func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
 // connector falls back to an upsert by phone or email.
 const linkWaitDeliveries = 5
 
-func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas.Envelope, key string, prior pushed) error {
+func (c *Connector) customer(ctx context.Context, e *event) (bool, error) {
+	env, prior := e.Env, e.Prior
 	cust, err := schemas.Aggregate[schemas.Customer](env)
 	if err != nil {
-		return streams.Permanent(err)
+		return false, streams.Permanent(err)
 	}
 	if prior.Identifier == "" {
 		// A customer downloaded from Podium by the Edge writer is already a
@@ -270,22 +257,21 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 		id, err := c.links.PartnerID(ctx, "customer", env.Key)
 		switch {
 		case err != nil:
-			return err
+			return false, err
 		case id != "":
 			prior.Identifier = id
 		case cust != nil && fromPodium(cust) && env.Origin != projectors.PartnerPodium:
 			// Downloaded from Podium moments ago; the writer stores the
 			// contact's link right after the Edge commit.
-			if md, err := msg.Metadata(); err == nil && md.NumDelivered < linkWaitDeliveries {
-				return streams.NotYet(fmt.Errorf("customer %s came from Podium and its link is not stored yet", env.Key))
+			if md, err := e.Msg.Metadata(); err == nil && md.NumDelivered < linkWaitDeliveries {
+				return false, streams.NotYet(fmt.Errorf("customer %s came from Podium and its link is not stored yet", env.Key))
 			}
 		}
 	}
 	res := projectors.PodiumCustomer(env.Origin, cust, projectors.PodiumPrior{Identifier: prior.Identifier, Hash: prior.Hash, Acquisition: prior.Acquisition,
 		Seen: projectors.PodiumSeen{Name: prior.Name, Phone: prior.Phone, Email: prior.Email, Address: prior.Address}}, c.cfg.Options)
-	next := prior
-	next.Version = env.Version
-	next.Epoch = env.Epoch
+	next := &e.Next
+	next.Identifier = prior.Identifier
 	sent := false
 	var linkThenForget []string // intents to drop once the link is stored
 	for _, op := range res.Ops {
@@ -295,11 +281,11 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 		case projectors.PodiumNotSendable:
 			// Dead-lettered with the reason, state unsaved: the change that
 			// fixes the customer in Edge is a newer event and flows.
-			return streams.Permanent(errors.New(op.Reason))
+			return false, streams.Permanent(errors.New(op.Reason))
 		case projectors.PodiumCreate:
 			intents, err := c.intend(ctx, env.Key, op.Contact)
 			if err != nil {
-				return err
+				return false, err
 			}
 			id, err := c.client.CreateContact(ctx, op.Contact)
 			if err != nil {
@@ -315,7 +301,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 				// edgesync's own push as a new Edge customer (found by the
 				// fault suite's dropped answers). The redelivery's create
 				// upserts that contact and then drops the intent.
-				return err
+				return false, err
 			}
 			linkThenForget = intents
 			next.Identifier, sent = id, true
@@ -334,7 +320,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 				id, err = c.client.CreateContact(ctx, op.Contact)
 			}
 			if err != nil {
-				return fmt.Errorf("update contact for %s: %w", env.Key, err)
+				return false, fmt.Errorf("update contact for %s: %w", env.Key, err)
 			}
 			next.Identifier, sent = id, true
 			c.log.DebugContext(ctx, "podium contact updated", "contact", id)
@@ -346,7 +332,7 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 				id = next.Identifier
 			}
 			if err := c.client.SetAttribute(ctx, id, op.Attribute); err != nil {
-				return fmt.Errorf("set acquisition of %s: %w", env.Key, err)
+				return false, fmt.Errorf("set acquisition of %s: %w", env.Key, err)
 			}
 			next.Acquisition, sent = op.Attribute.Value, true
 		}
@@ -358,15 +344,11 @@ func (c *Connector) customer(ctx context.Context, msg jetstream.Msg, env schemas
 	}
 	if next.Identifier != "" && next.Identifier != prior.Identifier {
 		if err := c.links.Put(ctx, "customer", env.Key, next.Identifier); err != nil {
-			return err
+			return false, err
 		}
 	}
 	c.forget(ctx, linkThenForget)
-	if err := c.save(ctx, key, next); err != nil {
-		return err
-	}
-	c.states.Count(sent)
-	return nil
+	return sent, nil
 }
 
 // fromPodium reports whether a customer holds contact methods Podium gave.
@@ -395,12 +377,13 @@ func (c *Connector) person(ctx context.Context, customerKey string) (projectors.
 }
 
 // activity runs one rule for a sale, appointment, service job or item.
-func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env schemas.Envelope, key string, prior pushed,
+func activity[T any](ctx context.Context, c *Connector, e *event,
 	rule func(*T, projectors.PodiumPerson, projectors.PodiumActivityPrior) (projectors.PodiumActivityResult, bool),
-	customerOf func(*T) string) error {
+	customerOf func(*T) string) (bool, error) {
+	env, prior := e.Env, e.Prior
 	agg, err := schemas.Aggregate[T](env)
 	if err != nil {
-		return streams.Permanent(err)
+		return false, streams.Permanent(err)
 	}
 	var person projectors.PodiumPerson
 	customerKey := ""
@@ -408,35 +391,29 @@ func activity[T any](ctx context.Context, c *Connector, msg jetstream.Msg, env s
 		customerKey = customerOf(agg)
 		var err error
 		if person, err = c.person(ctx, customerKey); err != nil {
-			return err
+			return false, err
 		}
-	}
-	next := prior
-	next.Version = env.Version
-	next.Epoch = env.Epoch
-	if env.Origin == projectors.PartnerPodium {
-		c.states.Count(false)
-		return c.save(ctx, key, next)
 	}
 	res, ready := rule(agg, person, projectors.PodiumActivityPrior{Hash: prior.Hash, Status: prior.Status})
 	if !ready {
 		err := fmt.Errorf("%s: customer %s has not been processed yet", env.Key, customerKey)
-		if md, merr := msg.Metadata(); merr == nil && md.NumDelivered >= customerWaitDeliveries {
-			return streams.Permanent(fmt.Errorf("%w after %d deliveries", err, md.NumDelivered))
+		if md, merr := e.Msg.Metadata(); merr == nil && md.NumDelivered >= customerWaitDeliveries {
+			return false, streams.Permanent(fmt.Errorf("%w after %d deliveries", err, md.NumDelivered))
 		}
-		return kit.NeedsCustomer(customerKey, err)
+		return false, kit.NeedsCustomer(customerKey, err)
 	}
 	// The operations wait for the next flush, which sends the data-feed
 	// events of many activities in one call.
+	next := e.Next
 	next.Hash, next.Status = res.Hash, res.Status
-	d := deferredActivity{env: env, key: key, next: next, ops: res.Ops}
+	d := deferredActivity{env: env, key: e.Key, next: next, ops: res.Ops}
 	if res.Invites && customerKey != "" {
 		d.customerKey = customerKey
 		c.invited[customerKey] = env.Time
 	}
 	c.batch = append(c.batch, d)
-	c.states.Hold(key, next)
-	return streams.ErrLater
+	c.states.Hold(e.Key, next)
+	return false, streams.ErrLater
 }
 
 // flush sends the deferred activities' data-feed events in lists and their
@@ -568,22 +545,19 @@ func (c *Connector) feedOutcome(batch []deferredActivity, errs []error, sent []b
 	sent[owner] = true
 }
 
-// notification sends an Edge text through Podium and reports the outcome
-// on partner.podium.notification.<key>, where the Edge writer records it.
-// A crash between Podium accepting the text and the state being saved
-// sends it again on redelivery: Podium's messages API has no idempotency
-// key, and a repeated text is the lesser harm than a lost one. Once saved,
-// the outcome is published even if the first try fails (pushed.Outcome).
-func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key string, prior pushed) error {
-	n, err := schemas.Aggregate[schemas.Notification](env)
+// notification sends an Edge text through Podium; the kit reports the
+// outcome on partner.podium.notification.<key>, where the Edge writer
+// records it, saving it first. A crash between Podium accepting the text
+// and the state being saved sends it again on redelivery: Podium's
+// messages API has no idempotency key, and a repeated text is the lesser
+// harm than a lost one.
+func (c *Connector) notification(ctx context.Context, e *event) (bool, error) {
+	n, err := schemas.Aggregate[schemas.Notification](e.Env)
 	if err != nil {
-		return streams.Permanent(err)
+		return false, streams.Permanent(err)
 	}
-	res, failed := projectors.PodiumNotification(n, projectors.PodiumActivityPrior{Hash: prior.Hash}, c.cfg.Options)
-	next := prior
-	next.Version = env.Version
-	next.Epoch = env.Epoch
-	outcome := schemas.NotificationOutcome{NotificationKey: env.Key, At: env.Time}
+	res, failed := projectors.PodiumNotification(n, projectors.PodiumActivityPrior{Hash: e.Prior.Hash}, c.cfg.Options)
+	outcome := schemas.NotificationOutcome{NotificationKey: e.Env.Key, At: e.Env.Time}
 	switch op := res.Ops[0]; {
 	case failed != "":
 		outcome.Status, outcome.Reason = "FAILED", failed
@@ -594,38 +568,18 @@ func (c *Connector) notification(ctx context.Context, env schemas.Envelope, key 
 		case errors.As(err, &apiErr) && apiErr.Refused():
 			outcome.Status, outcome.Reason = "FAILED", apiErr.Message
 		case err != nil:
-			return fmt.Errorf("send notification %s: %w", env.Key, err)
+			return false, fmt.Errorf("send notification %s: %w", e.Env.Key, err)
 		case msg.FailureReason != "" || msg.DeliveryStatus == "failed":
 			outcome.Status, outcome.Reason, outcome.ProviderID = "FAILED", msg.FailureReason, msg.UID
 		default:
 			outcome.Status, outcome.ProviderID = "SENT", msg.UID
 		}
 	default:
-		c.states.Count(false)
-		return c.save(ctx, key, next)
+		return false, nil
 	}
-	// Saved with the outcome before it is published: a failed publish
-	// never sends the text again, and the redelivery publishes it.
-	next.Hash = "sent"
-	next.Outcome = &pendingOutcome{EventID: env.ID, Outcome: outcome}
-	if err := c.save(ctx, key, next); err != nil {
-		return err
-	}
-	if err := c.publishOutcome(ctx, key, &next); err != nil {
-		return err
-	}
-	c.states.Count(outcome.Status == "SENT")
-	return nil
-}
-
-// publishOutcome publishes p's pending outcome (once: its message id is the
-// event's) and saves p without it.
-func (c *Connector) publishOutcome(ctx context.Context, key string, p *pushed) error {
-	if err := streams.PublishOutcome(ctx, c.js, projectors.PartnerPodium, p.Outcome.EventID, p.Outcome.Outcome); err != nil {
-		return err
-	}
-	p.Outcome = nil
-	return c.save(ctx, key, *p)
+	e.Next.Hash = "sent"
+	e.Outcome = &outcome
+	return outcome.Status == "SENT", nil
 }
 
 func (c *Connector) intend(ctx context.Context, edgeKey string, body projectors.PodiumContact) ([]string, error) {
