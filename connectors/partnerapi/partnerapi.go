@@ -248,7 +248,7 @@ func Send(ctx context.Context, hc *http.Client, r Request) (status int, header h
 		req.Header[k] = vs
 	}
 	req.Header.Set("Accept", "application/json")
-	if r.Body != nil {
+	if r.Body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	// Never follow a redirect: Go's client turns a redirected POST or PUT
