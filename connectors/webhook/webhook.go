@@ -189,7 +189,9 @@ func (c *Connector) report() streams.ConnectorReport {
 func (c *Connector) Counts() kit.Counts { return c.states.Counts() }
 
 // Handle sends one Edge event, when it is news.
-func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error { return c.handler.Handle(ctx, msg) }
+func (c *Connector) Handle(ctx context.Context, msg jetstream.Msg) error {
+	return c.handler.Handle(ctx, msg)
+}
 
 // Apply posts one fresh Edge event (kit.Destination).
 func (c *Connector) Apply(ctx context.Context, ev *kit.Event[state]) (bool, error) {
