@@ -22,6 +22,7 @@ var errNotInSync = errors.New("the demo ended with Podium not in sync with Edge 
 type connectorCmd struct {
 	Podium     podiumCmd     `cmd:"" help:"Keep Podium equal to Edge: contacts, purchases, timeline, products, review invitations, texts."`
 	Clientbook clientbookCmd `cmd:"" help:"Keep Clientbook equal to Edge: clients, the Edge collection, notes, purchases, products, texts."`
+	Webhook    webhookCmd    `cmd:"" help:"POST each chosen Edge event as a signed CloudEvent to a URL the store chooses (its own marketing tool, a spreadsheet service)."`
 }
 
 // consumerFlags are the flags of a role that runs a durable consumer.

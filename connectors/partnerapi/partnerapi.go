@@ -257,6 +257,12 @@ func Send(ctx context.Context, hc *http.Client, r Request) (status int, header h
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := noFollow.Do(req)
 	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			// Its message repeats the whole URL, whose path or query may
+			// be a credential (a catch hook's token); the path says where.
+			err = uerr.Err
+		}
 		r.Calls.record(0, r.Method+" "+r.Path+": no answer")
 		return 0, nil, nil, fmt.Errorf("%s %s %s: %w", r.Partner, r.Method, r.Path, err)
 	}

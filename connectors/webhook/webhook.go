@@ -84,7 +84,8 @@ type Config struct {
 	HTTP *http.Client
 }
 
-func (c *Config) check() error {
+// Check checks c and fills in its defaults.
+func (c *Config) Check() error {
 	if c.Name == "" {
 		c.Name = DefaultName
 	}
@@ -121,14 +122,18 @@ func (c *Config) check() error {
 	return nil
 }
 
-// redactURL drops what a URL may carry of a credential, for errors.
+// redactURL keeps a URL's scheme and host: a receiver's path or query
+// often is its secret (a catch hook's token), so neither is logged.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable)"
+	if err != nil || u.Host == "" {
+		return "(not a URL)"
 	}
-	u.User, u.RawQuery = nil, ""
-	return u.String()
+	out := u.Scheme + "://" + u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		out += "/…"
+	}
+	return out
 }
 
 // state is what the connector remembers per aggregate: where it stands.
@@ -147,7 +152,7 @@ type Connector struct {
 
 // New returns a connector; the streams and buckets must exist.
 func New(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logger) (*Connector, error) {
-	if err := cfg.check(); err != nil {
+	if err := cfg.Check(); err != nil {
 		return nil, fmt.Errorf("webhook connector: %w", err)
 	}
 	_, kv, err := streams.ConnectorBuckets(ctx, js)
@@ -161,6 +166,9 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logg
 	c.handler = &kit.Handler[state, *state]{States: c.states, Dest: c, Partner: cfg.Name, JS: js, Log: log}
 	return c, nil
 }
+
+// Target is the URL events go to, without what may be a credential in it.
+func (c *Connector) Target() string { return redactURL(c.cfg.URL) }
 
 // Subjects are the Edge subjects the connector consumes.
 func (c *Connector) Subjects() []string {
