@@ -10,8 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/edgesync/edgesync/lane"
-	"github.com/edgesync/edgesync/logctx"
+	"github.com/edgesync/edgesync/internal/lane"
+	"github.com/edgesync/edgesync/internal/logctx"
 )
 
 // ConsumerConfig describes a durable consumer.

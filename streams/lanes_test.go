@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/lane"
+	"github.com/edgesync/edgesync/internal/lane"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/natstest"

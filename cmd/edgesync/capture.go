@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/edgesync/edgesync/capture"
-	"github.com/edgesync/edgesync/edgesql"
-	"github.com/edgesync/edgesync/health"
+	"github.com/edgesync/edgesync/internal/edgesql"
+	"github.com/edgesync/edgesync/internal/health"
+	"github.com/edgesync/edgesync/internal/site"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
-	"github.com/edgesync/edgesync/site"
 	"github.com/edgesync/edgesync/streams"
 )
 

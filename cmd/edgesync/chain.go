@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/edgesync/edgesync/chain"
+	"github.com/edgesync/edgesync/internal/chain"
 )
 
 type chainCmd struct {

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/capture"
-	"github.com/edgesync/edgesync/chain"
+	"github.com/edgesync/edgesync/internal/broker"
+	"github.com/edgesync/edgesync/internal/chain"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/test/proctest"

@@ -11,7 +11,7 @@ import (
 	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/partnerapi"
-	"github.com/edgesync/edgesync/health"
+	"github.com/edgesync/edgesync/internal/health"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/streams"
 )

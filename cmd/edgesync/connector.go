@@ -12,7 +12,7 @@ import (
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/partnerapi"
 	"github.com/edgesync/edgesync/connectors/podium"
-	"github.com/edgesync/edgesync/health"
+	"github.com/edgesync/edgesync/internal/health"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/streams"
 )

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/edgesync/edgesync/demo"
+	"github.com/edgesync/edgesync/internal/demo"
 	"github.com/edgesync/edgesync/sim/edgesim"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/internal/broker"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/test/syncbuf"

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgesync/edgesync/health"
+	"github.com/edgesync/edgesync/internal/health"
+	"github.com/edgesync/edgesync/internal/webhooks"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/webhooks"
 	"github.com/edgesync/edgesync/writer"
 )
 

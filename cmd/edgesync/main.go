@@ -20,9 +20,9 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/nats-io/nats.go"
 
-	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/connectors/clientbook"
-	"github.com/edgesync/edgesync/logctx"
+	"github.com/edgesync/edgesync/internal/broker"
+	"github.com/edgesync/edgesync/internal/logctx"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
 
-	"github.com/edgesync/edgesync/logctx"
+	"github.com/edgesync/edgesync/internal/logctx"
 )
 
 // installService registers the running executable as service name, started

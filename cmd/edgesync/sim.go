@@ -12,7 +12,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/edgesync/edgesync/demo"
+	"github.com/edgesync/edgesync/internal/demo"
 	"github.com/edgesync/edgesync/sim/edgesim"
 )
 

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/edgesync/edgesync/health"
-	"github.com/edgesync/edgesync/status"
+	"github.com/edgesync/edgesync/internal/health"
+	"github.com/edgesync/edgesync/internal/status"
 )
 
 type statusCmd struct {

@@ -8,10 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/capture"
-	"github.com/edgesync/edgesync/health"
-	"github.com/edgesync/edgesync/site"
+	"github.com/edgesync/edgesync/internal/broker"
+	"github.com/edgesync/edgesync/internal/health"
+	"github.com/edgesync/edgesync/internal/site"
 	"github.com/edgesync/edgesync/writer"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/internal/broker"
 	"github.com/edgesync/edgesync/streams"
 )
 

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/edgesync/edgesync/trace"
+	"github.com/edgesync/edgesync/internal/trace"
 )
 
 type traceCmd struct {

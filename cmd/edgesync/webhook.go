@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/edgesync/edgesync/connectors/webhook"
-	"github.com/edgesync/edgesync/health"
+	"github.com/edgesync/edgesync/internal/health"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 )

@@ -15,10 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/clientbook"
+	"github.com/edgesync/edgesync/internal/webhooks"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/sim/clientbookemu"
 	"github.com/edgesync/edgesync/sim/emulator"
-	"github.com/edgesync/edgesync/webhooks"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -22,7 +22,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"golang.org/x/time/rate"
 
-	"github.com/edgesync/edgesync/lane"
+	"github.com/edgesync/edgesync/internal/lane"
 )
 
 // Error is an error answer from a partner API.

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/partnerapi"
-	"github.com/edgesync/edgesync/lane"
+	"github.com/edgesync/edgesync/internal/lane"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

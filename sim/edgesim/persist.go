@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/edgesync/edgesync/durable"
+	"github.com/edgesync/edgesync/internal/durable"
 	"github.com/edgesync/edgesync/schemas"
 )
 

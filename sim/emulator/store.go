@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/edgesync/edgesync/durable"
+	"github.com/edgesync/edgesync/internal/durable"
 )
 
 // Store keeps an emulator's state in a file the way the partner's database

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/chain"
+	"github.com/edgesync/edgesync/internal/chain"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/test/proctest"
 )

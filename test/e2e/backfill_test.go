@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/podium"
-	"github.com/edgesync/edgesync/demo"
+	"github.com/edgesync/edgesync/internal/demo"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/podiumemu"

@@ -11,13 +11,13 @@ import (
 
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/connectors/clientbook"
+	"github.com/edgesync/edgesync/internal/webhooks"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/sim/clientbookemu"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/natstest"
 	"github.com/edgesync/edgesync/test/syncbuf"
-	"github.com/edgesync/edgesync/webhooks"
 	"github.com/edgesync/edgesync/writer"
 )
 

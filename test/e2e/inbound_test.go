@@ -15,13 +15,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/internal/webhooks"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/emulator"
 	"github.com/edgesync/edgesync/sim/podiumemu"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/webhooks"
 	"github.com/edgesync/edgesync/writer"
 )
 

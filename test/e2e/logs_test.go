@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/logctx"
+	"github.com/edgesync/edgesync/internal/logctx"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/emulator"
 	"github.com/edgesync/edgesync/test/syncbuf"

@@ -17,17 +17,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/internal/broker"
+	"github.com/edgesync/edgesync/internal/webhooks"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/sim/clientbookemu"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/podiumemu"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/natstest"
-	"github.com/edgesync/edgesync/webhooks"
 	"github.com/edgesync/edgesync/writer"
 )
 

@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/internal/status"
+	"github.com/edgesync/edgesync/internal/webhooks"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/emulator"
-	"github.com/edgesync/edgesync/status"
 	"github.com/edgesync/edgesync/test/browser"
-	"github.com/edgesync/edgesync/webhooks"
 )
 
 // The status page is never green while nothing flows. Each state is

@@ -11,12 +11,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/internal/status"
+	"github.com/edgesync/edgesync/internal/trace"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/podiumemu"
-	"github.com/edgesync/edgesync/status"
 	"github.com/edgesync/edgesync/test/browser"
-	"github.com/edgesync/edgesync/trace"
 )
 
 // Support asks "why is this customer (not) in Podium?": the trace finds

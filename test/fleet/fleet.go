@@ -33,10 +33,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/clientbook"
-	"github.com/edgesync/edgesync/demo"
+	"github.com/edgesync/edgesync/internal/demo"
+	"github.com/edgesync/edgesync/internal/status"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/emulator"
-	"github.com/edgesync/edgesync/status"
 	"github.com/edgesync/edgesync/test/natstest"
 )
 

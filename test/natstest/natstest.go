@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/internal/broker"
 	"github.com/edgesync/edgesync/streams"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/health"
+	"github.com/edgesync/edgesync/internal/health"
 	"github.com/edgesync/edgesync/test/natstest"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/edgesync/edgesync/durable"
+	"github.com/edgesync/edgesync/internal/durable"
 )
 
 // Spool keeps on the gateway's disk the deliveries JetStream could not

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgesync/edgesync/trace"
+	"github.com/edgesync/edgesync/internal/trace"
 )
 
 //go:embed page.html trace.html

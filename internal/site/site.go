@@ -18,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/edgesync/edgesync/broker"
 	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/internal/broker"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/writer"
 )

@@ -18,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/internal/webhooks"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/webhooks"
 )
 
 // Snapshot is one reading of the whole pipeline. Durations are in

@@ -15,11 +15,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/internal/broker"
+	"github.com/edgesync/edgesync/internal/webhooks"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 	"github.com/edgesync/edgesync/test/natstest"
-	"github.com/edgesync/edgesync/webhooks"
 )
 
 // Invariant 6: a delivery is answered 2xx only once it is durable. While

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgesync/edgesync/health"
+	"github.com/edgesync/edgesync/internal/health"
 	"github.com/edgesync/edgesync/sim/clientbookemu"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/sim/emulator"

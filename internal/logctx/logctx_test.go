@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/edgesync/edgesync/logctx"
+	"github.com/edgesync/edgesync/internal/logctx"
 )
 
 // A line logged with a context names what the context carries; one

@@ -16,8 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/internal/webhooks"
 	"github.com/edgesync/edgesync/test/natstest"
-	"github.com/edgesync/edgesync/webhooks"
 )
 
 // BenchmarkGateway sends signed Podium deliveries from 32 concurrent

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/edgesync/edgesync/capture"
+	"github.com/edgesync/edgesync/internal/webhooks"
 	"github.com/edgesync/edgesync/streams"
-	"github.com/edgesync/edgesync/webhooks"
 )
 
 // The verdict is "ok" only when every part was heard from and works; each

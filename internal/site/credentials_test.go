@@ -24,7 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgesync/edgesync/broker"
+	"github.com/edgesync/edgesync/internal/broker"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/streams"
@@ -207,7 +207,7 @@ func writeCerts(t *testing.T, dir string) {
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func readDeploy(t *testing.T, name string) string {
-	b, err := os.ReadFile(filepath.Join("..", "deploy", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", name))
 	require.NoError(t, err)
 	return string(b)
 }

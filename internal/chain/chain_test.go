@@ -14,7 +14,7 @@ import (
 func TestTheShippedHubConfigIsTheGeneratedOne(t *testing.T) {
 	want, err := HubConfig("001", "002")
 	require.NoError(t, err)
-	shipped, err := os.ReadFile(filepath.Join("..", "deploy", "nats-hub.conf"))
+	shipped, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats-hub.conf"))
 	require.NoError(t, err)
 	assert.Equal(t, want, string(shipped), "regenerate deploy/nats-hub.conf: go run ./cmd/edgesync chain hub-config --store 001 --store 002 > deploy/nats-hub.conf")
 }
