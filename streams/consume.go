@@ -40,20 +40,9 @@ type ConsumerConfig struct {
 	PartnerOK func() time.Time
 	// Metrics, when set, count outcomes and handling time.
 	Metrics *ConsumerMetrics
-	// Flush, when set, does the work that handlers deferred with ErrLater,
-	// so that many messages can share one partner call; it returns one
-	// outcome per deferred message, in the order they were deferred. The
-	// consumer flushes when FlushEvery messages wait (100 by default), when
-	// no message has come for FlushIdle (5ms by default), when the first of
-	// them has waited FlushMaxWait (1s by default), and before it stops.
-	// FlushIdle is short because a list needs no waiting to fill: a capture
-	// cycle's events arrive together and a backlog keeps the pull buffer
-	// full. FlushMaxWait bounds the wait under a trickle faster than
-	// FlushIdle, where the idle timer alone would never fire.
-	Flush        func(ctx context.Context) []error
-	FlushEvery   int
-	FlushIdle    time.Duration
-	FlushMaxWait time.Duration
+	// Execution is how messages are handled: one at a time when nil, in
+	// Parallel workers, or gathered in a Batch for one partner call.
+	Execution Execution
 	// Report, when set, is put in the status bucket every few seconds while
 	// the consumer runs, for the status page.
 	Report func() ConnectorReport
@@ -63,15 +52,6 @@ type ConsumerConfig struct {
 	// message delivered into a link that went down comes again before the
 	// ones after it instead of after them.
 	MaxAckPending int
-	// Workers is how many messages are handled at once; 1 when zero. The
-	// handler must then be safe for concurrent use. Messages with the same
-	// Partition key are handled one after the other in the order they
-	// came, and so are one subject's whatever their keys. Not with Flush.
-	Workers int
-	// Partition keys a message for Workers: the subject when nil. A key
-	// shared by dependent aggregates (an Edge customer's, for its sales and
-	// notes: schemas.CustomerOf) keeps them in order with each other too.
-	Partition func(jetstream.Msg) string
 	// Lanes reads Edge events in a live lane and bulk lanes, live first
 	// (lanes.go): a connector's initial upload, a store's snapshot and a
 	// replay never hold a live change behind them.
@@ -177,7 +157,7 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerCon
 }
 
 // Consume runs h on every message of the durable consumer until ctx ends,
-// one at a time, or in cfg.Workers with each aggregate's on one, so each
+// one at a time, or in Parallel workers with each aggregate's on one, so each
 // aggregate's events are applied in order. A message in flight when ctx
 // ends is finished or left unacknowledged, never half-done: handlers get a
 // context that outlives the cancellation by a grace period.
@@ -186,9 +166,6 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerCon
 // are handled too, by the same loop and handler, and the replay consumer is
 // deleted once it has nothing left: the live flow never stops for a replay.
 func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h Handler, log *slog.Logger) error {
-	if cfg.Workers > 1 && cfg.Flush != nil {
-		return fmt.Errorf("consume %s: a consumer that gathers messages for Flush handles them one at a time (Workers %d)", cfg.Durable, cfg.Workers)
-	}
 	started := time.Now()
 	cons, err := EnsureConsumer(ctx, js, cfg, log)
 	if err != nil {
@@ -212,16 +189,10 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if len(retry) == 0 {
 		retry = defaultRetry
 	}
-	flushEvery, flushIdle, flushMaxWait := cfg.FlushEvery, cfg.FlushIdle, cfg.FlushMaxWait
-	if flushEvery <= 0 {
-		flushEvery = 100
-	}
-	if flushIdle <= 0 {
-		flushIdle = 5 * time.Millisecond
-	}
-	if flushMaxWait <= 0 {
-		flushMaxWait = time.Second
-	}
+	batch, batched := cfg.Execution.(Batch)
+	batched = batched && batch.Flush != nil
+	batch = batch.withDefaults()
+	flushEvery, flushIdle, flushMaxWait := batch.Every, batch.Idle, batch.MaxWait
 
 	// The lanes feed two unbuffered channels, so each still pulls only as
 	// fast as the loop handles; the loop takes a live message first.
@@ -288,7 +259,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			hctx = lane.WithBulk(hctx)
 		}
 		stopBeat := inProgress(cfg.ackWait()/3, held...)
-		outcomes := cfg.Flush(hctx)
+		outcomes := batch.Flush(hctx)
 		stopBeat()
 		for i, d := range deferred {
 			err := errors.New("flush reported no outcome")
@@ -310,7 +281,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		}
 		ferr := h(hctx, first)
 		switch {
-		case errors.Is(ferr, ErrLater) && cfg.Flush != nil:
+		case errors.Is(ferr, ErrLater) && batched:
 			deferred = append(deferred, deferredMsg{first, time.Now()})
 		case ferr != nil:
 			log.DebugContext(hctx, "what the message needs failed; both are delivered again", "needs", subject, "err", ferr)
@@ -340,7 +311,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			err = handleNeeded(hctx, msg, subject, err)
 		}
 		stopBeat()
-		if errors.Is(err, ErrLater) && cfg.Flush != nil {
+		if errors.Is(err, ErrLater) && batched {
 			deferred = append(deferred, deferredMsg{msg, start})
 			liveDeferred = liveDeferred || !isBulkWork(msg)
 			return
@@ -348,8 +319,8 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		settle(hctx, js, cfg, retry, park, msg, err, start, log)
 	}
 	var pool *workers
-	if cfg.Workers > 1 {
-		pool = startWorkers(cfg.Workers, cfg.Partition, process)
+	if par, ok := cfg.Execution.(Parallel); ok && par.Workers > 1 {
+		pool = startWorkers(par.Workers, par.Partition, process)
 		defer pool.stop()
 	}
 	timer := time.NewTimer(time.Hour)

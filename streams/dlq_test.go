@@ -98,7 +98,7 @@ func TestDeferredMessagesAreSettledByTheFlush(t *testing.T) {
 		return out
 	}
 	stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "batched", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
-		Retry: []time.Duration{20 * time.Millisecond}, Flush: flush, FlushEvery: 10}, h)
+		Retry: []time.Duration{20 * time.Millisecond}, Execution: streams.Batch{Flush: flush, Every: 10}}, h)
 	waitDrained(t, srv.JS, "batched")
 	stop()
 
@@ -106,7 +106,7 @@ func TestDeferredMessagesAreSettledByTheFlush(t *testing.T) {
 	defer mu.Unlock()
 	total := 0
 	for _, n := range flushes {
-		assert.LessOrEqual(t, n, 10, "a flush serves at most FlushEvery messages")
+		assert.LessOrEqual(t, n, 10, "a flush serves at most Every messages")
 		total += n
 	}
 	assert.Equal(t, 26, total, "25 messages, one of them redelivered after its flush failed")
@@ -118,9 +118,9 @@ func TestDeferredMessagesAreSettledByTheFlush(t *testing.T) {
 }
 
 // Gathered messages are flushed once the first of them has waited
-// FlushMaxWait, even while new ones keep coming: under a steady trickle (one
+// MaxWait, even while new ones keep coming: under a steady trickle (one
 // message every 10 ms here, faster than FlushIdle) the idle timer never
-// fires, and each message would wait until FlushEvery had gathered.
+// fires, and each message would wait until Every had gathered.
 func TestATrickleIsFlushedWithoutWaitingForAFullList(t *testing.T) {
 	ctx := context.Background()
 	srv := natstest.Start(t)
@@ -141,7 +141,7 @@ func TestATrickleIsFlushedWithoutWaitingForAFullList(t *testing.T) {
 		return out
 	}
 	stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "trickle", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
-		Flush: flush, FlushEvery: 100, FlushIdle: time.Second, FlushMaxWait: 30 * time.Millisecond}, h)
+		Execution: streams.Batch{Flush: flush, Every: 100, Idle: time.Second, MaxWait: 30 * time.Millisecond}}, h)
 	pub := streams.NewPublisher(srv.JS, 1)
 	for i := range 50 {
 		_, err := pub.Publish(ctx, testMsgs(1, i))

@@ -31,7 +31,7 @@ func Permanent(err error) error {
 }
 
 // ErrLater is what a handler returns when it has gathered the message's
-// work for ConsumerConfig.Flush instead of doing it: the message is settled
+// work for a Batch's Flush instead of doing it: the message is settled
 // when the flush reports its outcome.
 var ErrLater = errors.New("deferred to the next flush")
 

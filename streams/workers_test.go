@@ -73,7 +73,7 @@ func TestWorkersKeepEachKeysOrder(t *testing.T) {
 				return nil
 			}
 			stop := startConsumer(srv.JS, streams.ConsumerConfig{Durable: "workers", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
-				Workers: 4, Partition: func(m jetstream.Msg) string { return m.Headers().Get("Customer") }}, h)
+				Execution: streams.Parallel{Workers: 4, Partition: func(m jetstream.Msg) string { return m.Headers().Get("Customer") }}}, h)
 			defer stop()
 			require.Eventually(t, func() bool { // a consumer made after the messages would start at the last of each subject
 				_, err := srv.JS.Consumer(ctx, streams.StreamEdge, "workers")
@@ -107,12 +107,4 @@ func TestWorkersKeepEachKeysOrder(t *testing.T) {
 			assert.Greater(t, most, 1, "messages of different keys were handled at once")
 		})
 	}
-}
-
-// Flush gathers messages from one loop: it cannot be shared by workers.
-func TestWorkersRefuseAFlush(t *testing.T) {
-	srv := natstest.Start(t)
-	err := streams.Consume(context.Background(), srv.JS, streams.ConsumerConfig{Durable: "both", Stream: streams.StreamEdge, Filters: []string{"edge.>"},
-		Workers: 2, Flush: func(context.Context) []error { return nil }}, func(context.Context, jetstream.Msg) error { return nil }, nil)
-	require.ErrorContains(t, err, "one at a time")
 }

@@ -101,7 +101,7 @@ func Subjects() []string {
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: Durable, Stream: streams.StreamEdge, Filters: Subjects(), Metrics: c.cfg.Metrics, Report: c.report, AckWait: c.cfg.AckWait,
-		Workers: c.cfg.Workers, Partition: byCustomer, Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter, Lanes: true,
+		Execution: streams.Parallel{Workers: c.cfg.Workers, Partition: byCustomer}, Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter, Lanes: true,
 		PartnerOK: func() time.Time { return c.client.Calls().LastOK },
 	}, c.Handle, c.log)
 }

@@ -152,7 +152,7 @@ func Subjects(opts projectors.PodiumOptions) []string {
 func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: c.name, Stream: streams.StreamEdge, Filters: Subjects(c.cfg.Options), Metrics: c.cfg.Metrics,
-		Flush: c.flush, FlushEvery: feedBatch, Report: c.report, AckWait: c.cfg.AckWait, Lanes: true,
+		Execution: streams.Batch{Flush: c.flush, Every: feedBatch}, Report: c.report, AckWait: c.cfg.AckWait, Lanes: true,
 		Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter, PartnerOK: func() time.Time { return c.client.Calls().LastOK },
 	}, c.Handle, c.log)
 }
