@@ -119,7 +119,7 @@ func TestDeferredMessagesAreSettledByTheFlush(t *testing.T) {
 
 // Gathered messages are flushed once the first of them has waited
 // MaxWait, even while new ones keep coming: under a steady trickle (one
-// message every 10 ms here, faster than FlushIdle) the idle timer never
+// message every 10 ms here, faster than Idle) the idle timer never
 // fires, and each message would wait until Every had gathered.
 func TestATrickleIsFlushedWithoutWaitingForAFullList(t *testing.T) {
 	ctx := context.Background()
