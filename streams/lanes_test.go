@@ -60,16 +60,9 @@ func (h *laneLog) snapshot() []string {
 }
 
 func bulkLanes(t *testing.T, js jetstream.JetStream, durable string) []string {
-	str, err := js.Stream(context.Background(), streams.StreamEdge)
+	lanes, err := streams.BulkLanes(context.Background(), js, streams.StreamEdge, durable)
 	require.NoError(t, err)
-	var out []string
-	names := str.ConsumerNames(context.Background())
-	for n := range names.Name() {
-		if strings.HasPrefix(n, durable+"-bulk-") {
-			out = append(out, n)
-		}
-	}
-	return out
+	return lanes
 }
 
 // A new connector finds two stores' aggregates in the stream: each store

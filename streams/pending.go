@@ -20,15 +20,11 @@ func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string
 	if err != nil {
 		return 0, err
 	}
-	str, err := js.Stream(ctx, stream)
+	lanes, err := BulkLanes(ctx, js, stream, durable)
 	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", stream, err)
+		return 0, err
 	}
-	list := str.ConsumerNames(ctx)
-	for name := range list.Name() {
-		if !strings.HasPrefix(name, bulkPrefix(durable)) {
-			continue
-		}
+	for _, name := range lanes {
 		m, err := pendingOf(ctx, js, stream, name)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			continue // done and deleted meanwhile
@@ -38,7 +34,27 @@ func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string
 		}
 		n += m
 	}
-	return n, list.Err()
+	return n, nil
+}
+
+// BulkLanes names the bulk lanes of durable that exist (ConsumerConfig.Lanes):
+// one per store while it has an upload, a snapshot or a replay to work off.
+func BulkLanes(ctx context.Context, js jetstream.JetStream, stream, durable string) ([]string, error) {
+	str, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	var out []string
+	list := str.ConsumerNames(ctx)
+	for name := range list.Name() {
+		if strings.HasPrefix(name, bulkPrefix(durable)) {
+			out = append(out, name)
+		}
+	}
+	if err := list.Err(); err != nil {
+		return nil, fmt.Errorf("consumers of %s: %w", stream, err)
+	}
+	return out, nil
 }
 
 func pendingOf(ctx context.Context, js jetstream.JetStream, stream, name string) (uint64, error) {

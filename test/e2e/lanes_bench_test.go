@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -154,15 +153,9 @@ type upload struct {
 
 // done reports, once a bulk lane was seen, whether none is left.
 func (u *upload) done(b *testing.B) bool {
-	str, err := u.js.Stream(context.Background(), streams.StreamEdge)
+	names, err := streams.BulkLanes(context.Background(), u.js, streams.StreamEdge, u.durable)
 	require.NoError(b, err)
-	lanes := 0
-	names := str.ConsumerNames(context.Background())
-	for n := range names.Name() {
-		if strings.HasPrefix(n, u.durable+"-bulk-") {
-			lanes++
-		}
-	}
+	lanes := len(names)
 	switch {
 	case lanes > 0 && u.from.IsZero():
 		u.from, u.callsAtFrom = time.Now(), u.calls()
