@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -26,6 +27,19 @@ import (
 
 // Connectors are the connector namespaces a trace looks in.
 var Connectors = []Connector{{Name: "podium", Partner: "podium"}, {Name: "clientbook", Partner: "clientbook"}}
+
+// connectors are Connectors and every other connector reporting (a second
+// Podium account, a webhook connector): a connector added by subscribing
+// is traced without a change here.
+func connectors(reports map[string]streams.ConnectorReport) []Connector {
+	out := slices.Clone(Connectors)
+	for _, name := range slices.Sorted(maps.Keys(reports)) {
+		if !slices.ContainsFunc(out, func(c Connector) bool { return c.Name == name }) {
+			out = append(out, Connector{Name: name, Partner: reports[name].Partner})
+		}
+	}
+	return out
+}
 
 // Connector is one connector's namespace and its partner.
 type Connector struct {
@@ -114,8 +128,9 @@ func Customer(ctx context.Context, js jetstream.JetStream, query string) (Trace,
 		return t, fmt.Errorf("open bucket %s: %w", streams.BucketProjection, err)
 	}
 	subjects := []string{subj.String()}
+	var floors []uint64                                                                          // read once, for the first connector with partner events
 	reports, _ := streams.ReadReports[streams.ConnectorReport](ctx, js, streams.ReportConnector) // a stopped connector has none
-	for _, c := range Connectors {
+	for _, c := range connectors(reports) {
 		ct := ConnectorTrace{Connector: c.Name}
 		if e, err := projection.Get(ctx, c.Name+".customer."+key); err == nil {
 			ct.State, ct.Saved = e.Value(), e.Created()
@@ -138,9 +153,12 @@ func Customer(ctx context.Context, js jetstream.JetStream, query string) (Trace,
 				return t, err
 			}
 			subjects = append(subjects, subs...)
-			if err := writerTook(ctx, js, ct.Partner); err != nil {
-				return t, err
+			if floors == nil {
+				if floors, err = writerFloors(ctx, js); err != nil {
+					return t, err
+				}
 			}
+			writerTook(ct.Partner, floors)
 		}
 		t.Connectors = append(t.Connectors, ct)
 	}
@@ -254,15 +272,14 @@ func partnerEvents(ctx context.Context, js jetstream.JetStream, partner, id stri
 	return all, subjects, err
 }
 
-// writerTook says of each partner event whether the Edge writer took it:
-// every writer's consumer on PARTNER (one per store at a chain's hub)
-// acknowledged past it. A dead letter of it is listed apart.
-func writerTook(ctx context.Context, js jetstream.JetStream, evs []Event) error {
+// writerFloors are the ack floors of every writer's consumer on PARTNER
+// (one per store at a chain's hub); empty, not nil, when there is none.
+func writerFloors(ctx context.Context, js jetstream.JetStream) ([]uint64, error) {
 	str, err := js.Stream(ctx, streams.StreamPartner)
 	if err != nil {
-		return fmt.Errorf("stream %s: %w", streams.StreamPartner, err)
+		return nil, fmt.Errorf("stream %s: %w", streams.StreamPartner, err)
 	}
-	var floors []uint64
+	floors := []uint64{}
 	list := str.ListConsumers(ctx)
 	for info := range list.Info() {
 		if info.Name == writer.Durable || strings.HasPrefix(info.Name, writer.Durable+"-") && !strings.HasSuffix(info.Name, "-replay") {
@@ -270,8 +287,15 @@ func writerTook(ctx context.Context, js jetstream.JetStream, evs []Event) error 
 		}
 	}
 	if err := list.Err(); err != nil {
-		return fmt.Errorf("read the writer's consumers: %w", err)
+		return nil, fmt.Errorf("read the writer's consumers: %w", err)
 	}
+	return floors, nil
+}
+
+// writerTook says of each partner event whether the Edge writer took it:
+// every writer's consumer acknowledged past it (floors). A dead letter of
+// it is listed apart.
+func writerTook(evs []Event, floors []uint64) {
 	for i := range evs {
 		switch {
 		case len(floors) == 0:
@@ -282,7 +306,6 @@ func writerTook(ctx context.Context, js jetstream.JetStream, evs []Event) error 
 			evs[i].Writer = "waiting for the writer"
 		}
 	}
-	return nil
 }
 
 // events lists what stream holds on subject, oldest first.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/connectors/webhook"
+	"github.com/edgesync/edgesync/internal/trace"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
 	"github.com/edgesync/edgesync/streams"
@@ -132,4 +134,14 @@ func TestTheWebhookConnectorFeedsAStoresOwnTool(t *testing.T) {
 	assert.NotContains(t, log.String(), secret)
 	assert.NotContains(t, dead[0].Reason, "s3cr3t-path")
 	assert.True(t, strings.Contains(log.String(), "bulk lane"), "the customer made before the connector went in its upload")
+
+	// The support engineer's trace finds the new connector by its report,
+	// with no change to the trace.
+	var tr trace.Trace
+	require.Eventually(t, func() bool {
+		tr, err = trace.Customer(ctx, srv.JS, ann)
+		return err == nil && slices.ContainsFunc(tr.Connectors, func(c trace.ConnectorTrace) bool {
+			return c.Connector == "store-tool" && strings.HasPrefix(c.LastCall, "the partner has Edge's latest state")
+		})
+	}, 20*time.Second, 100*time.Millisecond, "%+v %v", tr.Connectors, err)
 }
