@@ -40,6 +40,9 @@ type ConsumerConfig struct {
 	PartnerOK func() time.Time
 	// Metrics, when set, count outcomes and handling time.
 	Metrics *ConsumerMetrics
+	// Middleware wraps the handler inside the consumer's own (Heartbeat,
+	// BulkLane): what every message of this consumer gets.
+	Middleware []Middleware
 	// Execution is how messages are handled: one at a time when nil, in
 	// Parallel workers, or gathered in a Batch for one partner call.
 	Execution Execution
@@ -166,6 +169,9 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerCon
 // are handled too, by the same loop and handler, and the replay consumer is
 // deleted once it has nothing left: the live flow never stops for a replay.
 func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h Handler, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	started := time.Now()
 	cons, err := EnsureConsumer(ctx, js, cfg, log)
 	if err != nil {
@@ -185,6 +191,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
+	h = Chain(h, append([]Middleware{Heartbeat(cfg.ackWait() / 3), BulkLane}, cfg.Middleware...)...)
 	retry := cfg.Retry
 	if len(retry) == 0 {
 		retry = defaultRetry
@@ -279,6 +286,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			log.DebugContext(hctx, "what the message needs is not in the stream yet; delivered again", "needs", subject, "err", berr)
 			return err
 		}
+		// The message waits while what it needs is handled: it keeps its
+		// heartbeat and its lane.
+		stopBeat := inProgress(cfg.ackWait()/3, msg)
+		defer stopBeat()
+		if isBulkWork(msg) {
+			hctx = lane.WithBulk(hctx)
+		}
 		ferr := h(hctx, first)
 		switch {
 		case errors.Is(ferr, ErrLater) && batched:
@@ -302,15 +316,10 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		// Every line logged while handling it names the record, however
 		// deep (a partner call's retry).
 		hctx = logctx.With(hctx, recordAttrs(cfg.Durable, msg)...)
-		if isBulkWork(msg) {
-			hctx = lane.WithBulk(hctx)
-		}
-		stopBeat := inProgress(cfg.ackWait()/3, msg)
 		err := h(hctx, msg)
 		if subject, ok := needed(err); ok {
 			err = handleNeeded(hctx, msg, subject, err)
 		}
-		stopBeat()
 		if errors.Is(err, ErrLater) && batched {
 			deferred = append(deferred, deferredMsg{msg, start})
 			liveDeferred = liveDeferred || !isBulkWork(msg)
