@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
+	"github.com/edgesync/edgesync/connectors/clientbook/clientbookapi"
 	"github.com/edgesync/edgesync/schemas"
 )
 
@@ -52,45 +52,6 @@ func (o ClientbookOptions) AcquisitionName() string {
 	return o.AcquisitionPreference
 }
 
-// ClientbookContact is one email or phone of a client.
-type ClientbookContact struct {
-	Value     string `json:"value"`
-	Type      string `json:"type,omitempty"`
-	Preferred bool   `json:"preferred,omitempty"`
-	CanText   bool   `json:"canText,omitempty"`
-}
-
-// ClientbookClient is a Clientbook client as edgesync writes and reads it
-// (docs/clientbook-api.md).
-type ClientbookClient struct {
-	ID          string              `json:"id,omitempty"`
-	ExternalID  string              `json:"externalId,omitempty"`
-	StoreID     string              `json:"storeId,omitempty"`
-	FirstName   string              `json:"firstName"`
-	LastName    string              `json:"lastName"`
-	Emails      []ClientbookContact `json:"emails"`
-	Phones      []ClientbookContact `json:"phones"`
-	Addresses   []schemas.Address   `json:"addresses"`
-	Preferences map[string]string   `json:"preferences"`
-	AssociateID string              `json:"associateId,omitempty"`
-	UpdatedAt   time.Time           `json:"updatedAt,omitzero"` // Clientbook's; never sent
-}
-
-// ClientbookProduct is a product; the upsert merges the fields it sets.
-type ClientbookProduct struct {
-	ExternalID  string `json:"externalId"`
-	SKU         string `json:"sku,omitempty"`
-	Name        string `json:"name,omitempty"`
-	Description string `json:"description,omitempty"`
-	Price       int64  `json:"price,omitempty"`
-	Category    string `json:"category,omitempty"`
-	Vendor      string `json:"vendor,omitempty"`
-	StyleCode   string `json:"styleCode,omitempty"`
-	Status      string `json:"status"` // active, archived
-	Kind        string `json:"kind"`   // inventory, wish, sold, service
-	ClientID    string `json:"clientId,omitempty"`
-}
-
 // Clientbook product statuses and kinds.
 const (
 	ProductActive    = "active"
@@ -100,52 +61,6 @@ const (
 	ProductSold      = "sold"
 	ProductService   = "service"
 )
-
-// ClientbookCollectionItem is one entry of a client's collection.
-type ClientbookCollectionItem struct {
-	ID                string `json:"id,omitempty"`
-	ExternalID        string `json:"externalId,omitempty"`
-	ProductExternalID string `json:"productExternalId,omitempty"`
-	Name              string `json:"name"`
-	SKU               string `json:"sku,omitempty"`
-	Vendor            string `json:"vendor,omitempty"`
-	StyleCode         string `json:"styleCode,omitempty"`
-}
-
-// ClientbookActivity is a recent-activity entry.
-type ClientbookActivity struct {
-	Type        string    `json:"type"` // note
-	Text        string    `json:"text"`
-	OccurredAt  time.Time `json:"occurredAt"`
-	AssociateID string    `json:"associateId,omitempty"`
-}
-
-// ClientbookPurchase is a client purchase.
-type ClientbookPurchase struct {
-	Date        time.Time                `json:"date"`
-	StoreID     string                   `json:"storeId,omitempty"`
-	AssociateID string                   `json:"associateId,omitempty"`
-	Total       int64                    `json:"total"`
-	Status      string                   `json:"status,omitempty"` // void
-	Items       []ClientbookPurchaseItem `json:"items"`
-}
-
-// ClientbookPurchaseItem is one line of a purchase.
-type ClientbookPurchaseItem struct {
-	SKU               string `json:"sku,omitempty"`
-	Description       string `json:"description"`
-	Quantity          int    `json:"quantity"`
-	Price             int64  `json:"price"`
-	ProductExternalID string `json:"productExternalId,omitempty"`
-}
-
-// ClientbookSMS is a text Clientbook sends for Edge.
-type ClientbookSMS struct {
-	StoreID    string `json:"storeId,omitempty"`
-	Phone      string `json:"phone"`
-	Body       string `json:"body"`
-	ExternalID string `json:"externalId"`
-}
 
 // External ids of the products edgesync writes.
 func ItemProductID(itemKey string) string { return "item:" + itemKey }
@@ -187,10 +102,10 @@ func (o ClientbookOptions) Associate(id int) (user string, ok bool) {
 // to their mapped preferences, and the acquisition to its own preference
 // ("It will upload from Edge to Clientbook"). unmapped is an associate id
 // with no Clientbook user (0 when none).
-func ClientbookClientFor(c *schemas.Customer, opts ClientbookOptions) (cl ClientbookClient, unmapped int) {
-	cl = ClientbookClient{
+func ClientbookClientFor(c *schemas.Customer, opts ClientbookOptions) (cl clientbookapi.Client, unmapped int) {
+	cl = clientbookapi.Client{
 		ExternalID: c.Key, StoreID: opts.Stores[c.Store], FirstName: c.FirstName, LastName: c.LastName,
-		Emails: []ClientbookContact{}, Phones: []ClientbookContact{}, Addresses: []schemas.Address{}, Preferences: map[string]string{},
+		Emails: []clientbookapi.Contact{}, Phones: []clientbookapi.Contact{}, Addresses: []schemas.Address{}, Preferences: map[string]string{},
 	}
 	for _, m := range c.ContactMethods {
 		if m.Inactive {
@@ -199,11 +114,11 @@ func ClientbookClientFor(c *schemas.Customer, opts ClientbookOptions) (cl Client
 		switch m.Method {
 		case schemas.MethodEmail:
 			if v := strings.TrimSpace(m.Value); v != "" {
-				cl.Emails = append(cl.Emails, ClientbookContact{Value: v, Type: strings.ToLower(m.Type), Preferred: m.Preferred})
+				cl.Emails = append(cl.Emails, clientbookapi.Contact{Value: v, Type: strings.ToLower(m.Type), Preferred: m.Preferred})
 			}
 		case schemas.MethodPhone:
 			if v := E164(m.Value); v != "" {
-				cl.Phones = append(cl.Phones, ClientbookContact{Value: v, Type: strings.ToLower(m.Type), Preferred: m.Preferred, CanText: m.CanText && !m.OptedOut})
+				cl.Phones = append(cl.Phones, clientbookapi.Contact{Value: v, Type: strings.ToLower(m.Type), Preferred: m.Preferred, CanText: m.CanText && !m.OptedOut})
 			}
 		case schemas.MethodAddress:
 			if m.Address != nil {
@@ -232,8 +147,8 @@ func ClientbookClientFor(c *schemas.Customer, opts ClientbookOptions) (cl Client
 // Collection named Edge. Supports both stock and non-stock wishes. Edge
 // wish list items will also appear as Clientbook Products." removed lists
 // the wishes pushed before and gone now; their products are archived.
-func ClientbookWishes(wl *schemas.WishList, before []int) (items []ClientbookCollectionItem, products []ClientbookProduct) {
-	items = []ClientbookCollectionItem{}
+func ClientbookWishes(wl *schemas.WishList, before []int) (items []clientbookapi.CollectionItem, products []clientbookapi.Product) {
+	items = []clientbookapi.CollectionItem{}
 	present := map[int]bool{}
 	for _, w := range wl.Wishes {
 		present[w.ID] = true
@@ -242,14 +157,14 @@ func ClientbookWishes(wl *schemas.WishList, before []int) (items []ClientbookCol
 		if name == "" {
 			name = strings.TrimSpace(w.VendorID + " " + w.VendStyleCode)
 		}
-		items = append(items, ClientbookCollectionItem{ExternalID: id, ProductExternalID: id, Name: name, SKU: w.ItemKey, Vendor: w.VendorID, StyleCode: w.VendStyleCode})
-		products = append(products, ClientbookProduct{ExternalID: id, SKU: w.ItemKey, Name: name, Description: wishDetails(w),
+		items = append(items, clientbookapi.CollectionItem{ExternalID: id, ProductExternalID: id, Name: name, SKU: w.ItemKey, Vendor: w.VendorID, StyleCode: w.VendStyleCode})
+		products = append(products, clientbookapi.Product{ExternalID: id, SKU: w.ItemKey, Name: name, Description: wishDetails(w),
 			Vendor: w.VendorID, StyleCode: w.VendStyleCode, Status: ProductActive, Kind: ProductWish})
 	}
 	sort.Ints(before)
 	for _, id := range before {
 		if !present[id] {
-			products = append(products, ClientbookProduct{ExternalID: WishProductID(wl.CustomerKey, id), Status: ProductArchived, Kind: ProductWish})
+			products = append(products, clientbookapi.Product{ExternalID: WishProductID(wl.CustomerKey, id), Status: ProductArchived, Kind: ProductWish})
 		}
 	}
 	return items, products
@@ -272,12 +187,12 @@ func wishDetails(w schemas.Wish) string {
 // ClientbookNote is the recent-activity entry of an Edge note. "Edge
 // Customer Notes upload to Clientbook Recent Activity ... Changes made to
 // existing notes in Edge upload to Clientbook."
-func ClientbookNote(n *schemas.Note, opts ClientbookOptions) (a ClientbookActivity, unmapped int) {
+func ClientbookNote(n *schemas.Note, opts ClientbookOptions) (a clientbookapi.Activity, unmapped int) {
 	user, ok := opts.Associate(n.AssociateID)
 	if !ok {
 		unmapped = n.AssociateID
 	}
-	return ClientbookActivity{Type: "note", Text: n.Text, OccurredAt: n.Date, AssociateID: user}, unmapped
+	return clientbookapi.Activity{Type: "note", Text: n.Text, OccurredAt: n.Date, AssociateID: user}, unmapped
 }
 
 // ClientbookSale is the client purchase of a sale. "Edge Sales History
@@ -286,8 +201,8 @@ func ClientbookNote(n *schemas.Note, opts ClientbookOptions) (a ClientbookActivi
 // item's product, and Clientbook archives that product as sold to the
 // client (docs/clientbook-api.md), so a sale is one call however many
 // items it sold.
-func ClientbookSale(s *schemas.Sale, opts ClientbookOptions) (p ClientbookPurchase, unmapped int) {
-	p = ClientbookPurchase{Date: s.Date, StoreID: opts.Stores[s.Store], Total: s.Total, Items: []ClientbookPurchaseItem{}}
+func ClientbookSale(s *schemas.Sale, opts ClientbookOptions) (p clientbookapi.Purchase, unmapped int) {
+	p = clientbookapi.Purchase{Date: s.Date, StoreID: opts.Stores[s.Store], Total: s.Total, Items: []clientbookapi.PurchaseItem{}}
 	if s.Void {
 		p.Status = "void"
 	}
@@ -299,7 +214,7 @@ func ClientbookSale(s *schemas.Sale, opts ClientbookOptions) (p ClientbookPurcha
 		p.AssociateID = user
 	}
 	for _, l := range s.Lines {
-		it := ClientbookPurchaseItem{SKU: l.ItemKey, Description: l.Description, Quantity: l.Qty, Price: l.Amount}
+		it := clientbookapi.PurchaseItem{SKU: l.ItemKey, Description: l.Description, Quantity: l.Qty, Price: l.Amount}
 		if it.Description == "" {
 			it.Description = strings.ToLower(l.Type)
 		}
@@ -315,7 +230,7 @@ func ClientbookSale(s *schemas.Sale, opts ClientbookOptions) (p ClientbookPurcha
 // job or appraisal: "Edge Service Jobs will also have 'dummy' archived
 // Product records created with the details of the job." Special orders are
 // not service work; they arrive as items. skip says why none is made.
-func ClientbookServiceJob(j *schemas.ServiceJob, clientID string) (p ClientbookProduct, skip string) {
+func ClientbookServiceJob(j *schemas.ServiceJob, clientID string) (p clientbookapi.Product, skip string) {
 	switch j.JobType {
 	case "REPAIR", "CUSTOM", "APPRAISAL":
 	default:
@@ -347,7 +262,7 @@ func ClientbookServiceJob(j *schemas.ServiceJob, clientID string) (p ClientbookP
 	if j.EstimatedPrice != 0 {
 		add("Estimate", Money(j.EstimatedPrice))
 	}
-	return ClientbookProduct{ExternalID: ServiceProductID(j.Key), SKU: j.Key, Name: name, Description: strings.Join(details, "\n"),
+	return clientbookapi.Product{ExternalID: ServiceProductID(j.Key), SKU: j.Key, Name: name, Description: strings.Join(details, "\n"),
 		Price: j.EstimatedPrice, Status: ProductArchived, Kind: ProductService, ClientID: clientID}, ""
 }
 
@@ -363,11 +278,11 @@ func titleWord(s string) string {
 // number; a sold item is archived. An item neither on hand nor sold (memo
 // out, missing, deleted) is archived too, so Clientbook never offers what
 // the store cannot sell.
-func ClientbookItem(key string, it *schemas.Item) ClientbookProduct {
+func ClientbookItem(key string, it *schemas.Item) clientbookapi.Product {
 	if it == nil {
-		return ClientbookProduct{ExternalID: ItemProductID(key), Status: ProductArchived, Kind: ProductInventory}
+		return clientbookapi.Product{ExternalID: ItemProductID(key), Status: ProductArchived, Kind: ProductInventory}
 	}
-	p := ClientbookProduct{ExternalID: ItemProductID(it.Key), SKU: it.Key, Name: it.Description, Price: it.CurrentPrice,
+	p := clientbookapi.Product{ExternalID: ItemProductID(it.Key), SKU: it.Key, Name: it.Description, Price: it.CurrentPrice,
 		Category: it.Category, Vendor: it.VendorID, StyleCode: it.VendStyleCode, Status: ProductActive, Kind: ProductInventory}
 	switch it.Status {
 	case "I":
@@ -382,7 +297,7 @@ func ClientbookItem(key string, it *schemas.Item) ClientbookProduct {
 // ClientbookNotification is the text Clientbook sends for an Edge
 // notification. skip says why nothing is sent; failed, why the notification
 // fails without a call.
-func ClientbookNotification(key string, n *schemas.Notification, alreadySent bool, opts ClientbookOptions) (m *ClientbookSMS, skip, failed string) {
+func ClientbookNotification(key string, n *schemas.Notification, alreadySent bool, opts ClientbookOptions) (m *clientbookapi.SMS, skip, failed string) {
 	switch {
 	case n == nil:
 		return nil, "notification deleted in Edge", ""
@@ -399,5 +314,5 @@ func ClientbookNotification(key string, n *schemas.Notification, alreadySent boo
 	if phone == "" {
 		return nil, "", fmt.Sprintf("%q is not a phone number", n.To)
 	}
-	return &ClientbookSMS{StoreID: opts.Stores[n.Store], Phone: phone, Body: n.Body, ExternalID: key}, "", ""
+	return &clientbookapi.SMS{StoreID: opts.Stores[n.Store], Phone: phone, Body: n.Body, ExternalID: key}, "", ""
 }

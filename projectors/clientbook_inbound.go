@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/edgesync/edgesync/connectors/clientbook/clientbookapi"
 )
 
 // ClientbookClientEvent is a client.created or client.updated webhook.
@@ -19,7 +21,7 @@ type ClientbookClientEvent struct {
 // ParseClientbookClient reads a client webhook's data. The acquisition is
 // the preference named acquisitionPreference.
 func ParseClientbookClient(data json.RawMessage, acquisitionPreference string) (ClientbookClientEvent, error) {
-	var c ClientbookClient
+	var c clientbookapi.Client
 	if err := json.Unmarshal(data, &c); err != nil {
 		return ClientbookClientEvent{}, fmt.Errorf("clientbook client event: %w", err)
 	}
@@ -47,11 +49,11 @@ func ParseClientbookClient(data json.RawMessage, acquisitionPreference string) (
 
 // ClientbookCollectionEvent is a collection.updated webhook.
 type ClientbookCollectionEvent struct {
-	ID               string                     `json:"id"`
-	ClientID         string                     `json:"clientId"`
-	ClientExternalID string                     `json:"clientExternalId"`
-	Name             string                     `json:"name"`
-	Items            []ClientbookCollectionItem `json:"items"`
+	ID               string                         `json:"id"`
+	ClientID         string                         `json:"clientId"`
+	ClientExternalID string                         `json:"clientExternalId"`
+	Name             string                         `json:"name"`
+	Items            []clientbookapi.CollectionItem `json:"items"`
 }
 
 // ParseClientbookCollection reads a collection webhook's data.
@@ -149,6 +151,6 @@ func (ev ClientbookMessageEvent) Activity() Activity {
 
 // WishOwner reads the Edge wish an "Edge" collection item stands for: an
 // item edgesync wrote carries the wish's product id as external id.
-func (it ClientbookCollectionItem) WishOwner() (customerKey string, wishID int, ok bool) {
+func WishOwner(it clientbookapi.CollectionItem) (customerKey string, wishID int, ok bool) {
 	return ParseWishProductID(it.ExternalID)
 }

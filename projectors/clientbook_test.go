@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/clientbook/clientbookapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 )
@@ -29,10 +30,10 @@ func TestClientbookClientFor(t *testing.T) {
 			{Method: schemas.MethodPhone, Value: "not a phone"},
 		}}
 	got, unmapped := projectors.ClientbookClientFor(c, cbOpts)
-	assert.Equal(t, projectors.ClientbookClient{
+	assert.Equal(t, clientbookapi.Client{
 		ExternalID: "001-000042", StoreID: "st_1", FirstName: "Ada", LastName: "Lovelace",
-		Emails:      []projectors.ClientbookContact{{Value: "ada@example.com", Type: "home", Preferred: true}},
-		Phones:      []projectors.ClientbookContact{{Value: "+15125550101", Type: "cell"}},
+		Emails:      []clientbookapi.Contact{{Value: "ada@example.com", Type: "home", Preferred: true}},
+		Phones:      []clientbookapi.Contact{{Value: "+15125550101", Type: "cell"}},
 		Addresses:   []schemas.Address{},
 		Preferences: map[string]string{"Ring Size": "6", "Acquisition": "Referral"},
 	}, got, "Edge Customer Contact Methods upload to Clientbook; an opted-out phone is not textable; inactive methods stay behind")
@@ -51,7 +52,7 @@ func TestClientbookWishes(t *testing.T) {
 	assert.Equal(t, "STULLER R-1", items[1].Name, "a wish without a description is named by vendor and style")
 	require.Len(t, products, 3)
 	assert.Equal(t, "stock wish", products[0].Description)
-	assert.Equal(t, projectors.ClientbookProduct{ExternalID: "wish:001-000042:2", Status: projectors.ProductArchived, Kind: projectors.ProductWish}, products[2],
+	assert.Equal(t, clientbookapi.Product{ExternalID: "wish:001-000042:2", Status: projectors.ProductArchived, Kind: projectors.ProductWish}, products[2],
 		"a wish removed in Edge archives its product")
 
 	key, id, ok := projectors.ParseWishProductID("wish:001-000042:3")
@@ -146,7 +147,7 @@ func TestClientbookNotification(t *testing.T) {
 			assert.Equal(t, tt.skip, skip != "")
 			assert.Equal(t, tt.failed, failed != "")
 			if m != nil {
-				assert.Equal(t, projectors.ClientbookSMS{StoreID: "st_1", Phone: "+15125550101", Body: "Ready", ExternalID: "001-5"}, *m)
+				assert.Equal(t, clientbookapi.SMS{StoreID: "st_1", Phone: "+15125550101", Body: "Ready", ExternalID: "001-5"}, *m)
 			}
 		})
 	}
@@ -199,7 +200,7 @@ func FuzzClientbookInbound(f *testing.F) {
 		}
 		if ev, err := projectors.ParseClientbookCollection(data); err == nil {
 			for _, it := range ev.Items {
-				_, _, _ = it.WishOwner()
+				_, _, _ = projectors.WishOwner(it)
 			}
 			projectors.MergeCollection("001-000042", ev.Name, ev.CollectionItems(), map[string]int{"ci_9": 1}, "CLIENTBOOK", time.Unix(0, 0))
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/schemas"
 )
 
@@ -47,32 +48,6 @@ type PodiumOptions struct {
 	ReviewWindow time.Duration
 }
 
-// PodiumAddress is Podium's contact address.
-type PodiumAddress struct {
-	AddressLine1 string `json:"addressLine1,omitempty"`
-	AddressLine2 string `json:"addressLine2,omitempty"`
-	City         string `json:"city,omitempty"`
-	State        string `json:"state,omitempty"`
-	PostalCode   string `json:"postalCode,omitempty"`
-	Country      string `json:"country,omitempty"`
-}
-
-// PodiumAttribute is one contact attribute value.
-type PodiumAttribute struct {
-	UID   string `json:"uid"`
-	Value string `json:"value"`
-}
-
-// PodiumContact is the contact body edgesync sends: the fields Edge owns.
-type PodiumContact struct {
-	Name        string            `json:"name,omitempty"` // always set on a create; an update may leave it out
-	Locations   []string          `json:"locations,omitempty"`
-	PhoneNumber string            `json:"phoneNumber,omitempty"`
-	Email       string            `json:"email,omitempty"`
-	Address     *PodiumAddress    `json:"address,omitempty"`
-	Attributes  []PodiumAttribute `json:"attributes,omitempty"`
-}
-
 // PodiumOpKind says what to do.
 type PodiumOpKind int
 
@@ -95,11 +70,11 @@ const (
 type PodiumOp struct {
 	Kind       PodiumOpKind
 	Identifier string // the linked contact, for updates and attributes
-	Contact    PodiumContact
-	Attribute  PodiumAttribute
-	Feed       *PodiumFeedEvent
-	Invite     *PodiumReviewInvite
-	Message    *PodiumSMS
+	Contact    podiumapi.Contact
+	Attribute  podiumapi.Attribute
+	Feed       *podiumapi.FeedEvent
+	Invite     *podiumapi.ReviewInvite
+	Message    *podiumapi.SMS
 	Reason     string // for skips
 }
 
@@ -156,11 +131,11 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 	if !ok {
 		return one(skip("store %s has no Podium location configured", c.Store))
 	}
-	body := PodiumContact{Locations: []string{loc}}
+	body := podiumapi.Contact{Locations: []string{loc}}
 	body.Name, body.PhoneNumber, body.Email = PodiumAddressee(c)
 	if m := c.Preferred(schemas.MethodAddress); m != nil && m.Address != nil {
 		a := m.Address
-		body.Address = &PodiumAddress{AddressLine1: a.Line1, AddressLine2: a.Line2, City: a.City, State: a.State, PostalCode: a.PostalCode, Country: a.Country}
+		body.Address = &podiumapi.Address{AddressLine1: a.Line1, AddressLine2: a.Line2, City: a.City, State: a.State, PostalCode: a.PostalCode, Country: a.Country}
 	}
 	if body.PhoneNumber == "" && body.Email == "" {
 		return one(PodiumOp{Kind: PodiumNotSendable, Reason: NotSendableReason})
@@ -178,7 +153,7 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 	switch {
 	case prior.Identifier == "":
 		if setAcq {
-			body.Attributes = []PodiumAttribute{{UID: opts.AcquisitionAttribute, Value: c.Acquisition}}
+			body.Attributes = []podiumapi.Attribute{{UID: opts.AcquisitionAttribute, Value: c.Acquisition}}
 			setAcq = false
 		}
 		ops = append(ops, PodiumOp{Kind: PodiumCreate, Contact: body})
@@ -187,7 +162,7 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 	}
 	if setAcq {
 		ops = append(ops, PodiumOp{Kind: PodiumSetAttribute, Identifier: prior.Identifier,
-			Attribute: PodiumAttribute{UID: opts.AcquisitionAttribute, Value: c.Acquisition}})
+			Attribute: podiumapi.Attribute{UID: opts.AcquisitionAttribute, Value: c.Acquisition}})
 	}
 	if len(ops) == 0 {
 		res := one(skip("unchanged since last push"))
@@ -206,8 +181,8 @@ func PodiumCustomer(origin string, c *schemas.Customer, prior PodiumPrior, opts 
 // gave, which sending again changes nothing): those fields, and only
 // those, are sent, so what Podium changed (a new email, kept in Edge as a
 // new contact method) is not overwritten by the echo.
-func podiumEcho(c *schemas.Customer, body PodiumContact, hash string, seen PodiumSeen, prior PodiumPrior, opts PodiumOptions) PodiumCustomerResult {
-	var edit PodiumContact
+func podiumEcho(c *schemas.Customer, body podiumapi.Contact, hash string, seen PodiumSeen, prior PodiumPrior, opts PodiumOptions) PodiumCustomerResult {
+	var edit podiumapi.Contact
 	if seen.Name != prior.Seen.Name {
 		edit.Name = body.Name
 	}
@@ -226,7 +201,7 @@ func podiumEcho(c *schemas.Customer, body PodiumContact, hash string, seen Podiu
 	}
 	if opts.AcquisitionAttribute != "" && c.Acquisition != "" && c.Acquisition != prior.Acquisition {
 		ops = append(ops, PodiumOp{Kind: PodiumSetAttribute, Identifier: prior.Identifier,
-			Attribute: PodiumAttribute{UID: opts.AcquisitionAttribute, Value: c.Acquisition}})
+			Attribute: podiumapi.Attribute{UID: opts.AcquisitionAttribute, Value: c.Acquisition}})
 	}
 	if len(ops) == 0 {
 		return PodiumCustomerResult{Ops: []PodiumOp{skip("change came from Podium")}, Hash: prior.Hash, Seen: seen}

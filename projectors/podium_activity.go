@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/schemas"
 )
 
@@ -53,100 +54,6 @@ const (
 	FeedProduct     = "product"
 )
 
-// PodiumFeedEvent is one data-feed event.
-type PodiumFeedEvent struct {
-	EventID     string                  `json:"eventId"` // edgesync's event id: a resend is recognisable
-	Type        string                  `json:"type"`
-	OccurredAt  time.Time               `json:"occurredAt"`
-	LocationUID string                  `json:"locationUid"`
-	Contact     *PodiumFeedContact      `json:"contact,omitempty"`
-	Purchase    *PodiumPurchase         `json:"purchase,omitempty"`
-	Appointment *PodiumAppointmentEntry `json:"appointment,omitempty"`
-	ServiceJob  *PodiumServiceEntry     `json:"serviceJob,omitempty"`
-	Product     *PodiumProduct          `json:"product,omitempty"`
-}
-
-// PodiumFeedContact names the contact an activity belongs to.
-type PodiumFeedContact struct {
-	Identifier  string `json:"identifier"`
-	Name        string `json:"name"`
-	PhoneNumber string `json:"phoneNumber,omitempty"`
-	Email       string `json:"email,omitempty"`
-}
-
-// PodiumPurchase is a client purchase (an Edge sale). Amounts are decimal strings.
-type PodiumPurchase struct {
-	SaleNumber string               `json:"saleNumber"`
-	Date       time.Time            `json:"date"`
-	Subtotal   string               `json:"subtotal"`
-	Tax        string               `json:"tax"`
-	Total      string               `json:"total"`
-	Void       bool                 `json:"void"`
-	Lines      []PodiumPurchaseLine `json:"lines"`
-}
-
-// PodiumPurchaseLine is one line of a purchase.
-type PodiumPurchaseLine struct {
-	Type        string `json:"type"`
-	ItemNumber  string `json:"itemNumber,omitempty"`
-	Description string `json:"description,omitempty"`
-	Quantity    int    `json:"quantity"`
-	Amount      string `json:"amount"`
-}
-
-// PodiumAppointmentEntry is a timeline entry for an appointment.
-type PodiumAppointmentEntry struct {
-	Number             string     `json:"number"`
-	StatusName         string     `json:"statusName"` // created, updated, completed, cancelled, no_show
-	TypeName           string     `json:"typeName"`
-	Description        string     `json:"description,omitempty"`
-	StartDateTimeInUTC time.Time  `json:"startDateTimeInUtc"`
-	EndDateTimeInUTC   *time.Time `json:"endDateTimeInUtc,omitempty"`
-	IsCancelled        bool       `json:"isCancelled"`
-	Result             string     `json:"result,omitempty"`
-}
-
-// PodiumServiceEntry is a timeline entry for a service job.
-type PodiumServiceEntry struct {
-	Number          string     `json:"number"`
-	JobType         string     `json:"jobType"`
-	Status          string     `json:"status"` // Not Ready, Done, Picked Up
-	Summary         string     `json:"summary,omitempty"`
-	ItemDescription string     `json:"itemDescription,omitempty"`
-	DateEntered     time.Time  `json:"dateEntered"`
-	PromisedDate    *time.Time `json:"promisedDate,omitempty"`
-	EstimatedPrice  string     `json:"estimatedPrice,omitempty"`
-}
-
-// PodiumProduct is an Edge item as a Podium product, searchable by item number.
-type PodiumProduct struct {
-	XID        string `json:"xid"` // the Edge item number
-	ItemNumber string `json:"itemNumber"`
-	Name       string `json:"name"`
-	Category   string `json:"category,omitempty"`
-	Vendor     string `json:"vendor,omitempty"`
-	StyleCode  string `json:"styleCode,omitempty"`
-	StockType  string `json:"stockType"`
-	Price      string `json:"price"`
-	Archived   bool   `json:"archived"` // sold or no longer on hand
-}
-
-// PodiumReviewInvite asks Podium for a review invitation.
-type PodiumReviewInvite struct {
-	LocationUID  string `json:"locationUid"`
-	PhoneNumber  string `json:"phoneNumber,omitempty"`
-	Email        string `json:"email,omitempty"`
-	CustomerName string `json:"customerName,omitempty"`
-}
-
-// PodiumSMS is a text Podium sends as The Edge's SMS provider.
-type PodiumSMS struct {
-	LocationUID string `json:"locationUid"`
-	Body        string `json:"body"`
-	Phone       string `json:"phone"`
-	ContactName string `json:"contactName,omitempty"`
-}
-
 // Money formats cents as a decimal string.
 func Money(cents int64) string {
 	sign := ""
@@ -156,8 +63,8 @@ func Money(cents int64) string {
 	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
 }
 
-func (p PodiumPerson) contact() *PodiumFeedContact {
-	return &PodiumFeedContact{Identifier: p.Identifier, Name: p.Name, PhoneNumber: p.Phone, Email: p.Email}
+func (p PodiumPerson) contact() *podiumapi.FeedContact {
+	return &podiumapi.FeedContact{Identifier: p.Identifier, Name: p.Name, PhoneNumber: p.Phone, Email: p.Email}
 }
 
 // addressee checks what every customer activity needs: a customer who is
@@ -193,7 +100,7 @@ func reviewInvite(ev EventMeta, loc string, p PodiumPerson, opts PodiumOptions) 
 	if !p.LastInvite.IsZero() && ev.Time.Sub(p.LastInvite) < opts.ReviewCooldown {
 		return skip("review invitation sent %s ago, within the cool-down", ev.Time.Sub(p.LastInvite).Round(time.Hour)), false
 	}
-	return PodiumOp{Kind: PodiumInvite, Invite: &PodiumReviewInvite{LocationUID: loc, PhoneNumber: p.Phone, Email: p.Email, CustomerName: p.Name}}, true
+	return PodiumOp{Kind: PodiumInvite, Invite: &podiumapi.ReviewInvite{LocationUID: loc, PhoneNumber: p.Phone, Email: p.Email, CustomerName: p.Name}}, true
 }
 
 // PodiumSale maps a sale to a client purchase, and a finalised sale of
@@ -213,10 +120,10 @@ func PodiumSale(ev EventMeta, s *schemas.Sale, p PodiumPerson, prior PodiumActiv
 		res.Ops = []PodiumOp{*stop}
 		return res, true
 	}
-	pur := &PodiumPurchase{SaleNumber: s.Key, Date: s.Date, Subtotal: Money(s.Subtotal), Tax: Money(s.Tax), Total: Money(s.Total), Void: s.Void, Lines: []PodiumPurchaseLine{}}
+	pur := &podiumapi.Purchase{SaleNumber: s.Key, Date: s.Date, Subtotal: Money(s.Subtotal), Tax: Money(s.Tax), Total: Money(s.Total), Void: s.Void, Lines: []podiumapi.PurchaseLine{}}
 	taken := false
 	for _, l := range s.Lines {
-		pur.Lines = append(pur.Lines, PodiumPurchaseLine{Type: l.Type, ItemNumber: l.ItemKey, Description: l.Description, Quantity: l.Qty, Amount: Money(l.Amount)})
+		pur.Lines = append(pur.Lines, podiumapi.PurchaseLine{Type: l.Type, ItemNumber: l.ItemKey, Description: l.Description, Quantity: l.Qty, Amount: Money(l.Amount)})
 		taken = taken || l.Type == "MERCH" || l.Type == "PICKUP"
 	}
 	hash := Fingerprint(pur)
@@ -225,7 +132,7 @@ func PodiumSale(ev EventMeta, s *schemas.Sale, p PodiumPerson, prior PodiumActiv
 		return res, true
 	}
 	res.Hash = hash
-	res.Ops = []PodiumOp{{Kind: PodiumFeed, Feed: &PodiumFeedEvent{EventID: ev.ID, Type: FeedPurchase, OccurredAt: s.Date, LocationUID: loc, Contact: p.contact(), Purchase: pur}}}
+	res.Ops = []PodiumOp{{Kind: PodiumFeed, Feed: &podiumapi.FeedEvent{EventID: ev.ID, Type: FeedPurchase, OccurredAt: s.Date, LocationUID: loc, Contact: p.contact(), Purchase: pur}}}
 	// "When a sale is revenue realized, or a pickup inventory item is marked
 	// Taken, we send the customer details to Podium": once, when first seen.
 	if prior.Hash == "" && taken && !s.Void && recent(ev, s.Date, opts) {
@@ -264,7 +171,7 @@ func PodiumAppointment(ev EventMeta, a *schemas.Appointment, p PodiumPerson, pri
 			status = "created"
 		}
 	}
-	appt := &PodiumAppointmentEntry{Number: fmt.Sprintf("%s-%d", a.Store, a.ID), StatusName: status, TypeName: a.Type, Description: a.Description,
+	appt := &podiumapi.AppointmentEntry{Number: fmt.Sprintf("%s-%d", a.Store, a.ID), StatusName: status, TypeName: a.Type, Description: a.Description,
 		StartDateTimeInUTC: a.BeginAt, EndDateTimeInUTC: a.EndAt, IsCancelled: a.Status == "CANCELLED", Result: a.Result}
 	// The status name says created or updated; the hash must not, or every
 	// re-delivery would look like a change.
@@ -277,7 +184,7 @@ func PodiumAppointment(ev EventMeta, a *schemas.Appointment, p PodiumPerson, pri
 		return res, true
 	}
 	res.Hash = hash
-	res.Ops = []PodiumOp{{Kind: PodiumFeed, Feed: &PodiumFeedEvent{EventID: ev.ID, Type: FeedAppointment, OccurredAt: ev.Time, LocationUID: loc, Contact: p.contact(), Appointment: appt}}}
+	res.Ops = []PodiumOp{{Kind: PodiumFeed, Feed: &podiumapi.FeedEvent{EventID: ev.ID, Type: FeedAppointment, OccurredAt: ev.Time, LocationUID: loc, Contact: p.contact(), Appointment: appt}}}
 	// "When an appointment is Started or Completed ... so Podium can engage
 	// with the customer to leave a review."
 	observed := prior.Status != "" || recent(ev, a.BeginAt, opts)
@@ -316,7 +223,7 @@ func PodiumService(ev EventMeta, j *schemas.ServiceJob, p PodiumPerson, prior Po
 		res.Ops = []PodiumOp{skip("service job %s is %s; Podium shows Not Ready, Done and Picked Up only", j.Key, j.Status)}
 		return res, true
 	}
-	job := &PodiumServiceEntry{Number: j.Key, JobType: j.JobType, Status: status, Summary: j.Summary, ItemDescription: j.ItemDescription,
+	job := &podiumapi.ServiceEntry{Number: j.Key, JobType: j.JobType, Status: status, Summary: j.Summary, ItemDescription: j.ItemDescription,
 		DateEntered: j.DateEntered, PromisedDate: j.PromisedDate}
 	if j.EstimatedPrice != 0 {
 		job.EstimatedPrice = Money(j.EstimatedPrice)
@@ -328,7 +235,7 @@ func PodiumService(ev EventMeta, j *schemas.ServiceJob, p PodiumPerson, prior Po
 		return res, true
 	}
 	res.Hash = hash
-	res.Ops = []PodiumOp{{Kind: PodiumFeed, Feed: &PodiumFeedEvent{EventID: ev.ID, Type: FeedServiceJob, OccurredAt: ev.Time, LocationUID: loc, Contact: p.contact(), ServiceJob: job}}}
+	res.Ops = []PodiumOp{{Kind: PodiumFeed, Feed: &podiumapi.FeedEvent{EventID: ev.ID, Type: FeedServiceJob, OccurredAt: ev.Time, LocationUID: loc, Contact: p.contact(), ServiceJob: job}}}
 	observed := prior.Status != "" || (j.DatePickedUp != nil && recent(ev, *j.DatePickedUp, opts))
 	if status == "Picked Up" && prior.Status != "Picked Up" && observed {
 		if op, ok := reviewInvite(ev, loc, p, opts); ok {
@@ -364,14 +271,14 @@ func PodiumItem(ev EventMeta, it *schemas.Item, prior PodiumActivityPrior, opts 
 	if archived && prior.Hash == "" && it.Status != "S" {
 		return one(skip("item %s is not on hand (status %s) and was never uploaded", it.Key, it.Status))
 	}
-	prod := &PodiumProduct{XID: it.Key, ItemNumber: it.Key, Name: it.Description, Category: it.Category, Vendor: it.VendorID,
+	prod := &podiumapi.Product{XID: it.Key, ItemNumber: it.Key, Name: it.Description, Category: it.Category, Vendor: it.VendorID,
 		StyleCode: it.VendStyleCode, StockType: it.StockType, Price: Money(it.CurrentPrice), Archived: archived}
 	hash := Fingerprint(prod)
 	if hash == prior.Hash {
 		return one(skip("unchanged since last push"))
 	}
 	res.Hash = hash
-	return one(PodiumOp{Kind: PodiumFeed, Feed: &PodiumFeedEvent{EventID: ev.ID, Type: FeedProduct, OccurredAt: it.DateStatusChanged, LocationUID: loc, Product: prod}})
+	return one(PodiumOp{Kind: PodiumFeed, Feed: &podiumapi.FeedEvent{EventID: ev.ID, Type: FeedProduct, OccurredAt: it.DateStatusChanged, LocationUID: loc, Product: prod}})
 }
 
 // PodiumNotification sends an Edge text through Podium when Podium is the
@@ -399,5 +306,5 @@ func PodiumNotification(n *schemas.Notification, prior PodiumActivityPrior, opts
 		return one(skip("%q is not a phone number", n.To)), fmt.Sprintf("%q is not a phone number", n.To)
 	}
 	res.Hash = "sent"
-	return one(PodiumOp{Kind: PodiumMessage, Message: &PodiumSMS{LocationUID: loc, Body: n.Body, Phone: phone}}), ""
+	return one(PodiumOp{Kind: PodiumMessage, Message: &podiumapi.SMS{LocationUID: loc, Body: n.Body, Phone: phone}}), ""
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 )
@@ -57,10 +58,10 @@ func TestPodiumCustomer(t *testing.T) {
 			seed: "Upload ALL Customers to Podium: Edge Customer Contact Methods upload to Podium.",
 			cust: customer(nil), kinds: []projectors.PodiumOpKind{projectors.PodiumCreate},
 			check: func(t *testing.T, ops []projectors.PodiumOp) {
-				assert.Equal(t, projectors.PodiumContact{
+				assert.Equal(t, podiumapi.Contact{
 					Name: "Ada Lovelace", Locations: []string{"loc-1"}, PhoneNumber: "+15125550142", Email: "ada@example.com",
-					Address:    &projectors.PodiumAddress{AddressLine1: "1 Main St", City: "Austin", State: "TX"},
-					Attributes: []projectors.PodiumAttribute{{UID: "attr-acq", Value: "Referral"}},
+					Address:    &podiumapi.Address{AddressLine1: "1 Main St", City: "Austin", State: "TX"},
+					Attributes: []podiumapi.Attribute{{UID: "attr-acq", Value: "Referral"}},
 				}, ops[0].Contact)
 			},
 		},
@@ -78,7 +79,7 @@ func TestPodiumCustomer(t *testing.T) {
 			cust:  customer(func(c *schemas.Customer) { c.Acquisition = "Bridal Event" }),
 			prior: pushed, kinds: []projectors.PodiumOpKind{projectors.PodiumSetAttribute},
 			check: func(t *testing.T, ops []projectors.PodiumOp) {
-				assert.Equal(t, projectors.PodiumAttribute{UID: "attr-acq", Value: "Bridal Event"}, ops[0].Attribute)
+				assert.Equal(t, podiumapi.Attribute{UID: "attr-acq", Value: "Bridal Event"}, ops[0].Attribute)
 			},
 		},
 		{seed: "(idempotence) an unchanged customer makes no API call", cust: customer(nil), prior: pushed, kinds: []projectors.PodiumOpKind{projectors.PodiumSkip}},
@@ -99,7 +100,7 @@ func TestPodiumCustomer(t *testing.T) {
 				c.ContactMethods = append(c.ContactMethods, schemas.ContactMethod{ID: 9, Method: schemas.MethodEmail, Value: "ada@podium.example.com", Source: "PODIUM"})
 			}),
 			check: func(t *testing.T, ops []projectors.PodiumOp) {
-				assert.Equal(t, projectors.PodiumContact{Name: "Ada King"}, ops[0].Contact,
+				assert.Equal(t, podiumapi.Contact{Name: "Ada King"}, ops[0].Contact,
 					"only the Edge user's edit: Podium's own change is not overwritten")
 			},
 		},
@@ -250,10 +251,10 @@ func TestPodiumItem(t *testing.T) {
 		prior projectors.PodiumActivityPrior
 		opts  func(*projectors.PodiumOptions)
 		kind  projectors.PodiumOpKind
-		check func(t *testing.T, p *projectors.PodiumProduct)
+		check func(t *testing.T, p *podiumapi.Product)
 	}{
 		{seed: "On hand Edge inventory is uploaded as Podium Products (searchable by Edge Item Number)", item: item(nil), kind: projectors.PodiumFeed,
-			check: func(t *testing.T, p *projectors.PodiumProduct) {
+			check: func(t *testing.T, p *podiumapi.Product) {
 				assert.Equal(t, "001-100-00001", p.XID)
 				assert.False(t, p.Archived)
 				assert.Equal(t, "900.00", p.Price)
@@ -263,9 +264,9 @@ func TestPodiumItem(t *testing.T) {
 		{seed: "filters available to exclude ... vendors", item: item(func(i *schemas.Item) { i.VendorID = "RLX" }), kind: projectors.PodiumSkip},
 		{seed: "filters available to exclude ... inventory types (memo, consignment, trade, etc)", item: item(func(i *schemas.Item) { i.StockType = "MEMO" }), kind: projectors.PodiumSkip},
 		{seed: "any related sold items are uploaded to Podium Archived Products", item: item(func(i *schemas.Item) { i.Status = "S" }), kind: projectors.PodiumFeed,
-			check: func(t *testing.T, p *projectors.PodiumProduct) { assert.True(t, p.Archived) }},
+			check: func(t *testing.T, p *podiumapi.Product) { assert.True(t, p.Archived) }},
 		{seed: "an uploaded item that leaves the store (memo out) is archived", item: item(func(i *schemas.Item) { i.Status = "M" }), prior: projectors.PodiumActivityPrior{Hash: onHand.Hash}, kind: projectors.PodiumFeed,
-			check: func(t *testing.T, p *projectors.PodiumProduct) { assert.True(t, p.Archived) }},
+			check: func(t *testing.T, p *podiumapi.Product) { assert.True(t, p.Archived) }},
 		{seed: "an item never uploaded and not on hand is not sent", item: item(func(i *schemas.Item) { i.Status = "M" }), kind: projectors.PodiumSkip},
 		{seed: "(idempotence) an unchanged item sends nothing", item: item(nil), prior: projectors.PodiumActivityPrior{Hash: onHand.Hash}, kind: projectors.PodiumSkip},
 	}
@@ -290,7 +291,7 @@ func TestPodiumNotification(t *testing.T) {
 	res, failed := projectors.PodiumNotification(n, projectors.PodiumActivityPrior{}, opts)
 	require.Empty(t, failed)
 	require.Equal(t, projectors.PodiumMessage, res.Ops[0].Kind, "all text message notifications sent directly from the Edge would utilize the Podium backend")
-	assert.Equal(t, projectors.PodiumSMS{LocationUID: "loc-1", Body: "Your repair is ready", Phone: "+15125550142"}, *res.Ops[0].Message)
+	assert.Equal(t, podiumapi.SMS{LocationUID: "loc-1", Body: "Your repair is ready", Phone: "+15125550142"}, *res.Ops[0].Message)
 
 	again, _ := projectors.PodiumNotification(n, projectors.PodiumActivityPrior{Hash: res.Hash}, opts)
 	assert.Equal(t, projectors.PodiumSkip, again.Ops[0].Kind, "a notification is sent once")

@@ -147,7 +147,7 @@ func (w *Writer) collectionLinks(ctx context.Context, cust string, ev projectors
 		}
 		if !ok {
 			var owner string
-			owner, id, ok = it.WishOwner()
+			owner, id, ok = projectors.WishOwner(it)
 			ok = ok && owner == cust
 		}
 		if ok {

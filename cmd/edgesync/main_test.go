@@ -427,6 +427,18 @@ accounts { E { jetstream: enabled, users: [
 
 // The shipped binary links what it runs (the simulators and emulators of
 // `edgesync demo` and `edgesync sim` live in sim/), never a test package.
+// The emulators declare their partner's wire shapes from the API
+// documents, not from edgesync's client or rules: a field the client names
+// wrong fails a test instead of being mirrored.
+func TestTheEmulatorsDeclareTheirOwnWire(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/edgesync/edgesync/sim/podiumemu", "github.com/edgesync/edgesync/sim/clientbookemu").Output()
+	require.NoError(t, err)
+	for _, p := range strings.Fields(string(out)) {
+		assert.NotContains(t, p, "github.com/edgesync/edgesync/connectors/", "an emulator imports %s", p)
+		assert.NotContains(t, p, "github.com/edgesync/edgesync/projectors", "an emulator imports %s", p)
+	}
+}
+
 func TestTheBinaryLinksNoTestPackage(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	require.NoError(t, err)

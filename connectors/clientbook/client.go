@@ -17,8 +17,8 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/edgesync/edgesync/connectors/clientbook/clientbookapi"
 	"github.com/edgesync/edgesync/connectors/partnerapi"
-	"github.com/edgesync/edgesync/projectors"
 )
 
 // DefaultRatePerMinute is the request limit of one API key.
@@ -147,21 +147,21 @@ func esc(s string) string { return url.PathEscape(s) }
 
 // UpsertClient creates or replaces the client whose external id is the
 // Edge customer key.
-func (c *Client) UpsertClient(ctx context.Context, cl projectors.ClientbookClient) (projectors.ClientbookClient, error) {
-	var out projectors.ClientbookClient
+func (c *Client) UpsertClient(ctx context.Context, cl clientbookapi.Client) (clientbookapi.Client, error) {
+	var out clientbookapi.Client
 	return out, c.Do(ctx, http.MethodPut, "/v1/clients/external/"+esc(cl.ExternalID), cl, &out)
 }
 
 // UpdateClient replaces the fields of a client created in Clientbook and
 // gives it the Edge key as external id.
-func (c *Client) UpdateClient(ctx context.Context, id string, cl projectors.ClientbookClient) (projectors.ClientbookClient, error) {
-	var out projectors.ClientbookClient
+func (c *Client) UpdateClient(ctx context.Context, id string, cl clientbookapi.Client) (clientbookapi.Client, error) {
+	var out clientbookapi.Client
 	return out, c.Do(ctx, http.MethodPatch, "/v1/clients/"+esc(id), cl, &out)
 }
 
 // Clients lists every client of the account, following the cursor.
-func (c *Client) Clients(ctx context.Context) ([]projectors.ClientbookClient, error) {
-	var all []projectors.ClientbookClient
+func (c *Client) Clients(ctx context.Context) ([]clientbookapi.Client, error) {
+	var all []clientbookapi.Client
 	cursor := ""
 	for {
 		q := url.Values{"limit": {"100"}}
@@ -169,8 +169,8 @@ func (c *Client) Clients(ctx context.Context) ([]projectors.ClientbookClient, er
 			q.Set("cursor", cursor)
 		}
 		var page struct {
-			Data       []projectors.ClientbookClient `json:"data"`
-			NextCursor string                        `json:"nextCursor"`
+			Data       []clientbookapi.Client `json:"data"`
+			NextCursor string                 `json:"nextCursor"`
 		}
 		if err := c.Do(ctx, http.MethodGet, "/v1/clients?"+q.Encode(), nil, &page); err != nil {
 			return nil, err
@@ -184,32 +184,32 @@ func (c *Client) Clients(ctx context.Context) ([]projectors.ClientbookClient, er
 }
 
 // UpsertProduct creates a product or merges the fields p sets into it.
-func (c *Client) UpsertProduct(ctx context.Context, p projectors.ClientbookProduct) error {
+func (c *Client) UpsertProduct(ctx context.Context, p clientbookapi.Product) error {
 	return c.Do(ctx, http.MethodPut, "/v1/products/external/"+esc(p.ExternalID), p, nil)
 }
 
 // Collection is a client's named collection as Clientbook answers it.
 type Collection struct {
-	ID    string                                `json:"id"`
-	Name  string                                `json:"name"`
-	Items []projectors.ClientbookCollectionItem `json:"items"`
+	ID    string                         `json:"id"`
+	Name  string                         `json:"name"`
+	Items []clientbookapi.CollectionItem `json:"items"`
 }
 
 // PutCollection replaces a client's named collection.
-func (c *Client) PutCollection(ctx context.Context, clientID, name string, items []projectors.ClientbookCollectionItem) (Collection, error) {
+func (c *Client) PutCollection(ctx context.Context, clientID, name string, items []clientbookapi.CollectionItem) (Collection, error) {
 	var out Collection
 	path := "/v1/clients/" + esc(clientID) + "/collections/" + esc(name)
 	return out, c.Do(ctx, http.MethodPut, path, map[string]any{"items": items}, &out)
 }
 
 // UpsertPurchase creates or replaces the purchase of an Edge sale.
-func (c *Client) UpsertPurchase(ctx context.Context, clientID, saleKey string, p projectors.ClientbookPurchase) error {
+func (c *Client) UpsertPurchase(ctx context.Context, clientID, saleKey string, p clientbookapi.Purchase) error {
 	return c.Do(ctx, http.MethodPut, "/v1/clients/"+esc(clientID)+"/purchases/external/"+esc(saleKey), p, nil)
 }
 
 // UpsertActivity creates or replaces the recent-activity entry of an Edge
 // note and returns its id.
-func (c *Client) UpsertActivity(ctx context.Context, clientID, noteKey string, a projectors.ClientbookActivity) (string, error) {
+func (c *Client) UpsertActivity(ctx context.Context, clientID, noteKey string, a clientbookapi.Activity) (string, error) {
 	var out struct {
 		ID string `json:"id"`
 	}
@@ -218,7 +218,7 @@ func (c *Client) UpsertActivity(ctx context.Context, clientID, noteKey string, a
 }
 
 // UpdateActivity changes an entry created in Clientbook.
-func (c *Client) UpdateActivity(ctx context.Context, id string, a projectors.ClientbookActivity) error {
+func (c *Client) UpdateActivity(ctx context.Context, id string, a clientbookapi.Activity) error {
 	return c.Do(ctx, http.MethodPatch, "/v1/activities/"+esc(id), a, nil)
 }
 
@@ -230,7 +230,7 @@ type Message struct {
 }
 
 // SendMessage sends a text; a repeated external id is not sent twice.
-func (c *Client) SendMessage(ctx context.Context, m projectors.ClientbookSMS) (Message, error) {
+func (c *Client) SendMessage(ctx context.Context, m clientbookapi.SMS) (Message, error) {
 	var out Message
 	return out, c.Do(ctx, http.MethodPost, "/v1/messages", m, &out)
 }

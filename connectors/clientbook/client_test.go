@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/clientbook"
+	"github.com/edgesync/edgesync/connectors/clientbook/clientbookapi"
 	"github.com/edgesync/edgesync/internal/webhooks"
-	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/sim/clientbookemu"
 	"github.com/edgesync/edgesync/sim/emulator"
 )
@@ -40,8 +40,8 @@ func newFixture(t *testing.T, edit func(*clientbook.ClientConfig)) (*clientbooke
 	return emu, c
 }
 
-func client(n int) projectors.ClientbookClient {
-	return projectors.ClientbookClient{ExternalID: fmt.Sprintf("001-%06d", n), FirstName: "Ada", Emails: []projectors.ClientbookContact{{Value: fmt.Sprintf("ada%d@example.com", n)}}}
+func client(n int) clientbookapi.Client {
+	return clientbookapi.Client{ExternalID: fmt.Sprintf("001-%06d", n), FirstName: "Ada", Emails: []clientbookapi.Contact{{Value: fmt.Sprintf("ada%d@example.com", n)}}}
 }
 
 func TestClientUpsertsByExternalID(t *testing.T) {
@@ -54,8 +54,8 @@ func TestClientUpsertsByExternalID(t *testing.T) {
 	assert.Equal(t, first.ID, again.ID, "a retried write never makes a second client")
 	assert.Len(t, emu.Clients(), 1)
 
-	require.NoError(t, c.UpsertProduct(ctx, projectors.ClientbookProduct{ExternalID: "item:001-100-00001", Name: "Ring", Price: 1000, Status: "active", Kind: "inventory"}))
-	require.NoError(t, c.UpsertProduct(ctx, projectors.ClientbookProduct{ExternalID: "item:001-100-00001", Status: "archived", Kind: "sold", ClientID: first.ID}))
+	require.NoError(t, c.UpsertProduct(ctx, clientbookapi.Product{ExternalID: "item:001-100-00001", Name: "Ring", Price: 1000, Status: "active", Kind: "inventory"}))
+	require.NoError(t, c.UpsertProduct(ctx, clientbookapi.Product{ExternalID: "item:001-100-00001", Status: "archived", Kind: "sold", ClientID: first.ID}))
 	p, ok := emu.Product("item:001-100-00001")
 	require.True(t, ok)
 	assert.Equal(t, "Ring", p.Name, "a product write keeps the fields it leaves out")
@@ -90,7 +90,7 @@ func TestClientRecoversFromFaults(t *testing.T) {
 func TestClientRefusalsArePermanentAndNeverLeakTheKey(t *testing.T) {
 	ctx := context.Background()
 	emu, c := newFixture(t, nil)
-	_, err := c.UpsertClient(ctx, projectors.ClientbookClient{ExternalID: "001-000001", Phones: []projectors.ClientbookContact{{Value: "555"}}})
+	_, err := c.UpsertClient(ctx, clientbookapi.Client{ExternalID: "001-000001", Phones: []clientbookapi.Contact{{Value: "555"}}})
 	var apiErr *clientbook.APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, http.StatusBadRequest, apiErr.Status)

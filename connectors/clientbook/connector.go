@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgesync/edgesync/connectors/clientbook/clientbookapi"
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
@@ -233,7 +234,7 @@ func (c *Connector) customer(ctx context.Context, ev *event) (bool, error) {
 			return false, err
 		}
 	}
-	var out projectors.ClientbookClient
+	var out clientbookapi.Client
 	if clientID != "" {
 		out, err = c.client.UpdateClient(ctx, clientID, body)
 		var apiErr *APIError
@@ -318,7 +319,7 @@ func (c *Connector) wishList(ctx context.Context, ev *event) (bool, error) {
 	// a person changes the collection in Clientbook.
 	pushedItems := map[string]int{}
 	for _, it := range coll.Items {
-		if _, id, ok := it.WishOwner(); ok {
+		if _, id, ok := projectors.WishOwner(it); ok {
 			pushedItems[it.ID] = id
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgesync/edgesync/connectors/clientbook/clientbookapi"
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/projectors"
 )
@@ -97,7 +98,7 @@ func (rs Records) List(ctx context.Context, since time.Time, fn func(kit.Record)
 		return p.Data, p.NextCursor, err
 	}
 	return kit.Pages(ctx, page, func(raw json.RawMessage) error {
-		var c projectors.ClientbookClient
+		var c clientbookapi.Client
 		if json.Unmarshal(raw, &c) != nil || c.ID == "" {
 			return nil // nothing to key it by; the next listing or webhook brings it
 		}

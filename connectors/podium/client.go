@@ -19,8 +19,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/edgesync/edgesync/connectors/partnerapi"
-
-	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 )
 
 // APIVersion is sent in the podium-version header of every call: without it
@@ -351,7 +350,7 @@ func (c *Client) list(ctx context.Context, path string, out any) (listMeta, erro
 }
 
 // SetAttribute sets one attribute value on a contact.
-func (c *Client) SetAttribute(ctx context.Context, identifier string, a projectors.PodiumAttribute) error {
+func (c *Client) SetAttribute(ctx context.Context, identifier string, a podiumapi.Attribute) error {
 	path := "/v4/contacts/" + url.PathEscape(identifier) + "/attributes/" + url.PathEscape(a.UID)
 	return c.Do(ctx, http.MethodPost, path, map[string]string{"value": a.Value}, nil)
 }
@@ -383,7 +382,7 @@ func (c *Client) EnsureAttribute(ctx context.Context, label string) (string, err
 
 // SendFeedEvents posts events to a data feed, as a list when there are
 // several (Podium accepts one event or a list).
-func (c *Client) SendFeedEvents(ctx context.Context, feed string, events ...projectors.PodiumFeedEvent) error {
+func (c *Client) SendFeedEvents(ctx context.Context, feed string, events ...podiumapi.FeedEvent) error {
 	var body any = events
 	if len(events) == 1 {
 		body = events[0]
@@ -398,7 +397,7 @@ type ReviewInvite struct {
 }
 
 // CreateReviewInvite creates a review invitation link for a contact.
-func (c *Client) CreateReviewInvite(ctx context.Context, inv projectors.PodiumReviewInvite) (ReviewInvite, error) {
+func (c *Client) CreateReviewInvite(ctx context.Context, inv podiumapi.ReviewInvite) (ReviewInvite, error) {
 	// Not idempotent: a retry after a lost answer would invite twice.
 	env, err := c.call(ctx, http.MethodPost, "/v4/reviews/invites", inv, false)
 	var out ReviewInvite
@@ -419,7 +418,7 @@ type Message struct {
 }
 
 // SendMessage sends a text to a phone number from a location.
-func (c *Client) SendMessage(ctx context.Context, m projectors.PodiumSMS) (Message, error) {
+func (c *Client) SendMessage(ctx context.Context, m podiumapi.SMS) (Message, error) {
 	body := map[string]any{
 		"locationUid": m.LocationUID, "body": m.Body,
 		"channel": map[string]string{"type": "phone", "identifier": m.Phone},

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/podium"
-	"github.com/edgesync/edgesync/projectors"
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/sim/emulator"
 	"github.com/edgesync/edgesync/sim/podiumemu"
 )
@@ -47,8 +47,8 @@ func newFixture(t *testing.T, edit func(*podium.ClientConfig)) fixture {
 	return fixture{emu: emu, client: c, loc: loc}
 }
 
-func (f fixture) contact(n int) projectors.PodiumContact {
-	return projectors.PodiumContact{Name: "Ada", Locations: []string{f.loc}, Email: fmt.Sprintf("ada%d@example.com", n)}
+func (f fixture) contact(n int) podiumapi.Contact {
+	return podiumapi.Contact{Name: "Ada", Locations: []string{f.loc}, Email: fmt.Sprintf("ada%d@example.com", n)}
 }
 
 func TestClientCreatesAndUpdatesContacts(t *testing.T) {
@@ -99,7 +99,7 @@ func TestClientRecoversFromFaults(t *testing.T) {
 func TestClientRefusalsArePermanentAndNeverLeakSecrets(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)
-	_, err := f.client.CreateContact(ctx, projectors.PodiumContact{Name: "No Channel", Locations: []string{f.loc}})
+	_, err := f.client.CreateContact(ctx, podiumapi.Contact{Name: "No Channel", Locations: []string{f.loc}})
 	var apiErr *podium.APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, http.StatusBadRequest, apiErr.Status)

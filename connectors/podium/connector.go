@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/partnerapi"
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
@@ -425,7 +426,7 @@ func (c *Connector) flush(ctx context.Context) []error {
 	defer func() { c.batch, c.invited = nil, map[string]time.Time{}; c.states.Release() }()
 	errs := make([]error, len(batch))
 	sent := make([]bool, len(batch))
-	var events []projectors.PodiumFeedEvent
+	var events []podiumapi.FeedEvent
 	var owners []int
 	for i, d := range batch {
 		for _, op := range d.ops {
@@ -496,7 +497,7 @@ func (c *Connector) flush(ctx context.Context) []error {
 // the cool-down; a second invitation is the greater harm than a missing
 // one. When Podium answered with an error nothing was made, and the mark
 // goes back so the retry invites.
-func (c *Connector) invite(ctx context.Context, d deferredActivity, inv projectors.PodiumReviewInvite) (bool, error) {
+func (c *Connector) invite(ctx context.Context, d deferredActivity, inv podiumapi.ReviewInvite) (bool, error) {
 	key := c.stateKey(schemas.EntityCustomer, d.customerKey)
 	before, _, err := c.states.Load(ctx, key)
 	if err != nil {
@@ -535,7 +536,7 @@ func (c *Connector) unmark(ctx context.Context, key string, marked, before time.
 	}
 }
 
-func (c *Connector) feedOutcome(batch []deferredActivity, errs []error, sent []bool, owner int, ev projectors.PodiumFeedEvent, err error) {
+func (c *Connector) feedOutcome(batch []deferredActivity, errs []error, sent []bool, owner int, ev podiumapi.FeedEvent, err error) {
 	if err != nil {
 		if errs[owner] == nil {
 			errs[owner] = fmt.Errorf("%s event for %s: %w", ev.Type, batch[owner].env.Key, err)
@@ -582,7 +583,7 @@ func (c *Connector) notification(ctx context.Context, e *event) (bool, error) {
 	return outcome.Status == "SENT", nil
 }
 
-func (c *Connector) intend(ctx context.Context, edgeKey string, body projectors.PodiumContact) ([]string, error) {
+func (c *Connector) intend(ctx context.Context, edgeKey string, body podiumapi.Contact) ([]string, error) {
 	var keys []string
 	for _, v := range []string{body.PhoneNumber, body.Email} {
 		if v == "" {

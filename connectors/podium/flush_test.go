@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/kit"
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/podiumemu"
@@ -38,7 +39,7 @@ func TestFlushSendsListsAndIsolatesARefusedEvent(t *testing.T) {
 	require.NoError(t, err)
 
 	event := func(key, typ string, version int64) deferredActivity {
-		ev := projectors.PodiumFeedEvent{EventID: key, Type: typ, OccurredAt: time.Now(), LocationUID: loc}
+		ev := podiumapi.FeedEvent{EventID: key, Type: typ, OccurredAt: time.Now(), LocationUID: loc}
 		return deferredActivity{env: schemas.Envelope{Key: key, Version: version}, key: "podium.sale." + key, next: pushed{Position: kit.Position{Version: version}, Hash: "h"},
 			ops: []projectors.PodiumOp{{Kind: projectors.PodiumFeed, Feed: &ev}}}
 	}

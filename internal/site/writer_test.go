@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/clientbook/clientbookapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
@@ -46,8 +47,8 @@ func partnerChanges(t *testing.T, store string, from, to int) []schemas.PartnerE
 				"emails": slices.Clone(emails), "locations": []map[string]string{{"uid": "loc-" + store}}}})
 		}
 		client := fmt.Sprintf("cl-%s-%d", store, i)
-		ev("clientbook", "client", client, "client.created", projectors.ClientbookClient{ID: client, StoreID: "st_" + store,
-			FirstName: "Client", LastName: client, Emails: []projectors.ClientbookContact{{Value: client + "@example.com"}}})
+		ev("clientbook", "client", client, "client.created", clientbookapi.Client{ID: client, StoreID: "st_" + store,
+			FirstName: "Client", LastName: client, Emails: []clientbookapi.Contact{{Value: client + "@example.com"}}})
 		for n := range 2 {
 			ev("clientbook", "activity", fmt.Sprintf("ac-%s-%d-%d", store, i, n), "activity.created", projectors.ClientbookActivityEvent{
 				ID: fmt.Sprintf("ac-%s-%d-%d", store, i, n), ClientID: client, Type: "note", Text: fmt.Sprintf("note %d", n), OccurredAt: time.Now()})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/clientbook"
 	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/clientbookemu"
@@ -98,7 +99,7 @@ func liveDuringPodiumUpload(b *testing.B, customers, factor int, every time.Dura
 // purchaseReceived is when Podium took the purchase of a sale.
 func purchaseReceived(b *testing.B, r *podiumRig, sale string) time.Time {
 	for _, fe := range r.emu.FeedEvents(projectors.FeedPurchase) {
-		var ev projectors.PodiumFeedEvent
+		var ev podiumapi.FeedEvent
 		require.NoError(b, json.Unmarshal(fe.Body, &ev))
 		if ev.Purchase != nil && ev.Purchase.SaleNumber == sale {
 			return fe.ReceivedAt

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/internal/demo"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
@@ -46,7 +47,7 @@ func TestLiveChangesGoFirstDuringAnInitialUpload(t *testing.T) {
 	})
 
 	purchased := func() bool {
-		for _, p := range feedBodies(t, r.emu, projectors.FeedPurchase, func(e projectors.PodiumFeedEvent) *projectors.PodiumPurchase { return e.Purchase }) {
+		for _, p := range feedBodies(t, r.emu, projectors.FeedPurchase, func(e podiumapi.FeedEvent) *podiumapi.Purchase { return e.Purchase }) {
 			if p.SaleNumber == sale {
 				return true
 			}

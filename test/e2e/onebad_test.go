@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/internal/demo"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
@@ -123,7 +124,7 @@ func TestALostInvitationAnswerInvitesOnce(t *testing.T) {
 	r.settle()
 	assert.Equal(t, 1, r.emu.Counter("faults.drop"), "the invitation's answer was lost")
 	assert.Len(t, r.emu.ReviewInvites(), 1, "one invitation, not one per try")
-	assert.Len(t, feedBodies(t, r.emu, projectors.FeedPurchase, func(e projectors.PodiumFeedEvent) *projectors.PodiumPurchase { return e.Purchase }), 1,
+	assert.Len(t, feedBodies(t, r.emu, projectors.FeedPurchase, func(e podiumapi.FeedEvent) *podiumapi.Purchase { return e.Purchase }), 1,
 		"the sale's purchase is in Podium")
 
 	// The mark is the customer's, not the sale's: her next sale is inside
@@ -134,5 +135,5 @@ func TestALostInvitationAnswerInvitesOnce(t *testing.T) {
 	})
 	r.settle()
 	assert.Len(t, r.emu.ReviewInvites(), 1, "no second invitation inside the cool-down")
-	assert.Len(t, feedBodies(t, r.emu, projectors.FeedPurchase, func(e projectors.PodiumFeedEvent) *projectors.PodiumPurchase { return e.Purchase }), 2)
+	assert.Len(t, feedBodies(t, r.emu, projectors.FeedPurchase, func(e podiumapi.FeedEvent) *podiumapi.Purchase { return e.Purchase }), 2)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
@@ -83,10 +84,10 @@ func TestPodiumCustomers(t *testing.T) {
 	assert.Equal(t, requests, r.emu.Counter("requests"), "an aggregate saved without change makes no API call")
 }
 
-func feedBodies[T any](t *testing.T, emu *podiumemu.Emulator, typ string, pick func(projectors.PodiumFeedEvent) *T) []T {
+func feedBodies[T any](t *testing.T, emu *podiumemu.Emulator, typ string, pick func(podiumapi.FeedEvent) *T) []T {
 	var out []T
 	for _, fe := range emu.FeedEvents(typ) {
-		var ev projectors.PodiumFeedEvent
+		var ev podiumapi.FeedEvent
 		require.NoError(t, json.Unmarshal(fe.Body, &ev))
 		out = append(out, *pick(ev))
 	}
@@ -106,7 +107,7 @@ func TestPodiumHistoryAndTimeline(t *testing.T) {
 	})
 	r.settle()
 	// "Edge Sales History uploads to Podium Client Purchases."
-	purchases := feedBodies(t, r.emu, projectors.FeedPurchase, func(e projectors.PodiumFeedEvent) *projectors.PodiumPurchase { return e.Purchase })
+	purchases := feedBodies(t, r.emu, projectors.FeedPurchase, func(e podiumapi.FeedEvent) *podiumapi.Purchase { return e.Purchase })
 	require.Len(t, purchases, 1)
 	assert.Equal(t, saleKey, purchases[0].SaleNumber)
 	assert.Equal(t, "1296.00", purchases[0].Total)
@@ -126,7 +127,7 @@ func TestPodiumHistoryAndTimeline(t *testing.T) {
 		})
 		r.settle()
 	}
-	entries := feedBodies(t, r.emu, projectors.FeedAppointment, func(e projectors.PodiumFeedEvent) *projectors.PodiumAppointmentEntry { return e.Appointment })
+	entries := feedBodies(t, r.emu, projectors.FeedAppointment, func(e podiumapi.FeedEvent) *podiumapi.AppointmentEntry { return e.Appointment })
 	var names []string
 	for _, e := range entries {
 		names = append(names, e.StatusName)
@@ -147,14 +148,14 @@ func TestPodiumHistoryAndTimeline(t *testing.T) {
 		})
 		r.settle()
 	}
-	jobs := feedBodies(t, r.emu, projectors.FeedServiceJob, func(e projectors.PodiumFeedEvent) *projectors.PodiumServiceEntry { return e.ServiceJob })
+	jobs := feedBodies(t, r.emu, projectors.FeedServiceJob, func(e podiumapi.FeedEvent) *podiumapi.ServiceEntry { return e.ServiceJob })
 	var statuses []string
 	for _, j := range jobs {
 		statuses = append(statuses, j.Status)
 	}
 	assert.Equal(t, []string{"Not Ready", "Done", "Picked Up"}, statuses)
 	for _, fe := range r.emu.FeedEvents("") {
-		var ev projectors.PodiumFeedEvent
+		var ev podiumapi.FeedEvent
 		require.NoError(t, json.Unmarshal(fe.Body, &ev))
 		if ev.Contact != nil {
 			assert.Equal(t, "ada@example.com", ev.Contact.Email, "timeline entries land on the customer's contact")
@@ -183,7 +184,7 @@ func TestPodiumItemsByTier(t *testing.T) {
 			r.edge("", items)
 			r.settle()
 			got := map[string]bool{}
-			for _, p := range feedBodies(t, r.emu, projectors.FeedProduct, func(e projectors.PodiumFeedEvent) *projectors.PodiumProduct { return e.Product }) {
+			for _, p := range feedBodies(t, r.emu, projectors.FeedProduct, func(e podiumapi.FeedEvent) *podiumapi.Product { return e.Product }) {
 				got[p.Name] = p.Archived
 			}
 			assert.Equal(t, tt.want, got, "a Clienteling account never receives items; excluded categories and types never arrive")

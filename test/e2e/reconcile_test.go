@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/podium"
+	"github.com/edgesync/edgesync/connectors/podium/podiumapi"
 	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
@@ -40,8 +41,8 @@ func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 	})
 	in.settle()
 	purchases := func() int {
-		return len(slices.DeleteFunc(feedBodies(t, in.emu, projectors.FeedPurchase, func(e projectors.PodiumFeedEvent) *projectors.PodiumPurchase { return e.Purchase }),
-			func(p projectors.PodiumPurchase) bool { return p.SaleNumber != sale }))
+		return len(slices.DeleteFunc(feedBodies(t, in.emu, projectors.FeedPurchase, func(e podiumapi.FeedEvent) *podiumapi.Purchase { return e.Purchase }),
+			func(p podiumapi.Purchase) bool { return p.SaleNumber != sale }))
 	}
 	require.Equal(t, 1, purchases())
 	// edgesync's record of the sale is lost (a bucket restored from an
