@@ -11,13 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -221,34 +219,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	client, err := podium.NewClient(podium.ClientConfig{
-		BaseURL: emu.URL(), TokenURL: emu.URL() + "/oauth/token", ClientID: PodiumClientID, ClientSecret: PodiumClientSecret,
-		RefreshToken: PodiumRefreshToken, RatePerMinute: cfg.PodiumRate, CallMetrics: callMetrics,
-	}, log)
-	if err != nil {
-		return Summary{}, err
-	}
-	locs, err := client.Locations(ctx)
-	if err != nil {
-		return Summary{}, fmt.Errorf("demo: list podium locations: %w", err)
-	}
-	opts := projectors.PodiumOptions{
-		Locations: map[string]string{}, Tier: projectors.TierClientelingPlus,
-		ExcludeStockTypes: []string{"MEMO", "CONSIGNMENT"}, ReviewCooldown: 30 * 24 * time.Hour, ReviewWindow: 48 * time.Hour,
-	}
-	for _, l := range locs {
-		if store, ok := strings.CutPrefix(l.Name, "Store "); ok {
-			opts.Locations[store] = l.UID
-		}
-	}
-	conn, err := podium.NewConnector(ctx, js, client, podium.Config{
-		Options: opts, DataFeed: emu.AddDataFeed("edgesync"), AcquisitionLabel: "Acquisition", Metrics: consumerMetrics,
-	}, log)
-	if err != nil {
-		return Summary{}, err
-	}
-
-	// Inbound: Podium's webhooks reach the gateway, the writer merges them into Edge.
+	// Inbound: the partners' webhooks reach the gateway, the writer merges them into Edge.
 	const webhookSecret = "demo-webhook-secret"
 	v := webhooks.PodiumVerifier(webhookSecret, 5*time.Minute)
 	cbv := webhooks.ClientbookVerifier(webhookSecret, 5*time.Minute)
@@ -261,18 +232,15 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return Summary{}, err
 	}
 	defer gwSrv.Close()
-	stores := map[string]string{}
-	for store, loc := range opts.Locations {
-		stores[loc] = store
-		if _, err := client.EnsureWebhook(ctx, gwSrv.URL+"/webhooks/podium", webhookSecret, loc, []string{"contact.created", "contact.updated", "contact.deleted"}); err != nil {
-			return Summary{}, fmt.Errorf("demo: subscribe podium webhook: %w", err)
-		}
+	conn, podiumMerge, locations, err := podiumRoles(ctx, cfg, js, emu, gwSrv.URL+"/webhooks/podium", webhookSecret, consumerMetrics, callMetrics, log)
+	if err != nil {
+		return Summary{}, err
 	}
 	cbConn, cbWriter, err := clientbookRoles(ctx, cfg, js, cbEmu, gwSrv.URL+"/webhooks/clientbook", webhookSecret, consumerMetrics, callMetrics, log)
 	if err != nil {
 		return Summary{}, err
 	}
-	wr, err := writer.New(ctx, js, db, writer.Config{Podium: projectors.MergeOptions{Download: true, Stores: stores}, PodiumAcquisitionLabel: "Acquisition",
+	wr, err := writer.New(ctx, js, db, writer.Config{Podium: podiumMerge, PodiumAcquisitionLabel: "Acquisition",
 		Clientbook: cbWriter, Metrics: consumerMetrics}, log)
 	if err != nil {
 		return Summary{}, err
@@ -280,11 +248,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 	runCtx, stopRoles := context.WithCancel(ctx)
 	defer stopRoles()
-	roles := make(chan error, 4)
-	go func() { roles <- cpt.Run(runCtx) }()
-	go func() { roles <- conn.Run(runCtx) }()
-	go func() { roles <- cbConn.Run(runCtx) }()
-	go func() { roles <- wr.Run(runCtx) }()
+	roles := []interface{ Run(context.Context) error }{cpt, conn, cbConn, wr}
+	stopped := make(chan error, len(roles))
+	for _, r := range roles {
+		go func() { stopped <- r.Run(runCtx) }()
+	}
 	gwReported := make(chan struct{})
 	go func() { gw.RunReports(runCtx, 0); close(gwReported) }()
 	defer func() { stopRoles(); <-gwReported }()
@@ -295,7 +263,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		liveCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
-	changes, podiumEdits, cbEdits := live(liveCtx, cfg, db, cpt, emu, cbEmu, js, out, log, opts.Locations)
+	changes, podiumEdits, cbEdits := live(liveCtx, cfg, db, cpt, emu, cbEmu, js, out, log, locations)
 
 	// Let everything that happened reach Podium, unless the user interrupted.
 	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), cfg.DrainTimeout)
@@ -308,8 +276,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 	}
 	stopRoles()
-	for range 4 {
-		if err := <-roles; err != nil {
+	for range roles {
+		if err := <-stopped; err != nil {
 			log.Error("role stopped with an error", "err", err)
 		}
 	}
@@ -372,51 +340,6 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 func count(db *edgesim.DB, e schemas.Entity) int64 {
 	n, _ := db.Count(context.Background(), e)
 	return n
-}
-
-func startPodium(cfg Config) (*podiumemu.Emulator, error) {
-	locations := map[string]string{}
-	for n := 1; n <= max(cfg.Spec.Stores, 1); n++ {
-		locations[fmt.Sprintf("%03d", n)] = ""
-	}
-	emu, err := openPodium(cfg.Dir, cfg.PodiumRate, locations, true)
-	if err != nil {
-		return nil, err
-	}
-	emu.Start()
-	return emu, nil
-}
-
-// openPodium returns the Podium emulator kept in dir (with persist), not yet serving, with
-// a location "Store <store>" for each of locations (store -> uid; an empty
-// uid picks one) and the demo's OAuth client.
-func openPodium(dir string, rate int, locations map[string]string, persist bool) (*podiumemu.Emulator, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("podium emulator: data directory: %w", err)
-	}
-	emu := podiumemu.New(podiumemu.WithRateLimit(rate))
-	body, err := os.ReadFile(filepath.Join(dir, podiumFile))
-	switch {
-	case err == nil:
-		if err := emu.UnmarshalState(body); err != nil {
-			return nil, err
-		}
-	case !errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("podium emulator state: %w", err)
-	}
-	for _, store := range slices.Sorted(maps.Keys(locations)) {
-		if uid := locations[store]; uid != "" {
-			emu.AddLocationUID("Store "+store, uid)
-		} else {
-			emu.AddLocation("Store " + store)
-		}
-	}
-	if persist {
-		emu.Persist(filepath.Join(dir, podiumFile))
-	}
-	emu.Tokens().RegisterClient(PodiumClientID, PodiumClientSecret, "demo-account",
-		[]string{"read_contacts", "write_contacts", "read_locations", "write_messages", "write_reviews", "write_data_feed_event"}, PodiumRefreshToken)
-	return emu, nil
 }
 
 func saveState(cfg Config, file string, marshal func() ([]byte, error)) error {
@@ -519,27 +442,6 @@ func pendingOf(ctx context.Context, js jetstream.JetStream, durable string) stri
 		return "?"
 	}
 	return strconv.FormatUint(n, 10)
-}
-
-// podiumUser makes one change in Podium's app: a new contact, or an email
-// changed on an existing one. It reports whether it did.
-func podiumUser(emu *podiumemu.Emulator, n int, locations map[string]string) bool {
-	contacts := emu.Contacts()
-	if n%20 == 0 || len(contacts) == 0 {
-		loc := locations["001"]
-		if loc == "" {
-			return false
-		}
-		emu.CreateContactInApp(fmt.Sprintf("Walk-in %d", n), "", fmt.Sprintf("walkin.%d.%d@podium.example.com", n, time.Now().UnixNano()), loc)
-		return true
-	}
-	c := contacts[n%len(contacts)]
-	if len(c.Emails) == 0 {
-		return false
-	}
-	return emu.EditContact(c.Conversations[0].UID, func(c *podiumemu.Contact) {
-		c.Emails = []string{fmt.Sprintf("podium.%d.%s", n, c.Emails[0])}
-	})
 }
 
 // drainSayEvery is how often a drain says what it waits for.
