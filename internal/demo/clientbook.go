@@ -2,10 +2,8 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -30,19 +28,10 @@ func startClientbook(cfg Config) (*clientbookemu.Emulator, error) {
 // openClientbook returns the Clientbook emulator kept in dir (with persist), not yet
 // serving, accepting apiKey.
 func openClientbook(dir string, rate int, apiKey string, persist bool) (*clientbookemu.Emulator, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("clientbook emulator: data directory: %w", err)
-	}
 	emu := clientbookemu.New()
 	emu.SetLimit(rate)
-	body, err := os.ReadFile(filepath.Join(dir, cbFile))
-	switch {
-	case err == nil:
-		if err := emu.UnmarshalState(body); err != nil {
-			return nil, err
-		}
-	case !errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("clientbook emulator state: %w", err)
+	if err := readEmulatorState(dir, cbFile, "clientbook emulator", emu.UnmarshalState); err != nil {
+		return nil, err
 	}
 	if persist {
 		emu.Persist(filepath.Join(dir, cbFile))

@@ -342,6 +342,22 @@ func count(db *edgesim.DB, e schemas.Entity) int64 {
 	return n
 }
 
+// readEmulatorState reads what an earlier run saved of an emulator in dir's file,
+// if anything, into it; what must be there is the directory.
+func readEmulatorState(dir, file, what string, unmarshal func([]byte) error) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("%s: data directory: %w", what, err)
+	}
+	body, err := os.ReadFile(filepath.Join(dir, file))
+	switch {
+	case err == nil:
+		return unmarshal(body)
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	}
+	return fmt.Errorf("%s state: %w", what, err)
+}
+
 func saveState(cfg Config, file string, marshal func() ([]byte, error)) error {
 	body, err := marshal()
 	if err != nil {

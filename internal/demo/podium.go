@@ -2,11 +2,9 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,18 +36,9 @@ func startPodium(cfg Config) (*podiumemu.Emulator, error) {
 // a location "Store <store>" for each of locations (store -> uid; an empty
 // uid picks one) and the demo's OAuth client.
 func openPodium(dir string, rate int, locations map[string]string, persist bool) (*podiumemu.Emulator, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("podium emulator: data directory: %w", err)
-	}
 	emu := podiumemu.New(podiumemu.WithRateLimit(rate))
-	body, err := os.ReadFile(filepath.Join(dir, podiumFile))
-	switch {
-	case err == nil:
-		if err := emu.UnmarshalState(body); err != nil {
-			return nil, err
-		}
-	case !errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("podium emulator state: %w", err)
+	if err := readEmulatorState(dir, podiumFile, "podium emulator", emu.UnmarshalState); err != nil {
+		return nil, err
 	}
 	for _, store := range slices.Sorted(maps.Keys(locations)) {
 		if uid := locations[store]; uid != "" {
