@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -29,8 +31,19 @@ func TestPodium(t *testing.T) {
 		loc := emu.AddLocation("Store 001")
 		rt := emu.Tokens().RegisterClient("cid", "secret", "acct",
 			[]string{"read_contacts", "write_contacts", "read_locations", "write_messages", "write_reviews", "read_reviews", "write_data_feed_event"}, "")
+		feed := emu.AddDataFeed("edgesync")
 		return connconformance.Partner{
 			Name: podium.Durable, API: emu.Handler(), Origin: projectors.PartnerPodium, Echo: schemas.EntitySale,
+			Batched: &connconformance.Batched{
+				Entity: schemas.EntitySale,
+				Event: func(key, customer, mark string) any {
+					return &schemas.Sale{Key: key, Store: "001", SaleNo: 1, Date: time.Now(), CustomerKey: customer, Subtotal: 1000, Total: 1000,
+						Lines: []schemas.SaleLine{{LineNo: 1, Type: "MERCH", Qty: 1, Amount: 1000, Description: mark}}}
+				},
+				Holds: func(key string) bool {
+					return slices.ContainsFunc(emu.FeedEvents("purchase"), func(fe podiumemu.FeedEvent) bool { return strings.Contains(fe.EventID, ":"+key+":") })
+				},
+			},
 			Run: func(ctx context.Context, js jetstream.JetStream, url string) error {
 				client, err := podium.NewClient(podium.ClientConfig{BaseURL: url, TokenURL: url + "/oauth/token", ClientID: "cid", ClientSecret: "secret",
 					RefreshToken: rt, RatePerMinute: -1}, quiet())
@@ -38,7 +51,7 @@ func TestPodium(t *testing.T) {
 					return err
 				}
 				c, err := podium.NewConnector(ctx, js, client, podium.Config{Options: projectors.PodiumOptions{Locations: map[string]string{"001": loc}},
-					AckWait: connconformance.AckWait}, quiet())
+					DataFeed: feed, AckWait: connconformance.AckWait}, quiet())
 				if err != nil {
 					return err
 				}

@@ -8,8 +8,10 @@
 package connconformance
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,6 +51,20 @@ type Partner struct {
 	// back; empty when nothing is written into Edge from this partner.
 	Origin string
 	Echo   schemas.Entity
+	// Batched, for a partner that takes lists (a streams.Batch consumer),
+	// says what goes out in one call; nil for one call per event.
+	Batched *Batched
+}
+
+// Batched is a list-taking partner's side of the batch test: events of an
+// entity of customer key that go out together, and whether the partner
+// holds one.
+type Batched struct {
+	Entity schemas.Entity
+	// Event is the aggregate of the event keyed key, of customer, whose
+	// body carries mark.
+	Event func(key, customer, mark string) any
+	Holds func(key string) bool
 }
 
 // Run runs the suite against the partners newPartner makes.
@@ -107,6 +123,37 @@ func Run(t *testing.T, newPartner func(t *testing.T) Partner) {
 		r.settle()
 		assert.Equal(t, 1, r.p.Records(key(4)), "the refused event held nothing behind it")
 	})
+	t.Run("ABatchSettlesEachEventByItsOwnOutcome", func(t *testing.T) {
+		p := newPartner(t)
+		if p.Batched == nil {
+			t.Skip("one call per event: no list to settle")
+		}
+		r := start(t, p)
+		r.run()
+		r.publish(customer(5, "Eve", 1))
+		r.settle()
+		const poison = "REFUSED-BY-CONFORMANCE"
+		r.refuseBodiesWith(poison)
+		var keys []string
+		for i := 1; i <= 5; i++ {
+			k := fmt.Sprintf("001-%06d", 500+i)
+			mark := "fine"
+			if i == 3 {
+				mark = poison
+			}
+			keys = append(keys, k)
+			r.publish(edgeEvent{entity: p.Batched.Entity, key: k, version: 1, data: p.Batched.Event(k, key(5), mark)})
+		}
+		r.settle()
+		dead := r.deadLetters()
+		require.Len(t, dead, 1, "only the refused event is dead-lettered")
+		subj, err := schemas.EdgeSubjectFor(p.Batched.Entity, keys[2])
+		require.NoError(t, err)
+		assert.Equal(t, subj.String(), dead[0].Subject)
+		for i, k := range keys {
+			assert.Equal(t, i != 2, p.Batched.Holds(k), "event %s", k)
+		}
+	})
 	t.Run("TheFirstDeliveryGuardHolds", func(t *testing.T) {
 		r := start(t, newPartner(t))
 		const n = 20
@@ -134,7 +181,8 @@ type rig struct {
 	mu        sync.Mutex
 	nWrites   int
 	refusing  bool
-	crashIn   int // the crashIn-th write from now crashes the connector; 0: none
+	poison    string // a write whose body holds it is refused
+	crashIn   int    // the crashIn-th write from now crashes the connector; 0: none
 	stop      context.CancelFunc
 	crashed   chan struct{}
 	processes sync.WaitGroup
@@ -179,9 +227,15 @@ func (r *rig) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.p.API.ServeHTTP(w, req)
 		return
 	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
 	r.mu.Lock()
 	r.nWrites++
-	refusing := r.refusing
+	refusing := r.refusing || r.poison != "" && bytes.Contains(body, []byte(r.poison))
 	crash := false
 	if r.crashIn > 0 {
 		r.crashIn--
@@ -215,6 +269,14 @@ func (r *rig) writes() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.nWrites
+}
+
+// refuseBodiesWith refuses every write whose body holds s: a list that
+// holds it is refused whole, as a partner refuses a list for one bad event.
+func (r *rig) refuseBodiesWith(s string) {
+	r.mu.Lock()
+	r.poison = s
+	r.mu.Unlock()
 }
 
 func (r *rig) refuse(on bool) {
