@@ -19,6 +19,7 @@ import (
 
 	"github.com/edgesync/edgesync/capture"
 	"github.com/edgesync/edgesync/connectors/webhook"
+	"github.com/edgesync/edgesync/internal/status"
 	"github.com/edgesync/edgesync/internal/trace"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/sim/edgesim"
@@ -144,4 +145,13 @@ func TestTheWebhookConnectorFeedsAStoresOwnTool(t *testing.T) {
 			return c.Connector == "store-tool" && strings.HasPrefix(c.LastCall, "the partner has Edge's latest state")
 		})
 	}, 20*time.Second, 100*time.Millisecond, "%+v %v", tr.Connectors, err)
+
+	// The status page lists it with its report, and its dead letter.
+	var snap status.Snapshot
+	require.Eventually(t, func() bool { // a connector reports every few seconds
+		snap = status.NewReader(srv.JS).Read(ctx)
+		i := slices.IndexFunc(snap.Consumers, func(c status.Consumer) bool { return c.Name == "store-tool" })
+		return i >= 0 && snap.Consumers[i].Report != nil && snap.Consumers[i].Report.Applied >= 3
+	}, 20*time.Second, 200*time.Millisecond, "%+v", snap.Consumers)
+	assert.True(t, slices.ContainsFunc(snap.DeadLetters, func(g status.DeadGroup) bool { return g.Consumer == "store-tool" }))
 }
