@@ -35,6 +35,7 @@ import (
 
 	"github.com/edgesync/edgesync/connectors/kit"
 	"github.com/edgesync/edgesync/connectors/partnerapi"
+	"github.com/edgesync/edgesync/projectors"
 	"github.com/edgesync/edgesync/schemas"
 	"github.com/edgesync/edgesync/streams"
 )
@@ -91,6 +92,10 @@ func (c *Config) Check() error {
 	}
 	if err := schemas.CheckToken("connector name", c.Name); err != nil {
 		return err
+	}
+	if slices.Contains([]string{projectors.PartnerPodium, projectors.PartnerClientbook}, c.Name) {
+		// Its durable would be that connector's: two handlers on one consumer.
+		return fmt.Errorf("connector name %q is the %s connector's; choose another", c.Name, c.Name)
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

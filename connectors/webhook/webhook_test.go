@@ -56,6 +56,7 @@ func TestConfigCheck(t *testing.T) {
 		{"a token in the path is not repeated", Config{URL: "ftp://hooks.example.com/catch/TOKEN", Secret: secret}, "ftp://hooks.example.com/…"},
 		{"a short secret", Config{URL: "https://hooks.example.com", Secret: "short"}, "secret: 5 characters, want at least 16"},
 		{"an unknown entity", Config{URL: "https://hooks.example.com", Secret: secret, Entities: []schemas.Entity{"invoice"}}, `entity "invoice"`},
+		{"another connector's name", Config{Name: "podium", URL: "https://hooks.example.com", Secret: secret}, "is the podium connector's"},
 		{"a name that is no subject token", Config{Name: "my tool", URL: "https://hooks.example.com", Secret: secret}, "connector name"},
 	}
 	for _, tt := range tests {
