@@ -76,7 +76,7 @@ type Capture struct {
 	caughtUpTo   int64
 	caughtUp     time.Time
 	snapshotting *progress // the snapshot in progress, if any
-	looked       map[schemas.Entity]bool
+	lookedAt     map[schemas.Entity]bool
 }
 
 // New returns a capture reading src. The streams and buckets must exist.
@@ -251,21 +251,42 @@ func (c *Capture) cycleEntity(ctx context.Context, e schemas.Entity, until int64
 	}
 	first := c.firstLook(e)
 	if !ok {
-		if first && c.publishedBefore(ctx, e) {
-			c.log.Error("the checkpoint is gone while the EDGE stream holds this site's events: capture's checkpoints were lost "+
-				"(NATS state lost, or a bucket restored apart from its stream?); taking a new snapshot, which connectors skip where they are current",
-				"entity", e, "site", c.cfg.Site)
+		if first {
+			published, err := c.publishedBefore(ctx, e)
+			if err != nil {
+				return err
+			}
+			if published {
+				c.log.Error("the checkpoint is gone while the EDGE stream holds this site's events: capture's checkpoints were lost "+
+					"(NATS state lost, or a bucket restored apart from its stream?); taking a new snapshot, which connectors skip where they are current",
+					"entity", e, "site", c.cfg.Site)
+			}
 		}
-		return c.snapshot(ctx, e, until, reasonInitial, 0)
+		if err := c.snapshot(ctx, e, until, reasonInitial, 0); err != nil {
+			return err
+		}
+		c.looked(e)
+		return nil
 	}
-	if first && cp.Version > 0 && !c.publishedBefore(ctx, e) && c.count(ctx, e) > 0 {
-		// The checkpoint survived the stream: what capture published is
-		// gone, and no connector would ever get it without a snapshot.
-		c.log.Error("the EDGE stream holds none of this entity's events though the checkpoint says capture published up to its version: "+
-			"the stream went back (NATS state lost, or restored from an old backup?); taking a new snapshot",
-			"entity", e, "site", c.cfg.Site, "checkpoint", cp.Version)
-		return c.snapshot(ctx, e, until, reasonStreamLost, cp.Epoch)
+	if first && cp.Version > 0 {
+		published, err := c.publishedBefore(ctx, e)
+		if err != nil {
+			return err
+		}
+		if !published && c.count(ctx, e) > 0 {
+			// The checkpoint survived the stream: what capture published is
+			// gone, and no connector would ever get it without a snapshot.
+			c.log.Error("the EDGE stream holds none of this entity's events though the checkpoint says capture published up to its version: "+
+				"the stream went back (NATS state lost, or restored from an old backup?); taking a new snapshot",
+				"entity", e, "site", c.cfg.Site, "checkpoint", cp.Version)
+			if err := c.snapshot(ctx, e, until, reasonStreamLost, cp.Epoch); err != nil {
+				return err
+			}
+			c.looked(e)
+			return nil
+		}
 	}
+	c.looked(e)
 	if cp.Version > until {
 		// Versions went back: every state from now on may reuse a version
 		// already published with other data, so it starts a new epoch, and
@@ -396,28 +417,42 @@ func (c *Capture) publishGone(ctx context.Context, b *batch, e schemas.Entity, u
 
 func (c *Capture) source() string { return "edgesync/capture/" + c.cfg.Site }
 
-// firstLook reports whether this is the entity's first cycle since the
-// capture started: where a lost checkpoint or a lost stream is looked for.
+// firstLook reports whether capture has not yet looked at the entity
+// since it started: whether the stream still holds what its checkpoint
+// says it published. It stays true until looked says the look was made.
 func (c *Capture) firstLook(e schemas.Entity) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.looked == nil {
-		c.looked = map[schemas.Entity]bool{}
+	return !c.lookedAt[e]
+}
+
+// looked records that the entity's first look was made.
+func (c *Capture) looked(e schemas.Entity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lookedAt == nil {
+		c.lookedAt = map[schemas.Entity]bool{}
 	}
-	first := !c.looked[e]
-	c.looked[e] = true
-	return first
+	c.lookedAt[e] = true
 }
 
 // publishedBefore reports whether the EDGE stream's newest event of e is
-// this site's (a cheap look: one message read).
-func (c *Capture) publishedBefore(ctx context.Context, e schemas.Entity) bool {
+// this site's (a cheap look: one message read). A failed read is an
+// error, never "nothing there": taken for a stream that went back, it
+// would re-snapshot every entity at every restart.
+func (c *Capture) publishedBefore(ctx context.Context, e schemas.Entity) (bool, error) {
 	str, err := c.js.Stream(ctx, streams.StreamEdge)
 	if err != nil {
-		return false
+		return false, fmt.Errorf("read stream %s: %w", streams.StreamEdge, err)
 	}
 	m, err := str.GetLastMsgForSubject(ctx, schemas.EdgePrefix+"."+string(e)+".>")
-	return err == nil && m.Header.Get(schemas.HeaderSource) == c.source()
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read the newest %s event of stream %s: %w", e, streams.StreamEdge, err)
+	}
+	return m.Header.Get(schemas.HeaderSource) == c.source(), nil
 }
 
 // count asks the source for a row count when it can give one, for the ETA.

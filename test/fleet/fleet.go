@@ -536,12 +536,18 @@ func (f *Fleet) WaitCaughtUp(ctx context.Context, timeout time.Duration) (demo.C
 	f.t.Helper()
 	start := time.Now()
 	var last string
+	said := start
 	for time.Since(start) < timeout {
 		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		w, chk := f.Waiting(cctx)
 		cancel()
 		if w == "" {
 			return chk, time.Since(start)
+		}
+		if time.Since(said) >= 5*time.Second {
+			// A slow recovery says what it waits for, not only how long.
+			f.t.Logf("waiting %s: %s", time.Since(start).Round(time.Second), w)
+			said = time.Now()
 		}
 		last = w
 		time.Sleep(200 * time.Millisecond)
