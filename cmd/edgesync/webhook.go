@@ -19,6 +19,7 @@ type webhookCmd struct {
 	Entities []string      `name:"webhook-entity" help:"Edge events sent (customer, wishlist, note, sale, appointment, service, item, notification); repeat; every one when none."`
 	Rate     int           `name:"webhook-rate" min:"-1" help:"Requests per minute at most (-1: no bound)." default:"600"`
 	Timeout  time.Duration `name:"webhook-timeout" min:"1s" help:"Timeout of one request." default:"10s"`
+	Workers  int           `name:"webhook-workers" min:"1" help:"Requests at once, within --webhook-rate; one customer's events still go one after the other, in order." default:"4"`
 }
 
 func (c *webhookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) error {
@@ -26,7 +27,7 @@ func (c *webhookCmd) Run(ctx context.Context, g *Globals, log *slog.Logger) erro
 	for i, e := range c.Entities {
 		entities[i] = schemas.Entity(e)
 	}
-	cfg := webhook.Config{Name: c.Name, URL: c.URL, Secret: c.Secret, Entities: entities, PerMinute: c.Rate, Timeout: c.Timeout, AckWait: c.AckWait}
+	cfg := webhook.Config{Name: c.Name, URL: c.URL, Secret: c.Secret, Entities: entities, PerMinute: c.Rate, Timeout: c.Timeout, Workers: c.Workers, AckWait: c.AckWait}
 	if err := cfg.Check(); err != nil {
 		return err
 	}

@@ -24,14 +24,29 @@ import (
 // connector's own cost (JetStream, state, signing, HTTP), with no rate
 // limit and no network in between. docs/benchmarks.md has the figures.
 func BenchmarkDeliver(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		n       int
+		latency time.Duration // how long the receiver takes to answer
+	}{{"local receiver", 2000, 0}, {"receiver answering in 20ms", 400, 20 * time.Millisecond}} {
+		for _, workers := range []int{1, 4} {
+			b.Run(fmt.Sprintf("%s/workers=%d", bc.name, workers), func(b *testing.B) { deliver(b, bc.n, bc.latency, workers) })
+		}
+	}
+}
+
+func deliver(b *testing.B, n int, latency time.Duration, workers int) {
 	const secret = "benchmark-secret-16"
 	for range b.N {
 		b.StopTimer()
 		ctx, cancel := context.WithCancel(context.Background())
 		srv := natstest.Start(b)
 		var got atomic.Int64
-		hs := httptest.NewServer(webhook.Receiver{Secrets: []string{secret}, Take: func(*http.Request, webhook.Event) error { got.Add(1); return nil }})
-		const n = 2000
+		hs := httptest.NewServer(webhook.Receiver{Secrets: []string{secret}, Take: func(*http.Request, webhook.Event) error {
+			time.Sleep(latency)
+			got.Add(1)
+			return nil
+		}})
 		for i := range n {
 			k := fmt.Sprintf("001-%06d", i+1)
 			m, err := schemas.EdgeEvent{Source: "edgesync/capture/bench", Entity: schemas.EntityCustomer, Key: k, Version: 1, Time: time.Now(),
@@ -40,13 +55,13 @@ func BenchmarkDeliver(b *testing.B) {
 			_, err = streams.PublishMsg(ctx, srv.JS, m)
 			require.NoError(b, err)
 		}
-		c, err := webhook.New(ctx, srv.JS, webhook.Config{URL: hs.URL, Secret: secret, PerMinute: -1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		c, err := webhook.New(ctx, srv.JS, webhook.Config{URL: hs.URL, Secret: secret, PerMinute: -1, Workers: workers}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		require.NoError(b, err)
 		b.StartTimer()
 		start := time.Now()
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx) }()
-		for got.Load() < n {
+		for got.Load() < int64(n) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		took := time.Since(start)

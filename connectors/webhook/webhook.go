@@ -72,6 +72,10 @@ type Config struct {
 	PerMinute int
 	// Timeout bounds one request; 10 s when zero.
 	Timeout time.Duration
+	// Workers is how many requests are made at once; 4 when zero. One
+	// customer's events (the customer, its sales, notes...) still go one
+	// after the other, in order.
+	Workers int
 	// RetryFor is how long one event's request is retried before the
 	// consumer parks it (streams.ConsumerConfig.Retry);
 	// partnerapi.DefaultRetryFor when zero.
@@ -117,6 +121,9 @@ func (c *Config) Check() error {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Second
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
 	}
 	if c.RetryFor <= 0 {
 		c.RetryFor = partnerapi.DefaultRetryFor
@@ -190,6 +197,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	return streams.Consume(ctx, c.js, streams.ConsumerConfig{
 		Durable: c.cfg.Name, Stream: streams.StreamEdge, Filters: c.Subjects(), Metrics: c.cfg.Metrics, AckWait: c.cfg.AckWait,
 		Retry: c.cfg.Retry, GiveUpAfter: c.cfg.GiveUpAfter, Lanes: true, Report: c.report,
+		Execution: streams.Parallel{Workers: c.cfg.Workers, Partition: func(msg jetstream.Msg) string { return schemas.CustomerOf(msg.Subject(), msg.Data()) }},
 		PartnerOK: func() time.Time { return c.calls.Stats().LastOK },
 	}, c.Handle, c.log)
 }
